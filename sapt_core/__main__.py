@@ -1,0 +1,3 @@
+from sapt_core.cli import main
+
+raise SystemExit(main())

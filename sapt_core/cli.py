@@ -1,0 +1,56 @@
+"""``sapt <command>``: the one CLI every Snakemake rule calls.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``. Modules keep
+heavy imports (torch, transformers) inside functions, so ``sapt <cmd> --help`` and argument errors are instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare-data": ("sapt_core.data.prepare", "sample deterministic train/val/test splits as JSONL + manifest"),
+    "build-backbone": ("sapt_core.models.tiny", "build a tiny T5/LLaMA backbone + tokenizer from a config (no hub)"),
+    "single-task": ("sapt_core.recipes.single_task", "train one LoRA block or soft prompt on one task and save it"),
+    "evaluate": ("sapt_core.recipes.evaluate", "greedy-decode test sets and score them (accuracy / Rouge-L)"),
+    "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sapt", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sapt-core {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def _version() -> str:
+    from sapt_core import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sapt_core.errors import SaptError
+
+    argv = sys.argv[1:] if argv is None else argv
+    # Build only the parser of the requested command when we can: importing every command module costs nothing
+    # heavy, but keep --help of one command independent of the others' import health.
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except SaptError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
