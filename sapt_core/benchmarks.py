@@ -1,0 +1,151 @@
+"""Benchmark definitions from ``config/benchmarks.yaml``, loaded and validated into small dataclasses.
+
+The YAML holds the paper's Tables 4-7 as data: task lists with category and metric (Tables 4-6), the task orders
+(Table 7), the instruction template of each benchmark (facts section 5.3), where the authors' pseudo samples live
+(facts section 5.1, ``generated_data``) and the paper's sampling protocol sizes (paper section 5.1.1, design section 5).
+Every problem is a :class:`SaptError` naming the file and the dotted field, e.g.
+``config/benchmarks.yaml: benchmarks.SuperNI.tasks.task363_sst2_polarity_classification.metric: expected one of
+accuracy, rougeL, got 'acc'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sapt_core.errors import SaptError
+
+METRICS = ("accuracy", "rougeL")
+TEMPLATES = ("superni", "long")
+PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
+_BENCH_KEYS = {"dir", "template", "tasks", "orders", "pseudo_dir", "paper_protocol", "test_only"}
+_TASK_KEYS = {"category", "metric"}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    category: str
+    metric: str  # "accuracy" (classification) or "rougeL"
+
+    @property
+    def is_classification(self) -> bool:
+        return self.metric == "accuracy"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    dir: str  # relative to the data root, e.g. CL_Benchmark/SuperNI
+    template: str  # one of TEMPLATES
+    tasks: dict[str, TaskInfo]
+    orders: dict[str, list[str]] = field(default_factory=dict)
+    pseudo_dir: dict[str, str] = field(default_factory=dict)  # family ("t5"/"llama") -> dir under the data root
+    paper_protocol: dict[str, int] = field(default_factory=dict)
+    test_only: bool = False
+
+
+def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Benchmark]:
+    """Read and validate the benchmarks file; returns ``{name: Benchmark}`` in file order."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SaptError(f"{path}: benchmarks file not found")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise SaptError(f"{path}: malformed YAML ({' '.join(str(e).split())})") from None
+    if not isinstance(doc, dict):
+        raise SaptError(f"{path}: expected a mapping with key 'benchmarks', got {type(doc).__name__}")
+    benches = doc.get("benchmarks")
+    _need(isinstance(benches, dict) and benches, path, "benchmarks", "a non-empty mapping", benches)
+    out = {str(name): _benchmark(path, str(name), spec) for name, spec in benches.items()}
+    seen: dict[str, str] = {}
+    for b in out.values():
+        for t in b.tasks:
+            if t in seen:
+                raise SaptError(f"{path}: benchmarks.{b.name}.tasks.{t}: task also listed in benchmark '{seen[t]}'")
+            seen[t] = b.name
+    return out
+
+
+def _need(ok: Any, path: Path, where: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise SaptError(f"{path}: {where}: expected {expected}, got {got!r}")
+
+
+def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
+    w = f"benchmarks.{name}"
+    _need(isinstance(spec, dict), path, w, "a mapping", spec)
+    unknown = sorted(set(map(str, spec)) - _BENCH_KEYS)
+    if unknown:
+        raise SaptError(f"{path}: {w}.{unknown[0]}: unknown key (known: {', '.join(sorted(_BENCH_KEYS))})")
+    for key in ("dir", "template", "tasks"):
+        _need(key in spec, path, f"{w}.{key}", "a value", "nothing (missing)")
+    _need(isinstance(spec["dir"], str) and spec["dir"].strip(), path, f"{w}.dir", "a non-empty path", spec["dir"])
+    _need(spec["template"] in TEMPLATES, path, f"{w}.template", f"one of {', '.join(TEMPLATES)}", spec["template"])
+    tasks_spec = spec["tasks"]
+    _need(isinstance(tasks_spec, dict) and tasks_spec, path, f"{w}.tasks", "a non-empty mapping", tasks_spec)
+    tasks = {}
+    for t, ts in tasks_spec.items():
+        tw = f"{w}.tasks.{t}"
+        _need(isinstance(ts, dict), path, tw, "a mapping with category and metric", ts)
+        extra = sorted(set(map(str, ts)) - _TASK_KEYS)
+        if extra:
+            raise SaptError(f"{path}: {tw}.{extra[0]}: unknown key (known: category, metric)")
+        _need(isinstance(ts.get("category"), str) and ts["category"], path, f"{tw}.category", "a string",
+              ts.get("category"))
+        _need(ts.get("metric") in METRICS, path, f"{tw}.metric", f"one of {', '.join(METRICS)}", ts.get("metric"))
+        tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"])
+    orders_spec = spec.get("orders") or {}
+    _need(isinstance(orders_spec, dict), path, f"{w}.orders", "a mapping of order name -> task list", orders_spec)
+    orders = {}
+    for o, lst in orders_spec.items():
+        ow = f"{w}.orders.{o}"
+        _need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
+        for i, t in enumerate(lst):
+            _need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
+        dup = [t for i, t in enumerate(lst) if t in lst[:i]]
+        if dup:
+            raise SaptError(f"{path}: {ow}: task {dup[0]!r} listed twice")
+        orders[str(o)] = list(lst)
+    pseudo = spec.get("pseudo_dir") or {}
+    _need(isinstance(pseudo, dict) and all(isinstance(v, str) and v for v in pseudo.values()), path,
+          f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
+    proto = spec.get("paper_protocol") or {}
+    _need(isinstance(proto, dict), path, f"{w}.paper_protocol", "a mapping", proto)
+    for k, v in proto.items():
+        if k not in PAPER_PROTOCOL_KEYS:
+            raise SaptError(f"{path}: {w}.paper_protocol.{k}: unknown key (known: {', '.join(PAPER_PROTOCOL_KEYS)})")
+        _need(isinstance(v, int) and not isinstance(v, bool) and v > 0, path, f"{w}.paper_protocol.{k}",
+              "a positive integer", v)
+    test_only = spec.get("test_only", False)
+    _need(isinstance(test_only, bool), path, f"{w}.test_only", "true or false", test_only)
+    return Benchmark(name, spec["dir"], spec["template"], tasks, orders, {str(k): v for k, v in pseudo.items()},
+                     dict(proto), test_only)
+
+
+def _known(names) -> str:
+    return ", ".join(names)
+
+
+def get_benchmark(benchmarks: dict[str, Benchmark], name: str) -> Benchmark:
+    if name not in benchmarks:
+        raise SaptError(f"unknown benchmark '{name}' (known: {_known(benchmarks)})")
+    return benchmarks[name]
+
+
+def get_task(benchmark: Benchmark, task: str) -> TaskInfo:
+    if task not in benchmark.tasks:
+        raise SaptError(f"task '{task}' is not in benchmark '{benchmark.name}' (known: {_known(sorted(benchmark.tasks))})")
+    return benchmark.tasks[task]
+
+
+def find_benchmark(benchmarks: dict[str, Benchmark], task: str) -> Benchmark:
+    """The benchmark listing ``task`` (task names are unique across benchmarks; load_benchmarks checks it)."""
+    for b in benchmarks.values():
+        if task in b.tasks:
+            return b
+    raise SaptError(f"task '{task}' is in no benchmark (benchmarks: {_known(benchmarks)})")

@@ -1,0 +1,37 @@
+"""Data layer: upstream task files -> deterministic JSONL splits + manifest (design section 5, facts section 5).
+
+A prepared task directory holds ``train.jsonl``, ``val.jsonl``, ``test.jsonl`` (only ``test.jsonl`` for test-only
+benchmarks) and ``manifest.json``; see :mod:`sapt_core.data.prepare`. Rows are
+``{"id", "task", "benchmark", "source", "target", "references", "definition", "input"}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sapt_core.data.prepare import load_pseudo_samples, prepare_task
+from sapt_core.data.templates import format_source
+from sapt_core.errors import SaptError
+
+__all__ = ["format_source", "load_manifest", "load_pseudo_samples", "load_split", "prepare_task"]
+
+SPLIT_NAMES = ("train", "val", "test", "pseudo")
+
+
+def load_split(task_dir, split: str) -> list[dict]:
+    """Rows of ``<task_dir>/<split>.jsonl`` written by ``prepare-data``."""
+    from sapt_core.io import read_jsonl
+
+    if split not in SPLIT_NAMES:
+        raise SaptError(f"split: expected one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    return read_jsonl(Path(task_dir) / f"{split}.jsonl", f"prepared {split} split")
+
+
+def load_manifest(task_dir) -> dict:
+    """``<task_dir>/manifest.json`` written by ``prepare-data`` (present only when the directory is complete)."""
+    from sapt_core.io import read_json
+
+    m = read_json(Path(task_dir) / "manifest.json", "data manifest")
+    if not isinstance(m, dict) or "counts" not in m:
+        raise SaptError(f"{Path(task_dir) / 'manifest.json'}: expected a prepare-data manifest with 'counts'")
+    return m

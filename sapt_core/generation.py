@@ -1,0 +1,40 @@
+"""Batched greedy decoding for evaluation (facts 6.1): num_beams 1, no sampling, 50 new tokens, KV cache on.
+
+Rows are sorted by prompt length so each batch pads little, then predictions are returned in the input order.
+For LLaMA only the newly generated tokens are decoded (equivalent to the official "text after the last Output:").
+"""
+
+from __future__ import annotations
+
+from sapt_core.models.batching import Collator, encode_rows
+
+
+def greedy_generate(model, tokenizer, family: str, rows: list[dict], batch_size: int = 32, max_new_tokens: int = 50,
+                    max_source_len: int = 512, progress: bool = False) -> list[str]:
+    import torch
+
+    enc = encode_rows(rows, tokenizer, family, max_source_len=max_source_len, train=False)
+    order = sorted(range(len(enc)), key=lambda i: -len(enc[i].input_ids))
+    collate = Collator(tokenizer.pad_token_id, family)
+    preds: list[str] = [""] * len(enc)
+    model.eval()
+    batches = range(0, len(order), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="generate", unit="batch")
+    with torch.inference_mode():
+        for start in batches:
+            idx = order[start:start + batch_size]
+            batch = collate([enc[i] for i in idx])
+            device = next(model.parameters()).device
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                 use_cache=True, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
+            if family != "t5":
+                out = out[:, batch["input_ids"].shape[1]:]
+            texts = tokenizer.batch_decode(out, skip_special_tokens=True)
+            for i, t in zip(idx, texts):
+                preds[i] = t.strip()
+    return preds

@@ -1,0 +1,5 @@
+"""Backbones: any HF seq2seq (T5 family) or causal LM (LLaMA family), by hub id or local path (design section 7)."""
+
+from sapt_core.models.backbone import Backbone, load_backbone
+
+__all__ = ["Backbone", "load_backbone"]

@@ -1,0 +1,72 @@
+"""Load a backbone by hub id or local path: ``google-t5/t5-large``, ``meta-llama/Llama-2-7b-hf`` or a directory
+written by ``save_pretrained`` (the tiny backbones of the embedded default).
+
+The family decides the data layout (facts 5.4): ``t5`` = encoder-decoder, source right-padded, labels are the answer;
+``llama`` = decoder-only, prompt left-padded, the answer appended to the prompt during training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sapt_core.errors import SaptError
+
+FAMILIES = ("t5", "llama")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class Backbone:
+    model: Any
+    tokenizer: Any
+    family: str
+    name: str
+
+    @property
+    def hidden_size(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "d_model", None) or cfg.hidden_size)
+
+
+def family_of(config) -> str:
+    if getattr(config, "is_encoder_decoder", False):
+        return "t5"
+    return "llama"
+
+
+def _looks_local(path_or_id: str) -> bool:
+    p = Path(path_or_id)
+    return p.exists() or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") > 1
+
+
+def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") -> Backbone:
+    """Load model + tokenizer with ``from_pretrained``. Errors are one line naming the backbone."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight-loading bars would bury the one-line errors in job logs
+
+    if dtype not in DTYPES:
+        raise SaptError(f"backbone dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    if _looks_local(path_or_id) and not (Path(path_or_id) / "config.json").is_file():
+        raise SaptError(f"backbone {path_or_id!r}: not a model directory (no config.json there)")
+    try:
+        config = AutoConfig.from_pretrained(path_or_id)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise SaptError(f"backbone {path_or_id!r}: cannot load its config ({first})") from None
+    family = family_of(config)
+    cls = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM
+    model = cls.from_pretrained(path_or_id, dtype=getattr(torch, dtype))
+    model.to(device)
+    tokenizer = AutoTokenizer.from_pretrained(path_or_id)
+    if tokenizer.pad_token_id is None:
+        # LLaMA checkpoints ship no pad token; the official code pads with id 1 (<s>), i.e. bos.
+        tokenizer.pad_token = tokenizer.bos_token or tokenizer.eos_token
+    tokenizer.padding_side = "right" if family == "t5" else "left"
+    if getattr(model.generation_config, "pad_token_id", None) is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return Backbone(model=model, tokenizer=tokenizer, family=family, name=str(path_or_id))

@@ -1,0 +1,61 @@
+"""Tokenisation and padding per backbone family (facts 5.4).
+
+T5: source = prompt tokens (first ``max_source_len`` kept, the official code cuts from the end) + </s>, right-padded;
+labels = answer tokens (first ``max_target_len - 1``) + </s>, pads -> -100.
+LLaMA: prompt without special tokens (first ``max_source_len`` kept), answer + </s> appended for training with the
+prompt positions masked to -100; left-padded; at test time the prompt alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int] | None  # None at test time
+
+
+def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 512, max_target_len: int = 50,
+                train: bool = True) -> list[Encoded]:
+    """Tokenise rows (``source``/``target`` fields of the prepared JSONL) once, before batching."""
+    eos = tokenizer.eos_token_id
+    src = tokenizer([r["source"] for r in rows], add_special_tokens=False).input_ids
+    tgt = tokenizer([r.get("target", "") for r in rows], add_special_tokens=False).input_ids if train else None
+    out = []
+    for i, s in enumerate(src):
+        s = s[:max_source_len]
+        if family == "t5":
+            out.append(Encoded(s + [eos], tgt[i][: max_target_len - 1] + [eos] if train else None))
+        elif train:
+            t = tgt[i][: max_target_len - 1] + [eos]
+            out.append(Encoded(s + t, [IGNORE] * len(s) + t))
+        else:
+            out.append(Encoded(s, None))
+    return out
+
+
+class Collator:
+    """Pads a list of :class:`Encoded` into tensors (right for T5, left for LLaMA)."""
+
+    def __init__(self, pad_id: int, family: str):
+        self.pad_id, self.family = pad_id, family
+
+    def _pad(self, seqs: list[list[int]], value: int):
+        import torch
+
+        n = max(len(s) for s in seqs)
+        if self.family == "t5":
+            return torch.tensor([s + [value] * (n - len(s)) for s in seqs])
+        return torch.tensor([[value] * (n - len(s)) + s for s in seqs])
+
+    def __call__(self, batch: list[Encoded]) -> dict:
+        ids = self._pad([b.input_ids for b in batch], self.pad_id)
+        mask = self._pad([[1] * len(b.input_ids) for b in batch], 0)
+        out = {"input_ids": ids, "attention_mask": mask}
+        if batch[0].labels is not None:
+            out["labels"] = self._pad([b.labels for b in batch], IGNORE)
+        return out

@@ -1,0 +1,147 @@
+"""Tiny backbones built locally from a config (no model hub): the embedded default and the tests use them.
+
+A BPE tokenizer (HF ``tokenizers``: NFKC + Metaspace) is trained on the benchmark's own training text, wrapped in
+``PreTrainedTokenizerFast`` (environment notes, section 4) and saved beside a randomly initialised ``T5Config`` or
+``LlamaConfig`` model with ``save_pretrained``; :func:`sapt_core.models.load_backbone` reads it back like any hub id.
+Special ids: <pad>=0, </s>=1, <unk>=2, <s>=3 (T5's pad/eos/decoder-start convention; LLaMA uses <s> as bos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+
+SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]
+CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")
+
+
+def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300) -> list[str]:
+    """Definitions, inputs and outputs of the first ``per_task`` training instances of every benchmark task."""
+    import yaml
+
+    root = Path(data_root)
+    if not root.is_dir():
+        raise SaptError(f"data root {root}: directory not found")
+    with open(benchmarks_path, encoding="utf-8") as fh:
+        benches = yaml.safe_load(fh)["benchmarks"]
+    lines: list[str] = []
+    for name in CORPUS_BENCHMARKS:
+        bench = benches[name]
+        for task in bench["tasks"]:
+            path = root / bench["dir"] / task / "train.json"
+            try:
+                obj = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as e:
+                raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
+            lines.extend(d for d in obj.get("Definition", []) if isinstance(d, str))
+            for inst in obj.get("Instances", [])[:per_task]:
+                out = inst.get("output", "")
+                lines.append(str(inst.get("input", "")))
+                lines.extend(out if isinstance(out, list) else [str(out)])
+    return [ln for ln in lines if ln.strip()]
+
+
+def train_tokenizer(lines: list[str], vocab_size: int):
+    """BPE on the corpus, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False)
+    tok.train_from_iterator(lines, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="<s>"
+    )
+
+
+def build_model(family: str, vocab_size: int, d_model: int, layers: int, heads: int, d_ff: int, seed: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
+
+    if d_model % heads:
+        raise SaptError(f"tiny backbone: d_model ({d_model}) must be divisible by heads ({heads})")
+    torch.manual_seed(seed)
+    if family == "t5":
+        cfg = T5Config(
+            vocab_size=vocab_size, d_model=d_model, d_kv=d_model // heads, d_ff=d_ff, num_layers=layers,
+            num_decoder_layers=layers, num_heads=heads, feed_forward_proj="relu", dropout_rate=0.0,
+            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=True,
+        )
+        return T5ForConditionalGeneration(cfg)
+    if family == "llama":
+        cfg = LlamaConfig(
+            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=d_ff, num_hidden_layers=layers,
+            num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
+            pad_token_id=0, eos_token_id=1, bos_token_id=3, tie_word_embeddings=False,
+        )
+        return LlamaForCausalLM(cfg)
+    raise SaptError(f"tiny backbone family: expected one of t5, llama, got {family!r}")
+
+
+def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, benchmarks_path: str = "config/benchmarks.yaml",
+                        vocab_size: int = 4096, d_model: int = 64, layers: int = 2, heads: int = 4, d_ff: int = 128,
+                        seed: int = 0, corpus_per_task: int = 300) -> Path:
+    """Build, save and return the directory of a tiny backbone (written atomically as a whole directory)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    out = Path(out)
+    lines = corpus_lines(data_root, benchmarks_path, corpus_per_task)
+    tokenizer = train_tokenizer(lines, vocab_size)
+    model = build_model(family, len(tokenizer), d_model, layers, heads, d_ff, seed)
+    model.generation_config.pad_token_id = 0
+    model.generation_config.eos_token_id = 1
+    if family == "llama":
+        model.generation_config.bos_token_id = 3
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        spec = dict(family=family, vocab_size=len(tokenizer), d_model=d_model, layers=layers, heads=heads, d_ff=d_ff,
+                    seed=seed, corpus_per_task=corpus_per_task, corpus_lines=len(lines),
+                    corpus_sha256=hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+                    n_params=sum(p.numel() for p in model.parameters()))
+        (tmp / "sapt_backbone.json").write_text(json.dumps(spec, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--family", required=True, choices=["t5", "llama"])
+    p.add_argument("--out", required=True, help="output directory (config.json, model.safetensors, tokenizer.json)")
+    p.add_argument("--data-root", default=os.environ.get("SAPT_DATA_ROOT", "../shared/data"),
+                   help="benchmark data root whose training text trains the tokenizer")
+    p.add_argument("--benchmarks", default="config/benchmarks.yaml")
+    p.add_argument("--vocab-size", type=int, default=4096)
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--d-ff", type=int, default=128)
+    p.add_argument("--corpus-per-task", type=int, default=300)
+    p.add_argument("--seed", type=int, required=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    for field in ("vocab_size", "d_model", "layers", "heads", "d_ff", "corpus_per_task"):
+        if getattr(args, field) <= 0:
+            raise SaptError(f"--{field.replace('_', '-')}: expected a positive integer, got {getattr(args, field)}")
+    out = build_tiny_backbone(args.out, args.family, args.data_root, args.benchmarks, args.vocab_size, args.d_model,
+                              args.layers, args.heads, args.d_ff, args.seed, args.corpus_per_task)
+    print(json.loads((out / "sapt_backbone.json").read_text()))
+    return 0

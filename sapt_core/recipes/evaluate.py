@@ -1,0 +1,84 @@
+"""Recipe ``sapt evaluate``: greedy-decode the test sets of any tasks and score them per the task's metric
+(accuracy = exact match for classification, Rouge-L otherwise; paper section 5.1.2, facts 6.1-6.2).
+
+Evaluates a backbone alone (zero-shot) or with a PET block saved by ``single-task``. Writes one scores JSON
+(and optionally the predictions as JSONL), atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+from sapt_core.recipes.common import add_backbone_args, backbone_provenance
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dirs", nargs="+", required=True, help="prepared task directories to evaluate on")
+    p.add_argument("--block", default=None, help="PET block (.safetensors from single-task); omit for zero-shot")
+    p.add_argument("--split", default="test", choices=["test", "val"])
+    p.add_argument("--out", required=True, help="scores JSON")
+    p.add_argument("--predictions", default=None, help="also write per-instance predictions (JSONL)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-new-tokens", type=int, default=50)
+    p.add_argument("--max-source-len", type=int, default=512)
+    p.add_argument("--multi-reference", default="single", choices=["single", "max"],
+                   help="single = the drawn reference (official), max = best over all references")
+    p.add_argument("--progress", action="store_true")
+    add_backbone_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.io import atomic_write_json, atomic_write_jsonl, load_weights, sha256_file, versions
+    from sapt_core.scoring import score_task
+
+    if args.batch_size <= 0 or args.max_new_tokens <= 0:
+        raise SaptError("--batch-size and --max-new-tokens: expected positive integers")
+    tasks = []
+    for d in map(Path, args.data_dirs):
+        manifest = load_manifest(d)
+        rows = load_split(d, args.split)
+        if not rows:
+            raise SaptError(f"{d / (args.split + '.jsonl')}: task {manifest.get('task')!r} has no {args.split} instances")
+        tasks.append((d, manifest, rows))
+    block = load_weights(args.block) if args.block else None
+
+    from sapt_core.generation import greedy_generate
+    from sapt_core.models import load_backbone
+
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = bb.model
+    if block is not None:
+        from sapt_core.pet import PetConfig, attach_pet, load_pet_state
+
+        tensors, side = block
+        pet = PetConfig(**side["pet"])
+        model = attach_pet(model, bb.family, pet, seed=0)
+        load_pet_state(model, tensors)
+    scores, pred_rows = {}, []
+    for d, manifest, rows in tasks:
+        preds = greedy_generate(model, bb.tokenizer, bb.family, rows, args.batch_size, args.max_new_tokens,
+                                args.max_source_len, progress=args.progress)
+        refs = [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in rows]
+        res = score_task(preds, refs, manifest["metric"], multi_reference=args.multi_reference)
+        task = manifest["task"]
+        scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}
+        scores[task]["derived"] = bool(manifest.get("derived", {}).get(args.split, False))
+        pred_rows += [{"task": task, "id": r["id"], "prediction": p, "target": r["target"],
+                       "score": s} for r, p, s in zip(rows, preds, res["per_instance"])]
+    out = {
+        "split": args.split, "backbone": backbone_provenance(args.backbone),
+        "block": ({"path": args.block, "sha256": sha256_file(args.block), "task": block[1].get("task"),
+                   "method": block[1].get("method")} if block else None),
+        "decoding": {"greedy": True, "max_new_tokens": args.max_new_tokens, "multi_reference": args.multi_reference},
+        "inputs": {str(d / f"{args.split}.jsonl"): sha256_file(d / f"{args.split}.jsonl") for d, _, _ in tasks},
+        "tasks": scores, "versions": versions(),
+    }
+    if args.predictions:
+        atomic_write_jsonl(args.predictions, pred_rows)
+    atomic_write_json(args.out, out)
+    for task, s in scores.items():
+        print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
+    return 0

@@ -1,0 +1,76 @@
+"""Recipe ``sapt single-task``: train one PET block (LoRA or soft prompt) on one task and save it.
+
+This is the ``single_task`` job of the workflow (a_{0,t} for FWT, paper section 5.1.2) and, chained with
+``--init-from``, one step of SeqLoRA. Output: ``<out>`` (safetensors, the block's tensors) + ``<out>.json`` sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+from sapt_core.recipes.common import add_backbone_args, add_train_args, backbone_provenance, train_config
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", required=True, help="prepared task directory (train.jsonl + manifest.json)")
+    p.add_argument("--out", required=True, help="output .safetensors path (sidecar written beside it as .json)")
+    p.add_argument("--pet", default="lora", choices=["lora", "prompt"])
+    p.add_argument("--lora-r", type=int, default=8)
+    p.add_argument("--lora-alpha", type=int, default=32)
+    p.add_argument("--lora-dropout", type=float, default=0.0)
+    p.add_argument("--prompt-len", type=int, default=10)
+    p.add_argument("--init-from", default=None, help="start from this block's weights (SeqLoRA chaining)")
+    p.add_argument("--step", type=int, default=1, help="position of the task in its sequence (recorded)")
+    add_backbone_args(p)
+    add_train_args(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.io import load_weights, save_weights, sha256_file
+    from sapt_core.pet import PetConfig
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise SaptError(f"--out {out}: expected a path ending in .safetensors")
+    pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                        lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
+    cfg = train_config(args, "adamw" if args.pet == "lora" else "adafactor")
+    data_dir = Path(args.data_dir)
+    manifest = load_manifest(data_dir)
+    rows = load_split(data_dir, "train")
+    if not rows:
+        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+    init = load_weights(args.init_from) if args.init_from else None
+
+    from sapt_core.models import load_backbone
+    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.pet import attach_pet, load_pet_state, pet_state
+    from sapt_core.training import clear_checkpoints, train
+
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
+    if init is not None:
+        load_pet_state(model, init[0])
+    train_set = encode_rows(rows, bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
+    workdir = Path(args.workdir or f"{out}.work")
+    history, resumed_step = train(model, train_set, Collator(bb.tokenizer.pad_token_id, bb.family), cfg, workdir,
+                    progress=not args.no_progress)
+    losses = [h["loss"] for h in history if "loss" in h]
+    sidecar = {
+        "kind": "pet_block", "method": f"single_task-{args.pet}", "pet": pet_cfg.to_dict(), "train": cfg.to_dict(),
+        "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
+        "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "step": args.step, "seed": args.seed,
+        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
+                   **({"init_from": sha256_file(args.init_from)} if args.init_from else {})},
+        "train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
+        "final_train_loss": losses[-1] if losses else None,
+        "resumed_from_step": resumed_step,
+    }
+    save_weights(out, pet_state(model), sidecar)
+    if not args.keep_workdir:
+        clear_checkpoints(workdir)
+    print(f"saved {out} (task {manifest.get('task')}, {len(rows)} train rows, final loss {sidecar['final_train_loss']})")
+    return 0

@@ -1,0 +1,124 @@
+"""Training loop for one continual-learning step: the HF ``Trainer`` (gradient accumulation, bf16, DeepSpeed,
+progress bar, in-job checkpoints and resume), with a loss hook that methods extend (SAPT adds ARM's KL, Eq. 6).
+
+In-job checkpoints live in an undeclared work directory: a retried or requeued job resumes from its last
+checkpoint instead of step 0 (design section 2). Checkpoints are safetensors / ``weights_only`` torch files only.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+
+OPTIMIZERS = ("adamw", "adafactor")
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 3e-4
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    optimizer: str = "adamw"          # adamw (LoRA, Appendix C) | adafactor (prompts, Appendix C)
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    seed: int = 0
+    save_steps: int = 50              # in-job checkpoint interval (optimizer steps)
+    logging_steps: int = 10
+    deepspeed: str | None = None      # path to a DeepSpeed JSON config (cluster path)
+    max_source_len: int = 512
+    max_target_len: int = 50
+
+    def validate(self) -> "TrainConfig":
+        def bad(name, expected):
+            raise SaptError(f"train {name}: expected {expected}, got {getattr(self, name)!r}")
+
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            bad("lr", "a positive number")
+        for name in ("batch_size", "grad_accum", "save_steps", "logging_steps", "max_source_len", "max_target_len"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool) or getattr(self, name) <= 0:
+                bad(name, "a positive integer")
+        if self.max_steps <= 0 and not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
+            bad("epochs", "a positive number (or max_steps > 0)")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.deepspeed and not Path(self.deepspeed).is_file():
+            bad("deepspeed", "a DeepSpeed JSON config file")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _trainer_class():
+    import torch
+    from transformers import Trainer
+
+    class SaptTrainer(Trainer):
+        """``Trainer`` whose loss is checked for finiteness and can be extended with extra terms.
+
+        ``extra_loss(model, inputs) -> tensor | None`` is added to the task loss of every micro-batch.
+        """
+
+        extra_loss = None
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
+                                                 num_items_in_batch=num_items_in_batch)
+            if self.extra_loss is not None:
+                extra = self.extra_loss(model, inputs)
+                if extra is not None:
+                    loss = loss + extra
+            if not torch.isfinite(loss.detach()).all():
+                raise SaptError(f"non-finite training loss ({loss.item()}) at optimizer step {self.state.global_step + 1}; "
+                                "lower the learning rate or check the data")
+            return (loss, outputs) if return_outputs else loss
+
+    return SaptTrainer
+
+
+def last_checkpoint(workdir: str | Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    workdir = Path(workdir)
+    return get_last_checkpoint(str(workdir)) if workdir.is_dir() else None
+
+
+def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True):
+    """Train ``model`` (its trainable parameters) on ``train_set``; resume from ``workdir`` if it holds a checkpoint.
+
+    Returns (log history: list of dicts with ``loss``/``step``, the step resumed from or 0).
+    """
+    from transformers import TrainingArguments
+
+    cfg.validate()
+    if len(train_set) == 0:
+        raise SaptError("training set is empty")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(
+        output_dir=str(workdir), per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps, lr_scheduler_type="constant", warmup_steps=0, weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm, optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
+        bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
+        remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
+    )
+    trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator)
+    trainer.extra_loss = extra_loss
+    resume = last_checkpoint(workdir)
+    trainer.train(resume_from_checkpoint=resume)
+    resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    return trainer.state.log_history, resumed_step
+
+
+def clear_checkpoints(workdir: str | Path) -> None:
+    """Remove in-job checkpoints once the step's final artifact is safely written."""
+    shutil.rmtree(workdir, ignore_errors=True)
