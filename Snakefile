@@ -1,13 +1,19 @@
 # SAPT continual-learning workflow. Entry point: config, validation, stage rules, named targets.
 # Embedded default: `snakemake --cores 2 demo` (./run demo). Rules are thin calls of the `sapt` CLI.
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from sapt_core.plan import config_error_line
 
 min_version("9.0")
 
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as e:  # one line naming the field, instead of jsonschema's multi-line dump
+    raise WorkflowError(config_error_line(e)) from None
 
 
 include: "workflow/rules/common.smk"

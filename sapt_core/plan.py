@@ -9,6 +9,17 @@ from __future__ import annotations
 from sapt_core.errors import SaptError
 
 
+def config_error_line(exc: BaseException) -> str:
+    """One line naming the offending config field, from snakemake's wrapped jsonschema ValidationError."""
+    err = exc
+    while err is not None and not hasattr(err, "absolute_path"):
+        err = err.__cause__ or err.__context__ or (err.args[0] if err.args and isinstance(err.args[0], BaseException) else None)
+    if err is None:
+        return "config: " + " ".join(str(exc).split())
+    field = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    return f"config field {field}: {' '.join(err.message.split())}"
+
+
 class Plan:
     def __init__(self, config: dict, data_root: str):
         self.config = config
