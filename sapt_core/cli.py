@@ -15,7 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("sapt_core.data.prepare", "sample deterministic train/val/test splits as JSONL + manifest"),
     "build-backbone": ("sapt_core.models.tiny", "build a tiny T5/LLaMA backbone + tokenizer from a config (no hub)"),
     "single-task": ("sapt_core.recipes.single_task", "train one LoRA block or soft prompt on one task and save it"),
+    "train-step": ("sapt_core.recipes.train_step", "one SAPT step: train block t with SALS + ARM, store a_t, save the state"),
     "evaluate": ("sapt_core.recipes.evaluate", "greedy-decode test sets and score them (accuracy / Rouge-L)"),
+    "train-generator": ("sapt_core.recipes.train_generator", "train the ARM generator B_ref (LoRA) of one task"),
+    "generate-pseudo": ("sapt_core.recipes.generate_pseudo", "sample and select the ARM pseudo inputs of one task"),
     "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
 }
 

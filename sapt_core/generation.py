@@ -10,13 +10,16 @@ from sapt_core.models.batching import Collator, encode_rows
 
 
 def greedy_generate(model, tokenizer, family: str, rows: list[dict], batch_size: int = 32, max_new_tokens: int = 50,
-                    max_source_len: int = 512, progress: bool = False) -> list[str]:
+                    max_source_len: int = 512, progress: bool = False, weights_out: list | None = None) -> list[str]:
+    """Predictions in row order. With ``weights_out`` (a list), SAPT models also report the block weights each row
+    was decoded with (they depend on the batch when pads enter the max-pool, so they are taken from decoding)."""
     import torch
 
     enc = encode_rows(rows, tokenizer, family, max_source_len=max_source_len, train=False)
     order = sorted(range(len(enc)), key=lambda i: -len(enc[i].input_ids))
     collate = Collator(tokenizer.pad_token_id, family)
     preds: list[str] = [""] * len(enc)
+    weights: list = [None] * len(enc)
     model.eval()
     batches = range(0, len(order), batch_size)
     if progress:
@@ -32,9 +35,14 @@ def greedy_generate(model, tokenizer, family: str, rows: list[dict], batch_size:
             out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                  use_cache=True, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id)
-            if family != "t5":
+            if family != "t5" and not getattr(model, "generate_returns_new_tokens_only", False):
                 out = out[:, batch["input_ids"].shape[1]:]
+            if weights_out is not None and getattr(model, "last_weights", None) is not None:
+                for i, w in zip(idx, model.last_weights.float().tolist()):
+                    weights[i] = w
             texts = tokenizer.batch_decode(out, skip_special_tokens=True)
             for i, t in zip(idx, texts):
                 preds[i] = t.strip()
+    if weights_out is not None:
+        weights_out.extend(weights)
     return preds

@@ -63,7 +63,8 @@ def _trainer_class():
     class SaptTrainer(Trainer):
         """``Trainer`` whose loss is checked for finiteness and can be extended with extra terms.
 
-        ``extra_loss(model, inputs) -> tensor | None`` is added to the task loss of every micro-batch.
+        ``extra_loss(model, inputs, global_step) -> tensor | None`` is added to the task loss of every micro-batch.
+        Checkpoints hold only the trainable PET state (safetensors), never the frozen backbone or pickled args.
         """
 
         extra_loss = None
@@ -72,13 +73,33 @@ def _trainer_class():
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
             if self.extra_loss is not None:
-                extra = self.extra_loss(model, inputs)
+                extra = self.extra_loss(model, inputs, self.state.global_step)
                 if extra is not None:
                     loss = loss + extra
             if not torch.isfinite(loss.detach()).all():
                 raise SaptError(f"non-finite training loss ({loss.item()}) at optimizer step {self.state.global_step + 1}; "
                                 "lower the learning rate or check the data")
             return (loss, outputs) if return_outputs else loss
+
+        def _save(self, output_dir=None, state_dict=None):
+            import os
+
+            from safetensors.torch import save_file
+
+            output_dir = output_dir or self.args.output_dir
+            if not self.args.should_save:
+                return
+            os.makedirs(output_dir, exist_ok=True)
+            model = self.accelerator.unwrap_model(self.model)
+            if hasattr(model, "own_state"):  # SaptModel: blocks, keys, projection only
+                save_file({k: v.contiguous() for k, v in model.own_state().items()},
+                          os.path.join(output_dir, "model.safetensors"), metadata={"format": "pt"})
+            else:  # peft model: adapter_model.safetensors + adapter_config.json
+                model.save_pretrained(output_dir, state_dict=state_dict)
+
+        def _issue_warnings_after_load(self, load_result):
+            if not hasattr(self.accelerator.unwrap_model(self.model), "own_state"):  # backbone keys are absent by design
+                super()._issue_warnings_after_load(load_result)
 
     return SaptTrainer
 
@@ -90,7 +111,19 @@ def last_checkpoint(workdir: str | Path) -> str | None:
     return get_last_checkpoint(str(workdir)) if workdir.is_dir() else None
 
 
-def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True):
+def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
+    """Optimizer over explicit parameter groups (e.g. a hierarchical LR for SAPT-Prompt's projection, App. C)."""
+    import torch
+    from transformers.optimization import Adafactor
+
+    if cfg.optimizer == "adafactor":
+        return Adafactor(param_groups, lr=cfg.lr, scale_parameter=False, relative_step=False, warmup_init=False,
+                         weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True,
+          param_groups: list[dict] | None = None):
     """Train ``model`` (its trainable parameters) on ``train_set``; resume from ``workdir`` if it holds a checkpoint.
 
     Returns (log history: list of dicts with ``loss``/``step``, the step resumed from or 0).
@@ -111,7 +144,9 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
     )
-    trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator)
+    optimizers = (build_optimizer(param_groups, cfg), None) if param_groups else (None, None)
+    trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
+                               optimizers=optimizers)
     trainer.extra_loss = extra_loss
     resume = last_checkpoint(workdir)
     trainer.train(resume_from_checkpoint=resume)

@@ -17,6 +17,7 @@ IGNORE = -100
 class Encoded:
     input_ids: list[int]
     labels: list[int] | None  # None at test time
+    n_prompt: int = 0         # LLaMA training: the first n_prompt ids are the prompt (SAPT's routing query)
 
 
 def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 512, max_target_len: int = 50,
@@ -32,7 +33,7 @@ def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 
             out.append(Encoded(s + [eos], tgt[i][: max_target_len - 1] + [eos] if train else None))
         elif train:
             t = tgt[i][: max_target_len - 1] + [eos]
-            out.append(Encoded(s + t, [IGNORE] * len(s) + t))
+            out.append(Encoded(s + t, [IGNORE] * len(s) + t, n_prompt=len(s)))
         else:
             out.append(Encoded(s, None))
     return out
@@ -41,8 +42,8 @@ def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 
 class Collator:
     """Pads a list of :class:`Encoded` into tensors (right for T5, left for LLaMA)."""
 
-    def __init__(self, pad_id: int, family: str):
-        self.pad_id, self.family = pad_id, family
+    def __init__(self, pad_id: int, family: str, with_query: bool = False):
+        self.pad_id, self.family, self.with_query = pad_id, family, with_query
 
     def _pad(self, seqs: list[list[int]], value: int):
         import torch
@@ -58,4 +59,8 @@ class Collator:
         out = {"input_ids": ids, "attention_mask": mask}
         if batch[0].labels is not None:
             out["labels"] = self._pad([b.labels for b in batch], IGNORE)
+            if self.with_query and self.family != "t5":
+                # SAPT routes on the prompt alone (facts 2.1: LLaMA's input_ids_wo_label, left-padded)
+                out["query_ids"] = self._pad([b.input_ids[: b.n_prompt] for b in batch], self.pad_id)
+                out["query_mask"] = self._pad([[1] * b.n_prompt for b in batch], 0)
         return out

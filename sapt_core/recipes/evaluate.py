@@ -17,6 +17,9 @@ from sapt_core.recipes.common import add_backbone_args, backbone_provenance
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dirs", nargs="+", required=True, help="prepared task directories to evaluate on")
     p.add_argument("--block", default=None, help="PET block (.safetensors from single-task); omit for zero-shot")
+    p.add_argument("--state", default=None, help="SAPT step state directory (from train-step)")
+    p.add_argument("--attention-out", default=None,
+                   help="with --state: per-input shared-attention weights per task (JSON, for the heat maps)")
     p.add_argument("--split", default="test", choices=["test", "val"])
     p.add_argument("--out", required=True, help="scores JSON")
     p.add_argument("--predictions", default=None, help="also write per-instance predictions (JSONL)")
@@ -43,7 +46,16 @@ def run(args: argparse.Namespace) -> int:
         if not rows:
             raise SaptError(f"{d / (args.split + '.jsonl')}: task {manifest.get('task')!r} has no {args.split} instances")
         tasks.append((d, manifest, rows))
+    if args.block and args.state:
+        raise SaptError("--block and --state: give one of them, not both")
+    if args.attention_out and not args.state:
+        raise SaptError("--attention-out: needs --state (only SAPT models have shared attention)")
     block = load_weights(args.block) if args.block else None
+    state = None
+    if args.state:
+        from sapt_core.state import read_state
+
+        state = read_state(args.state)
 
     from sapt_core.generation import greedy_generate
     from sapt_core.models import load_backbone
@@ -57,19 +69,34 @@ def run(args: argparse.Namespace) -> int:
         pet = PetConfig(**side["pet"])
         model = attach_pet(model, bb.family, pet, seed=0)
         load_pet_state(model, tensors)
+    attention = {}
+    if state is not None:
+        from sapt_core.sapt_model import SaptConfig, SaptModel
+        from sapt_core.state import load_into
+
+        tensors, side = state
+        model = SaptModel(model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": side["step"]}))
+        load_into(model, tensors)
     scores, pred_rows = {}, []
     for d, manifest, rows in tasks:
+        weights: list = []
         preds = greedy_generate(model, bb.tokenizer, bb.family, rows, args.batch_size, args.max_new_tokens,
-                                args.max_source_len, progress=args.progress)
+                                args.max_source_len, progress=args.progress, weights_out=weights)
         refs = [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in rows]
         res = score_task(preds, refs, manifest["metric"], multi_reference=args.multi_reference)
         task = manifest["task"]
         scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}
         scores[task]["derived"] = bool(manifest.get("derived", {}).get(args.split, False))
+        if state is not None:
+            attention[task] = {"mean": [sum(c) / len(weights) for c in zip(*weights)], "ids": [r["id"] for r in rows],
+                               "per_input": [[round(x, 6) for x in w] for w in weights]}
         pred_rows += [{"task": task, "id": r["id"], "prediction": p, "target": r["target"],
                        "score": s} for r, p, s in zip(rows, preds, res["per_instance"])]
     out = {
         "split": args.split, "backbone": backbone_provenance(args.backbone),
+        "state": ({"path": args.state, "sha256": sha256_file(Path(args.state) / "state.safetensors"),
+                   "step": state[1]["step"], "tasks": state[1]["tasks"], "method": state[1]["method"]}
+                  if state else None),
         "block": ({"path": args.block, "sha256": sha256_file(args.block), "task": block[1].get("task"),
                    "method": block[1].get("method")} if block else None),
         "decoding": {"greedy": True, "max_new_tokens": args.max_new_tokens, "multi_reference": args.multi_reference},
@@ -78,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.predictions:
         atomic_write_jsonl(args.predictions, pred_rows)
+    if args.attention_out:
+        atomic_write_json(args.attention_out, {"blocks": state[1]["tasks"], "tasks": attention})
     atomic_write_json(args.out, out)
     for task, s in scores.items():
         print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
     return 0
+

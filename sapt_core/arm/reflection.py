@@ -1,0 +1,82 @@
+"""Attentive reflection (paper section 4.2, Eq. 5-6): keep the shared attention of earlier tasks in place.
+
+After task i the mean attention of task i's inputs is stored: a_i = mean_x Attn(x) over t = i blocks (facts 3.3).
+While learning task t, pseudo inputs of each earlier task i pass through embeddings -> pooling -> projection ->
+attention only (no transformer forward) and
+
+    L = L_task + lambda * sum_{i<t} KL(a_i padded with zeros for blocks i+1..t, a_hat_i)          (Eq. 5-6)
+
+``direction``: ``target_first`` = KL(a_i || a_hat_i), what the official code computes (facts 3.4, default);
+``paper`` = KL(a_hat_i || a_i) as Eq. 5 writes it; the zero-padded target then needs a floor (``eps``) inside the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+KL_DIRECTIONS = ("target_first", "paper")
+
+
+def kl_to_target(logits: torch.Tensor, target: torch.Tensor, direction: str = "target_first",
+                 eps: float = 1e-8) -> torch.Tensor:
+    """Batch-mean KL between a stored attention vector ``target`` [t] and the current attention softmax(logits) [B, t]."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    tgt = target.float().to(logp.device).expand_as(logp)
+    if direction == "target_first":
+        return F.kl_div(logp, tgt, reduction="batchmean")               # sum a (log a - log a_hat), 0 log 0 = 0
+    if direction == "paper":
+        p = logp.exp()
+        return (p * (logp - torch.log(tgt.clamp_min(eps)))).sum(-1).mean()
+    raise ValueError(f"kl_direction: expected one of {KL_DIRECTIONS}, got {direction!r}")
+
+
+def pad_target(a: torch.Tensor, t: int) -> torch.Tensor:
+    """a_i (length i) zero-padded to the t current blocks (paper: positions (i, t] are 0)."""
+    return torch.cat([a, a.new_zeros(t - a.shape[0])])
+
+
+class PseudoReplay:
+    """Cycling, seeded batches of pseudo inputs, one stream per earlier task (facts 3.2)."""
+
+    def __init__(self, encoded_per_task: list[list], collate, batch_size: int, seed: int):
+        self.streams = []
+        for i, enc in enumerate(encoded_per_task):
+            if not enc:
+                raise ValueError(f"pseudo inputs of earlier task {i + 1} are empty")
+            g = torch.Generator().manual_seed(seed * 1000 + i)
+            self.streams.append(self._cycle(enc, collate, batch_size, g))
+
+    @staticmethod
+    def _cycle(enc, collate, batch_size, g):
+        for _ in itertools.count():
+            order = torch.randperm(len(enc), generator=g).tolist()
+            for s in range(0, len(order), batch_size):
+                yield collate([enc[j] for j in order[s:s + batch_size]])
+
+    def next_batches(self) -> list[dict]:
+        return [next(s) for s in self.streams]
+
+
+def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction: str = "target_first") -> torch.Tensor:
+    """sum_i KL(target_i, current attention of task i's pseudo batch); ``targets`` [n_prev, t] (rows zero-padded)."""
+    total = 0.0
+    device = next(model.parameters()).device
+    for i, b in enumerate(batches):
+        logits = model.attention.logits(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device))
+        total = total + kl_to_target(logits, targets[i], direction)
+    return total
+
+
+@torch.no_grad()
+def mean_attention(model, batches) -> torch.Tensor:
+    """a_t: the mean block weights over all inputs of a task (instance mean; the official code averages batch means)."""
+    total, n = None, 0
+    device = next(model.parameters()).device
+    for b in batches:
+        w = model.route(b["input_ids"].to(device), b["attention_mask"].to(device)).float()
+        total = w.sum(0) if total is None else total + w.sum(0)
+        n += w.shape[0]
+    return (total / n).cpu()

@@ -1,0 +1,27 @@
+"""Multi-block soft prompt of SAPT-Prompt (paper section 4, facts 9): P = sum_i a_i P_i, P_i in R^{L x d},
+prepended to the input embeddings with the attention mask extended by ones. Each new P_i is initialised from the
+embeddings of uniformly sampled vocabulary tokens (Lester et al. 2021). Earlier prompts are frozen buffers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MultiBlockPrompt(nn.Module):
+    def __init__(self, embedding: nn.Embedding, n_blocks: int, length: int, generator: torch.Generator | None = None):
+        super().__init__()
+        d = embedding.weight.shape[1]
+        w = embedding.weight
+        self.register_buffer("prev_prompts", torch.zeros(n_blocks - 1, length, d, dtype=w.dtype, device=w.device))
+        ids = torch.randint(0, w.shape[0], (length,), generator=generator)
+        self.prompt = nn.Parameter(w.detach()[ids.to(w.device)].clone())
+
+    @property
+    def stacked(self) -> torch.Tensor:
+        return torch.cat([self.prev_prompts, self.prompt[None]])           # [t, L, d]
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """[B, t] block weights -> [B, L, d] mixed prompt."""
+        return torch.einsum("bt,tld->bld", w.to(self.prompt.dtype), self.stacked)

@@ -1,0 +1,227 @@
+"""Recipe ``sapt generate-pseudo``: the pseudo inputs G_t of one task for the Attentive Reflection Module.
+
+``--source generated`` (default): sample ``--n-candidates`` texts (default N_train: one per training instance, as the
+official code) from the task's generator B_ref (``sapt train-generator``) with the official sampling settings
+(do_sample, top_k 20, repetition_penalty 2.5, num_beams 1, max_new_tokens 512; temperature and top_p 1), seeded with
+``torch.manual_seed(--seed)``, then split and select them (:mod:`sapt_core.arm.generator`): keep
+``max(1, int(volume * N_train))`` of them, all with one generated instruction as definition.
+
+``--source shipped``: the authors' shipped pseudo samples of the task (``generated_data/``, per backbone family),
+with the same volume rule applied (they already are 2% of the full training sets, so with capped splits this keeps
+``min(max(1, int(volume * N_train)), shipped)`` rows).
+
+Output: ``--out pseudo.jsonl`` (prepared-split schema: id, task, benchmark, source, target "", references [],
+definition, input) and a sidecar ``pseudo.json`` beside it (same stem), both written atomically, sidecar first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+
+SOURCES = ("generated", "shipped")
+FAMILIES = ("t5", "llama")
+# official pseudo_data prediction settings (official_code_facts.md section 3.1); temperature/top_p pinned to 1 so a
+# checkpoint's generation_config (e.g. LLaMA-2's) cannot change them
+SAMPLING = {"do_sample": True, "top_k": 20, "repetition_penalty": 2.5, "num_beams": 1, "temperature": 1.0,
+            "top_p": 1.0}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", required=True,
+                   help="prepared task directory: manifest.json gives task, benchmark, template and N_train")
+    p.add_argument("--out", required=True, help="output pseudo.jsonl (sidecar written beside it as .json)")
+    p.add_argument("--source", default="generated", choices=SOURCES,
+                   help="generated: sample from --generator; shipped: the authors' generated_data files")
+    p.add_argument("--volume", default="0.02", metavar="F",
+                   help="kept pseudo samples as a fraction of N_train, in (0, 1] (default: %(default)s)")
+    p.add_argument("--seed", type=int, required=True)
+    g = p.add_argument_group("generated source")
+    g.add_argument("--backbone", default=None, help="the base backbone the generator was trained on")
+    g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    g.add_argument("--generator", default=None, help="generator .safetensors written by train-generator")
+    g.add_argument("--n-candidates", default=None, metavar="N",
+                   help="texts to sample (default: N_train, one per training instance as the official code)")
+    g.add_argument("--batch-size", default="16", metavar="N", help="sampling batch size (default: %(default)s)")
+    g.add_argument("--max-new-tokens", default="512", metavar="N", help="default: %(default)s")
+    s = p.add_argument_group("shipped source")
+    s.add_argument("--data-root", default=None, metavar="DIR",
+                   help="upstream data root (default: $SAPT_DATA_ROOT or ../shared/data)")
+    s.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML")
+    s.add_argument("--family", default=None, metavar="t5|llama", help="whose shipped pseudo samples to take")
+
+
+def _positive_int(flag: str, s) -> int:
+    try:
+        v = int(s)
+    except (TypeError, ValueError):
+        raise SaptError(f"{flag}: expected a positive integer, got {s!r}") from None
+    if v <= 0:
+        raise SaptError(f"{flag}: expected a positive integer, got {s!r}")
+    return v
+
+
+def _volume(s) -> float:
+    from sapt_core.arm.generator import check_volume
+
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        v = s
+    try:
+        return check_volume(v)
+    except SaptError:
+        raise SaptError(f"--volume: expected a fraction of the training set in (0, 1], got {s!r}") from None
+
+
+def sample_texts(model, tokenizer, family: str, n: int, batch_size: int, max_new_tokens: int, max_source_len: int,
+                 seed: int) -> list[str]:
+    """``n`` texts sampled from ``__gen__`` with :data:`SAMPLING`, seeded; LLaMA: only the new tokens are decoded."""
+    import torch
+
+    from sapt_core.arm.generator import GEN_MARKER
+    from sapt_core.models.batching import Collator, encode_rows
+
+    enc = encode_rows([{"source": GEN_MARKER}], tokenizer, family, max_source_len=max_source_len, train=False)[0]
+    collate = Collator(tokenizer.pad_token_id, family)
+    device = next(model.parameters()).device
+    model.eval()
+    torch.manual_seed(seed)
+    texts: list[str] = []
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            batch = {k: v.to(device) for k, v in collate([enc] * min(batch_size, n - start)).items()}
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, use_cache=True,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **SAMPLING)
+            if family != "t5":
+                out = out[:, batch["input_ids"].shape[1]:]
+            texts.extend(tokenizer.batch_decode(out, skip_special_tokens=True))
+    return texts
+
+
+def _check_generator(path: Path, side: dict, manifest: dict, backbone: str) -> None:
+    from sapt_core.recipes.common import backbone_provenance
+
+    if side.get("kind") != "arm_generator":
+        raise SaptError(f"--generator {path}: expected an ARM generator (sidecar kind 'arm_generator'), "
+                        f"got kind {side.get('kind')!r}")
+    if side.get("task") != manifest.get("task"):
+        raise SaptError(f"--generator {path}: trained on task {side.get('task')!r}, but --data-dir holds task "
+                        f"{manifest.get('task')!r}")
+    mine, theirs = backbone_provenance(backbone).get("sha256"), side.get("backbone", {}).get("sha256")
+    if mine and theirs and mine != theirs:
+        raise SaptError(f"--generator {path}: trained on another backbone than --backbone {backbone} "
+                        "(weights sha256 differ)")
+
+
+def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[list[dict], dict]:
+    from sapt_core.arm.generator import select_pseudo, split_generations
+    from sapt_core.data import load_split
+    from sapt_core.io import load_weights, sha256_file
+    from sapt_core.pet import PetConfig
+    from sapt_core.recipes.common import backbone_provenance
+
+    for flag in ("backbone", "generator"):
+        if not getattr(args, flag):
+            raise SaptError(f"--{flag}: required with --source generated")
+    n_train = manifest["counts"]["train"]
+    n_cand = _positive_int("--n-candidates", args.n_candidates) if args.n_candidates is not None else n_train
+    batch_size = _positive_int("--batch-size", args.batch_size)
+    max_new = _positive_int("--max-new-tokens", args.max_new_tokens)
+    gen_path = Path(args.generator)
+    tensors, side = load_weights(gen_path)
+    _check_generator(gen_path, side, manifest, args.backbone)
+    train_rows = load_split(data_dir, "train")
+    if not train_rows:
+        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest['task']!r} has no training instances")
+    definition = train_rows[0]["definition"]
+    pet_fields = {k: v for k, v in side.get("pet", {}).items() if k in PetConfig.__dataclass_fields__}
+    pet_cfg = PetConfig(**pet_fields).validate()
+    max_source_len = int(side.get("train", {}).get("max_source_len", 8))
+
+    from sapt_core.models import load_backbone
+    from sapt_core.pet import attach_pet, load_pet_state
+
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
+    load_pet_state(model, tensors)
+    texts = sample_texts(model, bb.tokenizer, bb.family, n_cand, batch_size, max_new, max_source_len, args.seed)
+    pairs, stats = split_generations(texts, definition, manifest["task"])
+    rows = select_pseudo(pairs, n_train, volume, args.seed, manifest["template"], manifest["task"],
+                         manifest["benchmark"])
+    info = {
+        "generator": {"path": str(gen_path), "sha256": sha256_file(gen_path), "task": side.get("task"),
+                      "seed": side.get("seed"), "final_train_loss": side.get("final_train_loss"),
+                      "train_steps": (side.get("train_log") or [{}])[-1].get("step")},
+        "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
+        "sampling": {**SAMPLING, "max_new_tokens": max_new, "batch_size": batch_size,
+                     "max_source_len": max_source_len, "seeded_with": "torch.manual_seed(seed)"},
+        "n_candidates": n_cand, "split": stats.to_dict(), "fallbacks": stats.length_split if stats.fallback_all else 0,
+        "n_distinct_instructions": len({ins for ins, _ in pairs}),
+        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl")},
+    }
+    return rows, info
+
+
+def _shipped(args, manifest: dict, volume: float) -> tuple[list[dict], dict]:
+    from sapt_core.arm.generator import pseudo_rng, select_indices
+    from sapt_core.benchmarks import get_benchmark, load_benchmarks
+    from sapt_core.data import load_pseudo_samples
+    from sapt_core.data.prepare import default_data_root
+    from sapt_core.io import sha256_file
+
+    if args.family not in FAMILIES:
+        raise SaptError(f"--family: expected one of {', '.join(FAMILIES)} with --source shipped, got {args.family!r}")
+    bench = get_benchmark(load_benchmarks(args.benchmarks), manifest["benchmark"])
+    root = Path(args.data_root or default_data_root())
+    shipped = load_pseudo_samples(root, bench, args.family, manifest["task"])
+    keep = select_indices(len(shipped), manifest["counts"]["train"], volume, pseudo_rng(args.seed, manifest["task"]))
+    path = root / bench.pseudo_dir[args.family] / Path(bench.dir).name / manifest["task"] / "train.json"
+    info = {"shipped": {"path": path.relative_to(root).as_posix(), "sha256": sha256_file(path),
+                        "family": args.family, "available": len(shipped)}}
+    return [shipped[i] for i in keep], info
+
+
+def run(args: argparse.Namespace) -> int:
+    from sapt_core.arm.generator import pseudo_count
+    from sapt_core.data import load_manifest
+    from sapt_core.io import atomic_write_json, atomic_write_text, sha256_file, versions
+
+    out = Path(args.out)
+    if out.suffix != ".jsonl":
+        raise SaptError(f"--out {out}: expected a path ending in .jsonl")
+    volume = _volume(args.volume)
+    data_dir = Path(args.data_dir)
+    manifest = load_manifest(data_dir)
+    for key in ("task", "benchmark", "template"):
+        if not isinstance(manifest.get(key), str):
+            raise SaptError(f"{data_dir / 'manifest.json'}: {key}: expected a string, got {manifest.get(key)!r}")
+    n_train = manifest["counts"].get("train")
+    if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train <= 0:
+        raise SaptError(f"{data_dir / 'manifest.json'}: counts.train: expected a positive integer, got {n_train!r}")
+    if args.source == "shipped":
+        rows, info = _shipped(args, manifest, volume)
+    else:
+        rows, info = _generated(args, manifest, data_dir, volume)
+
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    sidecar = {
+        "kind": "pseudo_samples", "source": args.source, "benchmark": manifest["benchmark"], "task": manifest["task"],
+        "template": manifest["template"], "seed": args.seed, "volume": volume, "n_train": n_train,
+        "n_target": pseudo_count(n_train, volume), "n_rows": len(rows),
+        "definition": rows[0]["definition"] if rows else None,
+        **info,
+        "inputs": {"manifest.json": sha256_file(data_dir / "manifest.json"), **info.get("inputs", {})},
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "versions": versions(),
+    }
+    atomic_write_json(out.with_suffix(".json"), sidecar)
+    atomic_write_text(out, text)
+    extra = f", {info['fallbacks']} length-split fallbacks" if info.get("fallbacks") else ""
+    print(f"wrote {out} ({len(rows)} pseudo samples of {manifest['task']}, source {args.source}{extra})")
+    return 0

@@ -1,0 +1,167 @@
+"""Recipe ``sapt train-step``: one step t of a SAPT run (SAPT-LoRA or SAPT-Prompt).
+
+  1. build the model with t blocks: blocks/keys 1..t-1 and the projection from ``--state-in`` (frozen blocks and
+     keys), a fresh block t and key t (facts 2.8);
+  2. train on task t: task loss + lambda * ARM's KL over one pseudo batch of every earlier task (Eq. 5-6, facts 3.5);
+  3. store a_t = mean attention of task t's inputs (``--attn-split``, facts 3.3) and write the step state.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+from sapt_core.recipes.common import add_backbone_args, add_train_args, backbone_provenance, train_config
+
+METHODS = {"sapt-lora": "lora", "sapt-prompt": "prompt"}
+
+
+def add_sapt_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SAPT (defaults = official code; see config/README.md)")
+    g.add_argument("--lora-r", type=int, default=8)
+    g.add_argument("--lora-alpha", type=int, default=32)
+    g.add_argument("--lora-dropout", type=float, default=0.0)
+    g.add_argument("--lora-mixing", default="output", choices=["output", "parameter"])
+    g.add_argument("--prompt-len", type=int, default=10)
+    g.add_argument("--d-p", type=int, default=100, help="hidden width of the query projection")
+    g.add_argument("--temperature", default="sqrt_d", help="sqrt_d | d_e | a number (Eq. 2)")
+    g.add_argument("--projection-order", default="official", choices=["official", "paper"])
+    g.add_argument("--pool-mask-pads", action="store_true", help="mask pads out of the max-pool (official: no)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--data-dir", required=True, help="prepared directory of task t")
+    p.add_argument("--state-in", default=None, help="state of step t-1 (omit for the first task)")
+    p.add_argument("--state-out", required=True, help="state directory of step t")
+    p.add_argument("--pseudo", nargs="*", default=[], help="pseudo-input JSONL of tasks 1..t-1, in order")
+    add_sapt_args(p)
+    g = p.add_argument_group("ARM (Eq. 5-6)")
+    g.add_argument("--lambda", dest="lam", type=float, default=0.1, help="weight of the KL term")
+    g.add_argument("--kl-direction", default="target_first", choices=["target_first", "paper"])
+    g.add_argument("--kl-scale-by-gas", action="store_true",
+                   help="divide the KL by gradient accumulation like the task loss (official T5: no)")
+    g.add_argument("--kl-start-step", type=int, default=1, help="first optimizer step with KL (official: 1)")
+    g.add_argument("--attn-split", default="test", choices=["test", "val"], help="inputs whose mean attention is a_t")
+    g.add_argument("--proj-lr", type=float, default=None, help="separate LR of the query projection (App. C prompts)")
+    add_backbone_args(p)
+    add_train_args(p)
+
+
+def sapt_config_from_args(args, n_blocks: int):
+    from sapt_core.sapt_model import SaptConfig
+
+    for name in ("lora_r", "lora_alpha", "prompt_len", "d_p"):
+        if getattr(args, name) <= 0:
+            raise SaptError(f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(args, name)}")
+    if args.temperature not in ("sqrt_d", "d_e"):
+        try:
+            if float(args.temperature) <= 0:
+                raise ValueError
+        except ValueError:
+            raise SaptError(f"--temperature: expected sqrt_d, d_e or a positive number, got {args.temperature!r}") from None
+    return SaptConfig(pet=METHODS[args.method], n_blocks=n_blocks, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                      lora_dropout=args.lora_dropout, lora_mixing=args.lora_mixing, prompt_len=args.prompt_len,
+                      d_p=args.d_p, temperature=args.temperature, projection_order=args.projection_order,
+                      pool_mask_pads=args.pool_mask_pads)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.io import read_jsonl, sha256_file
+    from sapt_core.state import check_compatible, read_state
+
+    if args.lam < 0:
+        raise SaptError(f"--lambda: expected a non-negative number, got {args.lam}")
+    cfg = train_config(args, "adamw" if args.method == "sapt-lora" else "adafactor")
+    data_dir = Path(args.data_dir)
+    manifest = load_manifest(data_dir)
+    rows = load_split(data_dir, "train")
+    if not rows:
+        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+    attn_rows = load_split(data_dir, args.attn_split)
+    prev_tensors, prev_side = (read_state(args.state_in) if args.state_in else (None, {}))
+    n_prev = prev_side.get("step", 0)
+    if len(args.pseudo) != n_prev:
+        raise SaptError(f"--pseudo: expected {n_prev} files (one per earlier task of {args.state_in}), got {len(args.pseudo)}")
+    if prev_side and prev_side.get("method") != args.method:
+        raise SaptError(f"{args.state_in}: state of method {prev_side.get('method')!r}, not {args.method!r}")
+    pseudo_rows = [read_jsonl(p, "pseudo-input file") for p in args.pseudo]
+    for p, r in zip(args.pseudo, pseudo_rows):
+        if not r:
+            raise SaptError(f"{p}: no pseudo inputs")
+    scfg = sapt_config_from_args(args, n_prev + 1)
+    if prev_side:
+        check_compatible(prev_side, scfg.to_dict(), str(args.state_in))
+
+    from sapt_core.arm.reflection import PseudoReplay, mean_attention, pad_target, reflection_loss
+    from sapt_core.models import load_backbone
+    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.sapt_model import SaptModel
+    from sapt_core.state import load_into, save_state, state_tensors
+    from sapt_core.training import clear_checkpoints, train
+
+    torch.manual_seed(args.seed)
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    step = n_prev + 1
+    model = SaptModel(bb.model, bb.family, scfg, seed=args.seed * 100003 + step)
+    targets = torch.zeros(0, 0)
+    if prev_tensors is not None:
+        load_into(model, prev_tensors)
+        targets = prev_tensors["arm.targets"].float()
+    tok = bb.tokenizer
+    train_set = encode_rows(rows, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
+    query_collate = Collator(tok.pad_token_id, bb.family)
+    extra = None
+    if n_prev and args.lam > 0:
+        replay = PseudoReplay([encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows],
+                              query_collate, cfg.batch_size, args.seed)
+        kl_targets = torch.stack([pad_target(targets[i, : i + 1], step) for i in range(n_prev)])
+        scale = args.lam * (1 if args.kl_scale_by_gas else cfg.grad_accum)
+
+        def extra(model_, inputs, global_step):
+            if global_step < args.kl_start_step:
+                return None
+            return scale * reflection_loss(model_, replay.next_batches(), kl_targets, args.kl_direction)
+
+    param_groups = None
+    if args.proj_lr is not None:
+        proj = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("attention.proj.")]
+        rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("attention.proj.")]
+        param_groups = [{"params": rest, "lr": cfg.lr}, {"params": proj, "lr": args.proj_lr}]
+    state_out = Path(args.state_out)
+    workdir = Path(args.workdir or f"{state_out}.work")
+    history, resumed_step = train(model, train_set, Collator(tok.pad_token_id, bb.family, with_query=True), cfg,
+                                  workdir, extra_loss=extra, progress=not args.no_progress, param_groups=param_groups)
+    attn_enc = encode_rows(attn_rows, tok, bb.family, cfg.max_source_len, train=False)
+    a_t = mean_attention(model, (query_collate(attn_enc[s:s + 64]) for s in range(0, len(attn_enc), 64)))
+    new_targets = torch.zeros(step, step)
+    new_targets[:n_prev, :n_prev] = targets
+    new_targets[step - 1] = a_t
+    losses = [h["loss"] for h in history if "loss" in h]
+    sidecar = {
+        "kind": "sapt_state", "method": args.method, "step": step,
+        "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
+        "seed": args.seed, "sapt": scfg.to_dict(),
+        "arm": {"lambda": args.lam, "kl_direction": args.kl_direction, "kl_scale_by_gas": args.kl_scale_by_gas,
+                "kl_start_step": args.kl_start_step, "attn_split": args.attn_split, "proj_lr": args.proj_lr},
+        "train": cfg.to_dict(), "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
+        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
+                   f"{args.attn_split}.jsonl": sha256_file(data_dir / f"{args.attn_split}.jsonl"),
+                   **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
+                   "pseudo": [sha256_file(p) for p in args.pseudo]},
+        "a_t": a_t.tolist(),
+        "history": prev_side.get("history", []) + [{
+            "task": manifest["task"], "final_train_loss": losses[-1] if losses else None,
+            "resumed_from_step": resumed_step, "n_train": len(rows),
+            "train_log": [{k: h[k] for k in ("step", "loss") if k in h} for h in history if "loss" in h]}],
+    }
+    save_state(state_out, state_tensors(model, new_targets), sidecar)
+    if not args.keep_workdir:
+        clear_checkpoints(workdir)
+    print(f"step {step} ({manifest['task']}): a_t = {[round(x, 3) for x in a_t.tolist()]}, final loss "
+          f"{sidecar['history'][-1]['final_train_loss']}")
+    return 0

@@ -1,0 +1,226 @@
+"""config/methods.yaml + sapt_core.hparams: Appendix C / official-script values, switches, isolation, validation."""
+
+import shlex
+
+import pytest
+import yaml
+
+from sapt_core.errors import SaptError
+from sapt_core.hparams import (KEY_SPECS, META_KEYS, SWITCHES, cli_args, hparam_keys, load_methods, resolve,
+                               resolve_generator, temperature_value, to_cli_args)
+
+
+@pytest.fixture(scope="module")
+def methods_path(repo_root):
+    return repo_root / "config" / "methods.yaml"
+
+
+@pytest.fixture(scope="module")
+def methods(methods_path):
+    return load_methods(methods_path)
+
+
+def _write(tmp_path, doc, name="methods.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return p
+
+
+def _raw(methods_path):
+    return yaml.safe_load(methods_path.read_text(encoding="utf-8"))
+
+
+# ---- Appendix C / official script values ---------------------------------------------------------------------
+
+
+def test_sapt_lora_t5_large_superni(methods):
+    r = resolve(methods, "sapt-lora", "t5-large", "SuperNI", "order1")
+    assert r["pet"] == "lora" and r["family"] == "t5" and r["size"] == "large"
+    assert r["lr"] == 3e-4 and r["lora_r"] == 4 and r["lambda"] == 0.5 and r["d_p"] == 100
+    assert (r["epochs"], r["batch_size"], r["grad_accum"], r["gpus"]) == (100, 8, 4, 1)  # code: 8 x 4 = 32
+    assert (r["lora_alpha"], r["lora_dropout"], r["temperature"], r["optimizer"]) == (32, 0.0, "sqrt_d", "adamw")
+    assert (r["max_source_len"], r["max_target_len"], r["max_new_tokens"], r["eval_batch_size"]) == (512, 50, 50, 128)
+    assert r["replay_volume"] == 0.02
+
+
+def test_sapt_lora_t5_large_long(methods):
+    r = resolve(methods, "sapt-lora", "t5-large", "Long_Sequence", "order3")
+    assert r["lora_r"] == 8 and r["lambda"] == 0.1 and r["d_p"] == 100 and r["lr"] == 3e-4
+    assert (r["epochs"], r["batch_size"], r["grad_accum"]) == (10, 16, 2)
+
+
+@pytest.mark.parametrize("backbone", ["t5-xl", "t5-xxl"])
+def test_sapt_lora_larger_t5_lr(methods, backbone):
+    r = resolve(methods, "sapt-lora", backbone, "SuperNI", "order1")
+    assert r["lr"] == 1e-4 and r["lora_r"] == 4 and r["lambda"] == 0.5  # size layer changes only lr
+
+
+def test_sapt_lora_llama(methods):
+    r = resolve(methods, "sapt-lora", "llama-2-7b", "SuperNI", "order2")
+    assert r["family"] == "llama" and r["lr"] == 5e-5 and r["lambda"] == 1.0  # code value (paper: 2)
+    assert (r["lora_r"], r["epochs"], r["max_source_len"], r["eval_batch_size"]) == (4, 50, 1024, 32)
+    assert r["batch_size"] * r["grad_accum"] * r["gpus"] == 32
+    long = resolve(methods, "sapt-lora", "llama-2-7b", "Long_Sequence", "order4")
+    assert (long["lambda"], long["epochs"], long["lora_r"]) == (2.0, 20, 4)
+    assert resolve(methods, "sapt-lora", "llama-2-13b", "SuperNI", "order1")["lr"] == 1e-5
+
+
+def test_sapt_prompt(methods):
+    s = resolve(methods, "sapt-prompt", "t5-large", "SuperNI", "order1")
+    assert s["pet"] == "prompt" and s["optimizer"] == "adafactor" and s["prompt_len"] == 10
+    assert (s["lr"], s["proj_lr"], s["epochs"], s["lambda"], s["d_p"]) == (3e-2, None, 100, 1.0, 100)
+    assert s["batch_size"] * s["grad_accum"] * s["gpus"] == 32 and s["temperature"] == "d_e"
+    assert "lora_r" not in s and "lora_mixing" not in s
+    o3 = resolve(methods, "sapt-prompt", "t5-large", "Long_Sequence", "order3")
+    o4 = resolve(methods, "sapt-prompt", "t5-large", "Long_Sequence", "order4")
+    assert (o3["lambda"], o3["d_p"]) == (1.5, 200) and (o4["lambda"], o4["d_p"]) == (1.3, 150)
+    assert (o3["epochs"], o3["lr"], o3["proj_lr"]) == (10, 0.3, 1e-2)
+
+
+def test_generator(methods):
+    g = resolve_generator(methods, "lora")
+    assert (g["r"], g["alpha"], g["dropout"], g["lr"], g["max_steps"], g["batch_size"]) == (8, 32, 0.1, 1e-3, 5000, 16)
+    assert g["max_target_len"] == 512
+    assert g["sampling"] == {"do_sample": True, "top_k": 20, "repetition_penalty": 2.5, "num_beams": 1,
+                             "max_new_tokens": 512}
+    p = resolve_generator(methods, "prompt")
+    assert (p["length"], p["epochs"], p["optimizer"], p["lr"], p["batch_size"]) == (300, 80, "adafactor", 0.5, 16)
+
+
+def test_temperature_value():
+    assert temperature_value("sqrt_d", 1024) == 32
+    assert temperature_value("d_e", 1024) == pytest.approx(2783.5, abs=0.1)
+    assert temperature_value(5, 1024) == 5.0 and temperature_value("7.5", 64) == 7.5
+    for bad in ("sqrt", -1, 0, True):
+        with pytest.raises(SaptError, match="temperature"):
+            temperature_value(bad, 1024)
+
+
+# ---- switches, resolution mechanics --------------------------------------------------------------------------
+
+
+def test_switches_default_to_official(methods):
+    r = resolve(methods, "sapt-lora", "t5-large", "Long_Sequence", "order3")
+    for key, (official, _paper) in SWITCHES.items():
+        assert r[key] == official, key
+    p = resolve(methods, "sapt-prompt", "t5-large", "SuperNI", "order1")
+    for key, (official, _paper) in SWITCHES.items():
+        if key != "lora_mixing":
+            assert p[key] == official, key
+    # official LLaMA path: DeepSpeed divides the KL by GAS as well (facts 3.5)
+    assert resolve(methods, "sapt-lora", "llama-2-7b", "SuperNI", "order1")["kl_scale_by_gas"] is True
+
+
+def test_key_order_and_tiny_backbones(methods):
+    r = resolve(methods, "sapt-lora", "tiny-t5", "Long_Sequence", None, family="t5")
+    assert list(r)[:len(META_KEYS)] == list(META_KEYS) and r["size"] is None and r["order"] is None
+    assert hparam_keys(r) == [k for k in KEY_SPECS if k in r]
+    assert r["lora_r"] == 8 and r["lr"] == 3e-4  # family + family_benchmark layers apply, no size layer
+    rl = resolve(methods, "sapt-lora", "tiny-llama", "SuperNI", "order1", family="llama")
+    assert (rl["lr"], rl["lambda"]) == (5e-5, 1.0)
+    with pytest.raises(SaptError, match=r"methods\.yaml: backbone_sizes\.tiny-t5: .*family"):
+        resolve(methods, "sapt-lora", "tiny-t5", "SuperNI", "order1")
+    with pytest.raises(SaptError, match=r"backbone_sizes\.t5-large\.family"):
+        resolve(methods, "sapt-lora", "t5-large", "SuperNI", "order1", family="llama")
+
+
+def test_overrides(methods):
+    r = resolve(methods, "sapt-lora", "tiny-t5", "SuperNI", "order1", family="t5",
+                overrides={"epochs": 2, "lr": 1})
+    assert r["epochs"] == 2 and r["lr"] == 1.0 and isinstance(r["lr"], float)
+    with pytest.raises(SaptError, match=r"^config: hparams\.prompt_len: not a hyperparameter of method 'sapt-lora'"):
+        resolve(methods, "sapt-lora", "tiny-t5", "SuperNI", "order1", family="t5", overrides={"prompt_len": 5},
+                overrides_label="config: hparams")
+
+
+def test_edit_changes_only_that_method(methods_path, methods, tmp_path):
+    doc = _raw(methods_path)
+    doc["methods"]["sapt-lora"]["family_benchmark"]["t5/SuperNI"]["lambda"] = 0.75
+    doc["methods"]["sapt-lora"]["defaults"]["pool_mask_pads"] = True
+    edited = load_methods(_write(tmp_path, doc))
+    jobs = [(m, b, bench, o) for m in ("sapt-lora", "sapt-prompt") for b in ("t5-large", "llama-2-7b")
+            for bench, o in (("SuperNI", "order1"), ("Long_Sequence", "order3"))]
+    for job in jobs:
+        before, after = resolve(methods, *job), resolve(edited, *job)
+        if job[0] == "sapt-prompt":
+            assert before == after, job
+        else:
+            assert after["pool_mask_pads"] is True and before["pool_mask_pads"] is False
+            if job[1:3] == ("t5-large", "SuperNI"):
+                assert (before["lambda"], after["lambda"]) == (0.5, 0.75)
+            changed = {k for k in before if before[k] != after[k]}
+            assert changed <= {"lambda", "pool_mask_pads"}, (job, changed)
+
+
+# ---- validation ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit, field, expect", [
+    (lambda d: d["methods"]["sapt-lora"]["defaults"].__setitem__("kl_direction", "x"),
+     "methods.sapt-lora.defaults.kl_direction", "expected one of target_first, paper, got 'x'"),
+    (lambda d: d["methods"]["sapt-lora"]["defaults"].__setitem__("lora_r", "four"),
+     "methods.sapt-lora.defaults.lora_r", "expected an integer > 0, got 'four'"),
+    (lambda d: d["methods"]["sapt-lora"]["size"]["xl"].__setitem__("lr", "1e-4"),
+     "methods.sapt-lora.size.xl.lr", "write floats with a dot"),
+    (lambda d: d["methods"]["sapt-prompt"]["order"]["order3"].__setitem__("lambda", True),
+     "methods.sapt-prompt.order.order3.lambda", "expected a number"),
+    (lambda d: d["methods"]["sapt-lora"]["defaults"].__setitem__("pool_mask_pads", "no"),
+     "methods.sapt-lora.defaults.pool_mask_pads", "expected true or false"),
+    (lambda d: d["methods"]["sapt-lora"]["defaults"].__setitem__("temperature", "sqrt"),
+     "methods.sapt-lora.defaults.temperature", "expected one of sqrt_d, d_e or a positive number"),
+    (lambda d: d["methods"]["sapt-lora"]["defaults"].__setitem__("learning_rate", 1.0),
+     "methods.sapt-lora.defaults.learning_rate", "unknown hyperparameter"),
+    (lambda d: d["methods"]["sapt-prompt"]["family"]["t5"].__setitem__("lora_r", 4),
+     "methods.sapt-prompt.family.t5.lora_r", "not in this method's defaults"),
+    (lambda d: d["methods"]["sapt-lora"]["family"].__setitem__("gpt", {}),
+     "methods.sapt-lora.family.gpt", "unknown family"),
+    (lambda d: d["methods"]["sapt-lora"]["size"].__setitem__("huge", {}),
+     "methods.sapt-lora.size.huge", "unknown size"),
+    (lambda d: d["methods"]["sapt-lora"].__setitem__("pet", "adapter"),
+     "methods.sapt-lora.pet", "expected one of lora, prompt"),
+    (lambda d: d["generator"]["lora"]["sampling"].__setitem__("top_k", 0),
+     "generator.lora.sampling.top_k", "expected an integer > 0"),
+])
+def test_validation_errors_name_file_and_field(methods_path, tmp_path, edit, field, expect):
+    doc = _raw(methods_path)
+    edit(doc)
+    p = _write(tmp_path, doc)
+    with pytest.raises(SaptError) as e:
+        load_methods(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: {field}:"), msg
+    assert expect in msg and "\n" not in msg
+
+
+def test_unknown_method_and_duplicate_key(methods, tmp_path):
+    with pytest.raises(SaptError, match=r"methods\.yaml: methods\.sapt-adapter: unknown method \(known: sapt-lora"):
+        resolve(methods, "sapt-adapter", "t5-large", "SuperNI", "order1")
+    p = tmp_path / "dup.yaml"
+    p.write_text("methods:\n  m:\n    pet: lora\n    defaults: {lr: 1.0e-3, lr: 2.0e-3}\n", encoding="utf-8")
+    with pytest.raises(SaptError, match=r"dup\.yaml: malformed YAML .*duplicate key 'lr'"):
+        load_methods(p)
+    with pytest.raises(SaptError, match="methods file not found"):
+        load_methods(tmp_path / "absent.yaml")
+
+
+# ---- CLI flags -------------------------------------------------------------------------------------------------
+
+
+def test_cli_args(methods):
+    r = resolve(methods, "sapt-prompt", "t5-large", "SuperNI", "order1")
+    assert cli_args(r, ["lr", "proj_lr", "epochs", "pool_mask_pads", "lambda", "temperature"]) == [
+        "--lr", "0.03", "--epochs", "100", "--no-pool-mask-pads", "--lambda", "1.0", "--temperature", "d_e"]
+    r = dict(r, pool_mask_pads=True, lr=1e-5)
+    s = to_cli_args(r, ["lr", "pool_mask_pads", "max_source_len"])
+    assert s == "--lr 1e-05 --pool-mask-pads --max-source-len 512" and shlex.split(s)[1] == "1e-05"
+    full = shlex.split(to_cli_args(r))
+    assert "--method" not in full and "--pet" not in full and full[:2] == ["--optimizer", "adafactor"]
+    with pytest.raises(SaptError, match="'lora_r' is not defined for method 'sapt-prompt'"):
+        cli_args(r, ["lora_r"])
+
+
+def test_every_numeric_value_has_a_source_comment(methods_path):
+    for i, line in enumerate(methods_path.read_text(encoding="utf-8").splitlines(), 1):
+        body = line.split("#", 1)[0]
+        if ":" in body and any(ch.isdigit() for ch in body.split(":", 1)[1]):
+            assert "#" in line, f"line {i} has no source comment: {line.strip()}"
