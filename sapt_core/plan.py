@@ -55,7 +55,8 @@ class Plan:
             raise SaptError(f"config backbones.{name}: not a tiny backbone (it loads {b.get('path')!r})")
         t = b["tiny"]
         return (f"--family {b['family']} --d-model {t['d_model']} --layers {t['layers']} --heads {t['heads']} "
-                f"--d-ff {t['d_ff']} --vocab-size {t['vocab_size']} --seed {t['seed']}")
+                f"--d-ff {t['d_ff']} --vocab-size {t['vocab_size']} --seed {t['seed']} "
+                f"--pretrain-steps {t.get('pretrain_steps', 0)}")
 
     # ---- single-task jobs --------------------------------------------------------------------------------------
     def single_task_args(self, pet: str) -> str:

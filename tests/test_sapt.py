@@ -199,3 +199,45 @@ def test_step_state_errors(tiny_t5, cb_dir, tmp_path, capsys):
     assert "lora_r" in capsys.readouterr().err and not (tmp_path / "s2").exists()
     assert _train_step(tiny_t5, cb_dir, tmp_path / "nope", tmp_path / "s2", []) == 2
     assert "not a SAPT step state" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("which", ["tiny_t5", "tiny_llama"])
+@pytest.mark.parametrize("method", ["sapt-lora", "sapt-prompt"])
+def test_three_task_chain_through_cli(which, method, request, data_root, tmp_path):
+    """train-generator -> generate-pseudo -> train-step x3 -> evaluate --state, on three real Long Sequence slices."""
+    from sapt_core.cli import main
+    from sapt_core.data import prepare_task
+
+    backbone = request.getfixturevalue(which)
+    tasks = ["agnews", "boolq", "sst2"]
+    dirs = []
+    for t in tasks:
+        prepare_task(str(data_root), str(request.config.rootpath / "config/benchmarks.yaml"), "Long_Sequence", t,
+                     "official", 0, tmp_path / "data" / t, n_train=16, n_val=4, n_test=8)
+        dirs.append(tmp_path / "data" / t)
+    pseudo = []
+    for k, (t, d) in enumerate(zip(tasks, dirs), 1):
+        extra = ["--temperature", "d_e", "--lr", "0.3"] if method == "sapt-prompt" else []
+        assert _train_step(backbone, d, tmp_path / f"s{k - 1}" if k > 1 else None, tmp_path / f"s{k}", pseudo,
+                           method, *extra) == 0
+        if k < 3:  # the ARM generator of task k and its pseudo inputs (used from step k+1 on)
+            gen = tmp_path / f"gen_{t}.safetensors"
+            assert main(["train-generator", "--backbone", str(backbone), "--data-dir", str(d), "--out", str(gen),
+                         "--seed", "0", "--max-steps", "2", "--max-target-len", "32", "--no-progress"]) == 0
+            out = tmp_path / f"pseudo_{t}.jsonl"
+            assert main(["generate-pseudo", "--backbone", str(backbone), "--generator", str(gen), "--data-dir",
+                         str(d), "--out", str(out), "--seed", "0", "--n-candidates", "4", "--max-new-tokens", "16",
+                         "--volume", "0.25"]) == 0
+            pseudo.append(out)
+    side = json.loads((tmp_path / "s3" / "state.json").read_text())
+    assert side["tasks"] == tasks and side["step"] == 3 and len(side["history"]) == 3
+    scores, attn = tmp_path / "scores.json", tmp_path / "attn.json"
+    assert main(["evaluate", "--backbone", str(backbone), "--state", str(tmp_path / "s3"), "--data-dirs",
+                 *map(str, dirs), "--max-new-tokens", "4", "--out", str(scores), "--attention-out", str(attn)]) == 0
+    res = json.loads(scores.read_text())
+    assert set(res["tasks"]) == set(tasks) and res["state"]["step"] == 3
+    a = json.loads(attn.read_text())
+    assert a["blocks"] == tasks
+    for t in tasks:
+        per = torch.tensor(a["tasks"][t]["per_input"])
+        assert per.shape == (8, 3) and torch.allclose(per.sum(1), torch.ones(8), atol=1e-4)

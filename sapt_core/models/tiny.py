@@ -22,8 +22,9 @@ SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]
 CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")
 
 
-def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300) -> list[str]:
-    """Definitions, inputs and outputs of the first ``per_task`` training instances of every benchmark task."""
+def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300,
+                 fields: tuple[str, ...] = ("definition", "input", "output")) -> list[str]:
+    """Definitions, inputs and/or outputs of the first ``per_task`` training instances of every benchmark task."""
     import yaml
 
     root = Path(data_root)
@@ -40,11 +41,14 @@ def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: i
                 obj = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as e:
                 raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
-            lines.extend(d for d in obj.get("Definition", []) if isinstance(d, str))
+            if "definition" in fields:
+                lines.extend(d for d in obj.get("Definition", []) if isinstance(d, str))
             for inst in obj.get("Instances", [])[:per_task]:
                 out = inst.get("output", "")
-                lines.append(str(inst.get("input", "")))
-                lines.extend(out if isinstance(out, list) else [str(out)])
+                if "input" in fields:
+                    lines.append(str(inst.get("input", "")))
+                if "output" in fields:
+                    lines.extend(out if isinstance(out, list) else [str(out)])
     return [ln for ln in lines if ln.strip()]
 
 
@@ -83,14 +87,56 @@ def build_model(family: str, vocab_size: int, d_model: int, layers: int, heads: 
             vocab_size=vocab_size, hidden_size=d_model, intermediate_size=d_ff, num_hidden_layers=layers,
             num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
             pad_token_id=0, eos_token_id=1, bos_token_id=3, tie_word_embeddings=False,
+            # HF's default 0.02 leaves a tiny model's LM head unable to make any token likely (max logit ~ 0.02 d)
+            initializer_range=d_model ** -0.5,
         )
         return LlamaForCausalLM(cfg)
     raise SaptError(f"tiny backbone family: expected one of t5, llama, got {family!r}")
 
 
+def pretrain(model, family: str, tokenizer, lines: list[str], steps: int, seed: int, batch_size: int = 32,
+             seq_len: int = 64, lr: float = 1e-3) -> list[float]:
+    """Short self-supervised warm-up of a tiny random backbone on benchmark *input* text (never instructions or
+    answers): T5 = prefix LM (encoder reads the first half of a window, decoder predicts the rest), LLaMA = causal LM.
+
+    A random backbone gives PET blocks almost nothing to steer (a frozen random encoder and LM head; measured here:
+    a LoRA on a random tiny LLaMA cannot even fit 16 examples), so the embedded default warms its tiny backbones up,
+    the way real backbones arrive pre-trained. Returns the loss every 10 steps.
+    """
+    import torch
+
+    ids = []
+    for chunk in tokenizer(lines, add_special_tokens=False).input_ids:
+        ids.extend(chunk + [tokenizer.eos_token_id])
+    data = torch.tensor(ids[: len(ids) // seq_len * seq_len]).view(-1, seq_len)
+    if len(data) == 0:
+        raise SaptError("tiny backbone pretraining: corpus shorter than one window")
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    losses = []
+    for step in range(steps):
+        batch = data[torch.randint(0, len(data), (batch_size,), generator=g)]
+        if family == "t5":
+            half = seq_len // 2
+            eos = torch.full((batch_size, 1), tokenizer.eos_token_id)
+            loss = model(input_ids=torch.cat([batch[:, :half], eos], 1),
+                         labels=torch.cat([batch[:, half:], eos], 1)).loss
+        else:
+            loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 10 == 0 or step == steps - 1:
+            losses.append(round(loss.item(), 4))
+    model.eval()
+    return losses
+
+
 def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, benchmarks_path: str = "config/benchmarks.yaml",
                         vocab_size: int = 4096, d_model: int = 64, layers: int = 2, heads: int = 4, d_ff: int = 128,
-                        seed: int = 0, corpus_per_task: int = 300) -> Path:
+                        seed: int = 0, corpus_per_task: int = 300, pretrain_steps: int = 0) -> Path:
     """Build, save and return the directory of a tiny backbone (written atomically as a whole directory)."""
     from transformers.utils import logging as hf_logging
 
@@ -99,6 +145,14 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
     lines = corpus_lines(data_root, benchmarks_path, corpus_per_task)
     tokenizer = train_tokenizer(lines, vocab_size)
     model = build_model(family, len(tokenizer), d_model, layers, heads, d_ff, seed)
+    pretrain_log = []
+    if pretrain_steps > 0:
+        import torch
+
+        text = corpus_lines(data_root, benchmarks_path, corpus_per_task, fields=("input",))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            pretrain_log = pretrain(model, family, tokenizer, text, pretrain_steps, seed)
     model.generation_config.pad_token_id = 0
     model.generation_config.eos_token_id = 1
     if family == "llama":
@@ -110,6 +164,7 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
         tokenizer.save_pretrained(tmp)
         spec = dict(family=family, vocab_size=len(tokenizer), d_model=d_model, layers=layers, heads=heads, d_ff=d_ff,
                     seed=seed, corpus_per_task=corpus_per_task, corpus_lines=len(lines),
+                    pretrain_steps=pretrain_steps, pretrain_loss=pretrain_log,
                     corpus_sha256=hashlib.sha256("\n".join(lines).encode()).hexdigest(),
                     n_params=sum(p.numel() for p in model.parameters()))
         (tmp / "sapt_backbone.json").write_text(json.dumps(spec, indent=2) + "\n")
@@ -134,6 +189,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--d-ff", type=int, default=128)
     p.add_argument("--corpus-per-task", type=int, default=300)
+    p.add_argument("--pretrain-steps", type=int, default=0,
+                   help="self-supervised warm-up steps on benchmark input text (0 = random backbone)")
     p.add_argument("--seed", type=int, required=True)
 
 
@@ -142,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, field) <= 0:
             raise SaptError(f"--{field.replace('_', '-')}: expected a positive integer, got {getattr(args, field)}")
     out = build_tiny_backbone(args.out, args.family, args.data_root, args.benchmarks, args.vocab_size, args.d_model,
-                              args.layers, args.heads, args.d_ff, args.seed, args.corpus_per_task)
-    print(json.loads((out / "sapt_backbone.json").read_text()))
+                              args.layers, args.heads, args.d_ff, args.seed, args.corpus_per_task, args.pretrain_steps)
+    spec = json.loads((out / "sapt_backbone.json").read_text())
+    print({k: v for k, v in spec.items() if k != "pretrain_loss"}, "pretrain loss:", spec["pretrain_loss"][-1:])
     return 0

@@ -26,7 +26,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="default: adamw for LoRA, adafactor for prompts (Appendix C)")
     g.add_argument("--weight-decay", type=float, default=0.0)
     g.add_argument("--max-grad-norm", type=float, default=1.0)
-    g.add_argument("--bf16", action="store_true")
+    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False)
     g.add_argument("--deepspeed", default=None, help="DeepSpeed JSON config (cluster path)")
     g.add_argument("--save-steps", type=int, default=50, help="in-job checkpoint interval")
     g.add_argument("--logging-steps", type=int, default=10)

@@ -19,6 +19,9 @@ from sapt_core.recipes.common import add_backbone_args, add_train_args, backbone
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", required=True, help="prepared task directory (its train.jsonl + manifest.json)")
     p.add_argument("--out", required=True, help="output .safetensors path (sidecar written beside it as .json)")
+    p.add_argument("--pet", default="lora", choices=["lora", "prompt"],
+                   help="generator block: LoRA (SAPT-LoRA) or a soft prompt (SAPT-Prompt: 300 tokens, Adafactor 0.5)")
+    p.add_argument("--prompt-len", type=int, default=300)
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--lora-dropout", type=float, default=0.1)
@@ -37,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise SaptError(f"--out {out}: expected a path ending in .safetensors")
-    pet_cfg = PetConfig(type="lora", lora_r=args.lora_r, lora_alpha=args.lora_alpha,
-                        lora_dropout=args.lora_dropout).validate()
-    cfg = train_config(args, "adamw")
+    pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                        lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
+    cfg = train_config(args, "adamw" if args.pet == "lora" else "adafactor")
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                                   progress=not args.no_progress)
     losses = [h["loss"] for h in history if "loss" in h]
     sidecar = {
-        "kind": "arm_generator", "method": "arm_generator-lora", "pet": pet_cfg.to_dict(), "train": cfg.to_dict(),
+        "kind": "arm_generator", "method": f"arm_generator-{args.pet}", "pet": pet_cfg.to_dict(), "train": cfg.to_dict(),
         "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "template": manifest.get("template"),
         "seed": args.seed, "markers": {"gen": GEN_MARKER, "inp": INP_MARKER, "added_tokens": False},

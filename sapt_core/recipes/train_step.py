@@ -27,7 +27,8 @@ def add_sapt_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--d-p", type=int, default=100, help="hidden width of the query projection")
     g.add_argument("--temperature", default="sqrt_d", help="sqrt_d | d_e | a number (Eq. 2)")
     g.add_argument("--projection-order", default="official", choices=["official", "paper"])
-    g.add_argument("--pool-mask-pads", action="store_true", help="mask pads out of the max-pool (official: no)")
+    g.add_argument("--pool-mask-pads", action=argparse.BooleanOptionalAction, default=False,
+                   help="mask pads out of the max-pool (official: no)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ARM (Eq. 5-6)")
     g.add_argument("--lambda", dest="lam", type=float, default=0.1, help="weight of the KL term")
     g.add_argument("--kl-direction", default="target_first", choices=["target_first", "paper"])
-    g.add_argument("--kl-scale-by-gas", action="store_true",
+    g.add_argument("--kl-scale-by-gas", action=argparse.BooleanOptionalAction, default=False,
                    help="divide the KL by gradient accumulation like the task loss (official T5: no)")
     g.add_argument("--kl-start-step", type=int, default=1, help="first optimizer step with KL (official: 1)")
     g.add_argument("--attn-split", default="test", choices=["test", "val"], help="inputs whose mean attention is a_t")
