@@ -104,6 +104,62 @@ def _trainer_class():
     return SaptTrainer
 
 
+class BestSelector:
+    """Model selection as the official code does it (``load_best_model_at_end``, eval every N epochs, facts 7):
+    every ``every_epochs`` epochs ``score_fn(model)`` is computed (the task metric on the selection split) and the
+    trainable state of the best epoch is kept in the work directory (``best.safetensors``), so a resumed job keeps it.
+    """
+
+    def __init__(self, score_fn, every_epochs: int, workdir: str | Path, get_state, set_state):
+        self.score_fn, self.every, self.workdir = score_fn, every_epochs, Path(workdir)
+        self.get_state, self.set_state = get_state, set_state
+
+    @property
+    def path(self) -> Path:
+        return self.workdir / "best.safetensors"
+
+    def best(self) -> dict | None:
+        from sapt_core.io import read_json
+
+        meta = self.workdir / "best.json"
+        return read_json(meta, "best-checkpoint record") if meta.is_file() else None
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        selector = self
+
+        class _Callback(TrainerCallback):
+            def on_epoch_end(self, args, state, control, model=None, **kw):
+                epoch = int(round(state.epoch or 0))
+                if selector.every <= 0 or epoch % selector.every or model is None:
+                    return
+                score = float(selector.score_fn(model))
+                model.train()
+                best = selector.best()
+                if best is None or score > best["score"]:
+                    from safetensors.torch import save_file
+
+                    from sapt_core.io import atomic_path, atomic_write_json
+
+                    with atomic_path(selector.path) as tmp:
+                        save_file({k: v.detach().contiguous().cpu() for k, v in selector.get_state(model).items()},
+                                  str(tmp))
+                    atomic_write_json(selector.workdir / "best.json", {"epoch": epoch, "score": score,
+                                                                      "step": state.global_step})
+
+        return _Callback()
+
+    def restore(self, model) -> dict | None:
+        """Load the best epoch's state into ``model``; returns its record (None when nothing was selected)."""
+        best = self.best()
+        if best is not None:
+            from safetensors.torch import load_file
+
+            self.set_state(model, load_file(str(self.path)))
+        return best
+
+
 def last_checkpoint(workdir: str | Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -123,7 +179,7 @@ def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
 
 
 def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True,
-          param_groups: list[dict] | None = None):
+          param_groups: list[dict] | None = None, callbacks: list | None = None):
     """Train ``model`` (its trainable parameters) on ``train_set``; resume from ``workdir`` if it holds a checkpoint.
 
     Returns (log history: list of dicts with ``loss``/``step``, the step resumed from or 0).
@@ -146,7 +202,7 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     )
     optimizers = (build_optimizer(param_groups, cfg), None) if param_groups else (None, None)
     trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
-                               optimizers=optimizers)
+                               optimizers=optimizers, callbacks=callbacks)
     trainer.extra_loss = extra_loss
     resume = last_checkpoint(workdir)
     trainer.train(resume_from_checkpoint=resume)

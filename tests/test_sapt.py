@@ -241,3 +241,37 @@ def test_three_task_chain_through_cli(which, method, request, data_root, tmp_pat
     for t in tasks:
         per = torch.tensor(a["tasks"][t]["per_input"])
         assert per.shape == (8, 3) and torch.allclose(per.sum(1), torch.ones(8), atol=1e-4)
+
+
+def test_model_selection_keeps_best_epoch(tiny_t5, cb_dir, tmp_path):
+    """--select-every-epochs: the state written is the best-scoring epoch's (official load_best_model_at_end)."""
+    s1 = tmp_path / "s1"
+    from sapt_core.cli import main
+
+    rc = main(["train-step", "--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(cb_dir),
+               "--state-out", str(s1), "--seed", "0", "--batch-size", "16", "--epochs", "3", "--lr", "1e-2",
+               "--max-source-len", "64", "--select-every-epochs", "1", "--attn-split", "val", "--max-new-tokens", "4",
+               "--no-progress"])
+    assert rc == 0
+    sel = json.loads((s1 / "state.json").read_text())["history"][0]["selected"]
+    assert sel is not None and sel["epoch"] in (1, 2, 3) and 0 <= sel["score"] <= 100
+    # the saved state scores exactly the selected score on the selection split
+    out = tmp_path / "val_scores.json"
+    assert main(["evaluate", "--backbone", str(tiny_t5), "--state", str(s1), "--data-dirs", str(cb_dir),
+                 "--split", "val", "--max-new-tokens", "4", "--max-source-len", "64", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["tasks"]["cb"]["score"] == pytest.approx(sel["score"])
+
+
+def test_batched_reflection_loss_equals_per_task_kl(tiny_t5):
+    bb = load_backbone(str(tiny_t5))
+    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=3), seed=0)
+    batches = []
+    for texts in (TEXTS, ["Summarize the dialogue\nInput: hi there\nOutput: ", "x", "yet another input"]):
+        enc = bb.tokenizer(texts, return_tensors="pt", padding=True)
+        batches.append({"input_ids": enc.input_ids, "attention_mask": enc.attention_mask})
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.3, 0.7, 0.0]])
+    for direction in ("target_first", "paper"):
+        expect = sum(kl_to_target(model.attention.logits(model.embed(b["input_ids"]), b["attention_mask"]),
+                                  targets[i], direction) for i, b in enumerate(batches))
+        got = reflection_loss(model, batches, targets, direction)
+        assert torch.allclose(got, expect, atol=1e-6)

@@ -17,6 +17,8 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from sapt_core.shared_attention import max_pool
+
 KL_DIRECTIONS = ("target_first", "paper")
 
 
@@ -61,13 +63,30 @@ class PseudoReplay:
 
 
 def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction: str = "target_first") -> torch.Tensor:
-    """sum_i KL(target_i, current attention of task i's pseudo batch); ``targets`` [n_prev, t] (rows zero-padded)."""
-    total = 0.0
+    """sum_i KL(target_i, current attention of task i's pseudo batch); ``targets`` [n_prev, t] (rows zero-padded).
+
+    Embedding lookup and max-pool run per batch without autograd (the embeddings are frozen; each batch keeps its own
+    padding, as the official code); the projection, the logits and the KL run once for all earlier tasks.
+    """
     device = next(model.parameters()).device
-    for i, b in enumerate(batches):
-        logits = model.attention.logits(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device))
-        total = total + kl_to_target(logits, targets[i], direction)
-    return total
+    att = model.attention
+    with torch.no_grad():
+        pooled = [max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
+                  for b in batches]
+    sizes = [p.shape[0] for p in pooled]
+    logits = att.proj(torch.cat(pooled)) @ att.keys.t() / att.temperature
+    tgt = torch.cat([targets[i].to(device).expand(n, -1) for i, n in enumerate(sizes)])
+    logp = F.log_softmax(logits.float(), dim=-1)
+    tgt = tgt.float()
+    if direction == "target_first":
+        per_row = torch.xlogy(tgt, tgt) - tgt * logp                   # a (log a - log a_hat), 0 log 0 = 0
+    elif direction == "paper":
+        per_row = logp.exp() * (logp - torch.log(tgt.clamp_min(1e-8)))
+    else:
+        raise ValueError(f"kl_direction: expected one of {KL_DIRECTIONS}, got {direction!r}")
+    per_row = per_row.sum(-1)
+    # batch-mean per earlier task, summed over tasks (Eq. 5 with the official batchmean reduction)
+    return torch.stack([chunk.mean() for chunk in per_row.split(sizes)]).sum()
 
 
 @torch.no_grad()

@@ -46,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kl-start-step", type=int, default=1, help="first optimizer step with KL (official: 1)")
     g.add_argument("--attn-split", default="test", choices=["test", "val"], help="inputs whose mean attention is a_t")
     g.add_argument("--proj-lr", type=float, default=None, help="separate LR of the query projection (App. C prompts)")
+    g.add_argument("--select-every-epochs", type=int, default=0,
+                   help="model selection: score the --attn-split set every N epochs and keep the best epoch "
+                        "(official: 5, on the test=dev file); 0 = keep the last epoch")
+    g.add_argument("--eval-batch-size", type=int, default=32)
+    g.add_argument("--max-new-tokens", type=int, default=50)
     add_backbone_args(p)
     add_train_args(p)
 
@@ -135,8 +140,24 @@ def run(args: argparse.Namespace) -> int:
         param_groups = [{"params": rest, "lr": cfg.lr}, {"params": proj, "lr": args.proj_lr}]
     state_out = Path(args.state_out)
     workdir = Path(args.workdir or f"{state_out}.work")
+    selector = None
+    if args.select_every_epochs > 0:
+        from sapt_core.generation import greedy_generate
+        from sapt_core.scoring import score_task
+        from sapt_core.training import BestSelector
+
+        def score_fn(m):
+            preds = greedy_generate(m, tok, bb.family, attn_rows, args.eval_batch_size, args.max_new_tokens,
+                                    cfg.max_source_len)
+            refs = [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in attn_rows]
+            return score_task(preds, refs, manifest["metric"])["score"]
+
+        selector = BestSelector(score_fn, args.select_every_epochs, workdir, lambda m: m.own_state(),
+                                lambda m, t: m.load_state_dict(t, strict=False))
     history, resumed_step = train(model, train_set, Collator(tok.pad_token_id, bb.family, with_query=True), cfg,
-                                  workdir, extra_loss=extra, progress=not args.no_progress, param_groups=param_groups)
+                                  workdir, extra_loss=extra, progress=not args.no_progress, param_groups=param_groups,
+                                  callbacks=[selector.callback()] if selector else None)
+    selected = selector.restore(model) if selector else None
     attn_enc = encode_rows(attn_rows, tok, bb.family, cfg.max_source_len, train=False)
     a_t = mean_attention(model, (query_collate(attn_enc[s:s + 64]) for s in range(0, len(attn_enc), 64)))
     new_targets = torch.zeros(step, step)
@@ -157,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         "a_t": a_t.tolist(),
         "history": prev_side.get("history", []) + [{
             "task": manifest["task"], "final_train_loss": losses[-1] if losses else None,
-            "resumed_from_step": resumed_step, "n_train": len(rows),
+            "resumed_from_step": resumed_step, "n_train": len(rows), "selected": selected,
             "train_log": [{k: h[k] for k in ("step", "loss") if k in h} for h in history if "loss" in h]}],
     }
     save_state(state_out, state_tensors(model, new_targets), sidecar)
