@@ -164,16 +164,23 @@ def _train_step(backbone, data_dir, state_in, state_out, pseudo, method="sapt-lo
     return main(args)
 
 
-def test_training_step_changes_only_block_t_key_t_and_projection(tiny_t5, cb_dir, sst2_superni_dir, tmp_path):
+@pytest.mark.parametrize("which", ["tiny_t5", "tiny_llama"])
+@pytest.mark.parametrize("method", ["sapt-lora", "sapt-prompt"])
+def test_training_step_changes_only_block_t_key_t_and_projection(which, method, request, cb_dir, sst2_superni_dir,
+                                                                 tmp_path):
     from safetensors.torch import load_file
 
+    backbone = request.getfixturevalue(which)
     s1, s2 = tmp_path / "s1", tmp_path / "s2"
-    assert _train_step(tiny_t5, cb_dir, None, s1, []) == 0
-    assert _train_step(tiny_t5, sst2_superni_dir, s1, s2, [cb_dir / "val.jsonl"]) == 0
+    extra = ["--lr", "0.3"] if method == "sapt-prompt" else []
+    assert _train_step(backbone, cb_dir, None, s1, [], method, *extra) == 0
+    assert _train_step(backbone, sst2_superni_dir, s1, s2, [cb_dir / "val.jsonl"], method, *extra) == 0
     a, b = load_file(str(s1 / "state.safetensors")), load_file(str(s2 / "state.safetensors"))
     changed_proj = False
+    blocks = [k for k in a if k.startswith(("lora.", "prompt."))]
+    assert blocks
     for k in a:
-        if k.startswith("lora."):
+        if k in blocks:
             assert torch.equal(a[k][0], b[k][0]), k              # block 1 bit-identical
             assert b[k].shape[0] == 2
         elif k == "attention.keys":
@@ -181,7 +188,11 @@ def test_training_step_changes_only_block_t_key_t_and_projection(tiny_t5, cb_dir
         elif k.startswith("attention.proj."):
             changed_proj |= not torch.equal(a[k], b[k])
     assert changed_proj                                        # the projection trains at step 2
-    assert any(not torch.equal(b[k][1], torch.zeros_like(b[k][1])) for k in b if k.endswith(".B"))  # block 2 learned
+    if method == "sapt-lora":                                  # block 2 learned (B starts at zero)
+        assert any(not torch.equal(b[k][1], torch.zeros_like(b[k][1])) for k in b if k.endswith(".B"))
+    else:                                                      # prompt 2 moved from its vocabulary init
+        s2_side = json.loads((s2 / "state.json").read_text())
+        assert s2_side["sapt"]["pet"] == "prompt" and b["prompt.P"].shape[1] == 10
     side = json.loads((s2 / "state.json").read_text())
     assert side["tasks"] == ["cb", "task363_sst2_polarity_classification"] and side["step"] == 2
     targets = b["arm.targets"]
