@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -71,20 +69,14 @@ def save_state(path: str | os.PathLike, tensors: dict[str, torch.Tensor], sideca
 
     from sapt_core.io import versions
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    from sapt_core.io import atomic_dir
+
+    with atomic_dir(path) as tmp:
         save_file(tensors, str(tmp / "state.safetensors"))
         meta = {**sidecar, "versions": sidecar.get("versions") or versions(),
                 "tensors": {k: list(v.shape) for k, v in tensors.items()}}
         (tmp / "state.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    path = Path(path)
     return path
 
 

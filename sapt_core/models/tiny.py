@@ -12,8 +12,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from sapt_core.errors import SaptError
@@ -157,9 +155,9 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
     model.generation_config.eos_token_id = 1
     if family == "llama":
         model.generation_config.bos_token_id = 3
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    from sapt_core.io import atomic_dir
+
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         spec = dict(family=family, vocab_size=len(tokenizer), d_model=d_model, layers=layers, heads=heads, d_ff=d_ff,
@@ -168,12 +166,6 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
                     corpus_sha256=hashlib.sha256("\n".join(lines).encode()).hexdigest(),
                     n_params=sum(p.numel() for p in model.parameters()))
         (tmp / "sapt_backbone.json").write_text(json.dumps(spec, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 

@@ -57,3 +57,51 @@ def backbone_provenance(backbone: str) -> dict:
         for f in sorted(path.glob("*.safetensors")):
             out.setdefault("sha256", {})[f.name] = sha256_file(f)
     return out
+
+
+def load_train_rows(data_dir) -> tuple[dict, list[dict]]:
+    """Manifest and training rows of a prepared task directory; an empty task is an error."""
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.errors import SaptError
+
+    data_dir = Path(data_dir)
+    manifest = load_manifest(data_dir)
+    rows = load_split(data_dir, "train")
+    if not rows:
+        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+    return manifest, rows
+
+
+def train_summary(history: list[dict], resumed_step: int) -> dict:
+    losses = [h["loss"] for h in history if "loss" in h]
+    return {"train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
+            "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step}
+
+
+def fit_pet_block(args, pet_cfg, cfg, rows: list[dict], out: Path, init_tensors: dict | None = None):
+    """Load the backbone, attach one fresh peft block (optionally initialised from ``init_tensors``) and train it on
+    ``rows`` with in-job checkpoints in ``--workdir`` (default ``<out>.work``). Returns (backbone, model, summary)."""
+    from sapt_core.models import load_backbone
+    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.pet import attach_pet, load_pet_state
+    from sapt_core.training import train
+
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
+    if init_tensors is not None:
+        load_pet_state(model, init_tensors)
+    train_set = encode_rows(rows, bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
+    history, resumed_step = train(model, train_set, Collator(bb.tokenizer.pad_token_id, bb.family), cfg,
+                                  Path(args.workdir or f"{out}.work"), progress=not args.no_progress)
+    return bb, model, train_summary(history, resumed_step)
+
+
+def save_pet_block(args, out: Path, model, sidecar: dict) -> None:
+    """Write the block (safetensors + sidecar) atomically, then drop the in-job checkpoints."""
+    from sapt_core.io import save_weights
+    from sapt_core.pet import pet_state
+    from sapt_core.training import clear_checkpoints
+
+    save_weights(out, pet_state(model), sidecar)
+    if not args.keep_workdir:
+        clear_checkpoints(Path(args.workdir or f"{out}.work"))

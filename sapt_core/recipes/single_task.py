@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from sapt_core.errors import SaptError
-from sapt_core.recipes.common import add_backbone_args, add_train_args, backbone_provenance, train_config
+from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, fit_pet_block,
+                                      load_train_rows, save_pet_block, train_config)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import load_weights, save_weights, sha256_file
+    from sapt_core.io import load_weights, sha256_file
     from sapt_core.pet import PetConfig
 
     out = Path(args.out)
@@ -38,39 +38,17 @@ def run(args: argparse.Namespace) -> int:
     pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
                         lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
     cfg = train_config(args, "adamw" if args.pet == "lora" else "adafactor")
-    data_dir = Path(args.data_dir)
-    manifest = load_manifest(data_dir)
-    rows = load_split(data_dir, "train")
-    if not rows:
-        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
-    init = load_weights(args.init_from) if args.init_from else None
-
-    from sapt_core.models import load_backbone
-    from sapt_core.models.batching import Collator, encode_rows
-    from sapt_core.pet import attach_pet, load_pet_state, pet_state
-    from sapt_core.training import clear_checkpoints, train
-
-    bb = load_backbone(args.backbone, args.dtype, args.device)
-    model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
-    if init is not None:
-        load_pet_state(model, init[0])
-    train_set = encode_rows(rows, bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
-    workdir = Path(args.workdir or f"{out}.work")
-    history, resumed_step = train(model, train_set, Collator(bb.tokenizer.pad_token_id, bb.family), cfg, workdir,
-                    progress=not args.no_progress)
-    losses = [h["loss"] for h in history if "loss" in h]
+    manifest, rows = load_train_rows(args.data_dir)
+    init = load_weights(args.init_from)[0] if args.init_from else None
+    bb, model, summary = fit_pet_block(args, pet_cfg, cfg, rows, out, init)
     sidecar = {
         "kind": "pet_block", "method": f"single_task-{args.pet}", "pet": pet_cfg.to_dict(), "train": cfg.to_dict(),
         "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "step": args.step, "seed": args.seed,
-        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
+        "inputs": {"train.jsonl": sha256_file(Path(args.data_dir) / "train.jsonl"),
                    **({"init_from": sha256_file(args.init_from)} if args.init_from else {})},
-        "train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
-        "final_train_loss": losses[-1] if losses else None,
-        "resumed_from_step": resumed_step,
+        **summary,
     }
-    save_weights(out, pet_state(model), sidecar)
-    if not args.keep_workdir:
-        clear_checkpoints(workdir)
+    save_pet_block(args, out, model, sidecar)
     print(f"saved {out} (task {manifest.get('task')}, {len(rows)} train rows, final loss {sidecar['final_train_loss']})")
     return 0
