@@ -127,7 +127,7 @@ def main() -> None:
         print(f"| {k} | {v * 1e3:.1f} | {v / base:.2f}x |")
     kl = res["SAPT-LoRA t=15 + ARM KL (14 tasks)"] / res["SAPT-LoRA t=15"] - 1
     print(f"\nARM KL overhead at t=15: {kl * 100:+.1f}% of a SAPT step (target <= 5%)")
-    print(f"\n| mixing, one site (d=1024, t=15, fwd+bwd) | median ms |\n|---|---|")
+    print("\n| mixing, one site (d=1024, t=15, fwd+bwd) | median ms |\n|---|---|")
     for k, v in site_res.items():
         print(f"| {k} | {v * 1e3:.2f} |")
     print(f"\nstacked mixing is {site_res['loop'] / site_res['stacked']:.2f}x faster than the per-block loop (target >= 3x)")

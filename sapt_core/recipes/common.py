@@ -105,3 +105,16 @@ def save_pet_block(args, out: Path, model, sidecar: dict) -> None:
     save_weights(out, pet_state(model), sidecar)
     if not args.keep_workdir:
         clear_checkpoints(Path(args.workdir or f"{out}.work"))
+
+
+def block_setup(args):
+    """Output path, PET config and training config of a one-block recipe (single-task, train-generator)."""
+    from sapt_core.errors import SaptError
+    from sapt_core.pet import PetConfig
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise SaptError(f"--out {out}: expected a path ending in .safetensors")
+    pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                        lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
+    return out, pet_cfg, train_config(args, "adamw" if args.pet == "lora" else "adafactor")

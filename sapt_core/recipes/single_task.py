@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sapt_core.errors import SaptError
-from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, fit_pet_block,
-                                      load_train_rows, save_pet_block, train_config)
+from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, block_setup,
+                                      fit_pet_block, load_train_rows, save_pet_block)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,14 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sapt_core.io import load_weights, sha256_file
-    from sapt_core.pet import PetConfig
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise SaptError(f"--out {out}: expected a path ending in .safetensors")
-    pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
-                        lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
-    cfg = train_config(args, "adamw" if args.pet == "lora" else "adafactor")
+    out, pet_cfg, cfg = block_setup(args)
     manifest, rows = load_train_rows(args.data_dir)
     init = load_weights(args.init_from)[0] if args.init_from else None
     bb, model, summary = fit_pet_block(args, pet_cfg, cfg, rows, out, init)

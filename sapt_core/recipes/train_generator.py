@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sapt_core.errors import SaptError
-from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, fit_pet_block,
-                                      load_train_rows, save_pet_block, train_config)
+from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, block_setup,
+                                      fit_pet_block, load_train_rows, save_pet_block)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,14 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sapt_core.arm.generator import GEN_MARKER, INP_MARKER, generator_rows
     from sapt_core.io import sha256_file
-    from sapt_core.pet import PetConfig
 
-    out = Path(args.out)
-    if out.suffix != ".safetensors":
-        raise SaptError(f"--out {out}: expected a path ending in .safetensors")
-    pet_cfg = PetConfig(type=args.pet, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
-                        lora_dropout=args.lora_dropout, prompt_len=args.prompt_len).validate()
-    cfg = train_config(args, "adamw" if args.pet == "lora" else "adafactor")
+    out, pet_cfg, cfg = block_setup(args)
     manifest, rows = load_train_rows(args.data_dir)
     bb, model, summary = fit_pet_block(args, pet_cfg, cfg, generator_rows(rows), out)
     sidecar = {

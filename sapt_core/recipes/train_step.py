@@ -128,10 +128,13 @@ def run(args: argparse.Namespace) -> int:
         kl_targets = torch.stack([pad_target(targets[i, : i + 1], step) for i in range(n_prev)])
         scale = args.lam * (1 if args.kl_scale_by_gas else cfg.grad_accum)
 
-        def extra(model_, inputs, global_step):
+        def arm_kl(model_, inputs, global_step):
+            """lambda * sum_i KL over one pseudo batch of every earlier task (Eq. 5-6), from kl_start_step on."""
             if global_step < args.kl_start_step:
                 return None
             return scale * reflection_loss(model_, replay.next_batches(), kl_targets, args.kl_direction)
+
+        extra = arm_kl
 
     param_groups = None
     if args.proj_lr is not None:
