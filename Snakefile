@@ -20,6 +20,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/backbones.smk"
 include: "workflow/rules/single_task.smk"
+include: "workflow/rules/generator.smk"
+include: "workflow/rules/continual.smk"
+include: "workflow/rules/report.smk"
 
 
 rule demo:
@@ -29,3 +32,9 @@ rule demo:
     default_target: True
     shell:
         "for f in {input}; do echo \"== $f\"; grep -A3 '\"metric\"' $f; done"
+
+
+rule runs:
+    """Every continual run of every configured experiment, up to its metrics.json (tables land with the report)."""
+    input:
+        lambda wc: sorted({f for e in config.get("experiments", {}) for f in PLAN.metrics_files(e)}),

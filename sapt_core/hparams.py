@@ -73,7 +73,7 @@ KEY_SPECS: dict[str, KeySpec] = {
     "grad_accum": _pos("int"),
     "gpus": _pos("int"),
     "eval_batch_size": _pos("int"),
-    "eval_every_epochs": _pos("int"),
+    "eval_every_epochs": _nonneg("int"),  # 0 = no best-epoch selection (keep the last epoch)
     "max_source_len": _pos("int"),
     "max_target_len": _pos("int"),
     "max_new_tokens": _pos("int"),

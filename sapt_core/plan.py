@@ -29,9 +29,10 @@ class Plan:
     def data_dir(self, benchmark: str, task: str, seed) -> str:
         return f"results/data/{self.config['data']['protocol']}/seed{seed}/{benchmark}/{task}"
 
-    def data_caps_args(self) -> str:
+    def data_caps_args(self, test_only: bool = False) -> str:
         d = self.config["data"]
-        return " ".join(f"--{k.replace('_', '-')} {d[k]}" for k in ("n_train", "n_val", "n_test") if d.get(k))
+        keys = ("n_test",) if test_only else ("n_train", "n_val", "n_test")
+        return " ".join(f"--{k.replace('_', '-')} {d[k]}" for k in keys if d.get(k))
 
     # ---- backbones --------------------------------------------------------------------------------------------
     def backbone(self, name: str) -> dict:
@@ -83,3 +84,168 @@ class Plan:
             out.append(f"results/single_task/{r['benchmark']}/{r['backbone']}/{r['pet']}/seed{r['seed']}/"
                        f"{r['task']}/scores.json")
         return out
+
+
+# ---- continual runs (SAPT methods) ------------------------------------------------------------------------------
+# hyperparameter keys that reach `sapt train-step` (names as in config/methods.yaml; flags via hparams.to_cli_args)
+TRAIN_STEP_KEYS = ("optimizer", "lr", "proj_lr", "weight_decay", "max_grad_norm", "epochs", "batch_size", "grad_accum",
+                   "max_source_len", "max_target_len", "max_new_tokens", "eval_batch_size", "eval_every_epochs",
+                   "lora_r", "lora_alpha", "lora_dropout", "lora_mixing", "prompt_len", "d_p", "temperature",
+                   "lambda", "projection_order", "pool_mask_pads", "kl_direction", "kl_scale_by_gas",
+                   "kl_start_step", "attn_split")
+
+
+class ContinualPlan(Plan):
+    """Paths, inputs and per-job parameters of the continual DAG (design section 2)."""
+
+    def __init__(self, config: dict, data_root: str):
+        super().__init__(config, data_root)
+        self._methods = self._benchmarks = None
+
+    @property
+    def methods(self) -> dict:
+        if self._methods is None:
+            from sapt_core.hparams import load_methods
+
+            self._methods = load_methods(self.config.get("methods_file", "config/methods.yaml"))
+        return self._methods
+
+    @property
+    def benchmarks(self) -> dict:
+        if self._benchmarks is None:
+            from sapt_core.benchmarks import load_benchmarks
+
+            self._benchmarks = load_benchmarks(self.config["benchmarks_file"])
+        return self._benchmarks
+
+    def order_tasks(self, benchmark: str, order: str) -> list[str]:
+        """The task sequence of an order (paper Table 7), cut to the first ``n_tasks`` for tiny runs."""
+        from sapt_core.benchmarks import get_benchmark
+
+        b = get_benchmark(self.benchmarks, benchmark)
+        if order not in b.orders:
+            raise SaptError(f"config: order {order!r} is not an order of {benchmark} (known: {', '.join(b.orders)})")
+        n = self.config.get("n_tasks")
+        return list(b.orders[order])[: n or None]
+
+    def hparams(self, method: str, backbone: str, benchmark: str, order: str | None) -> dict:
+        """config/methods.yaml resolved for one job, then the config's ``method_overrides``: ``"*"`` for every
+        method, then the method's own entry (so editing one method's entry reruns only that method's jobs)."""
+        from sapt_core.hparams import resolve
+
+        mo = self.config.get("method_overrides") or {}
+        overrides = {**(mo.get("*") or {}), **(mo.get(method) or {})}
+        return resolve(self.methods, method, backbone, benchmark, order, family=self.backbone(backbone)["family"],
+                       overrides=overrides or None, overrides_label=f"config method_overrides ({method})")
+
+    @staticmethod
+    def run_dir(benchmark, order, backbone, method, seed) -> str:
+        return f"results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}"
+
+    def train_step_args(self, method, backbone, benchmark, order) -> str:
+        from sapt_core.hparams import to_cli_args
+
+        h = self.hparams(method, backbone, benchmark, order)
+        return to_cli_args(h, [k for k in TRAIN_STEP_KEYS if k in h])
+
+    def pseudo_path(self, method, backbone, benchmark, order, seed, task) -> str:
+        h = self.hparams(method, backbone, benchmark, order)
+        return (f"results/pseudo/{benchmark}/{backbone}/{h['pet']}/seed{seed}/"
+                f"{h['pseudo_source']}-v{h['replay_volume']}/{task}.jsonl")
+
+    def step_inputs(self, wc) -> dict:
+        k = int(wc.k)
+        tasks = self.order_tasks(wc.benchmark, wc.order)
+        if not 1 <= k <= len(tasks):
+            raise SaptError(f"step {k}: the {wc.order} chain has {len(tasks)} tasks")
+        run = self.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)
+        out = {"backbone": self.backbone_input(wc.backbone),
+               "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
+               "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
+                          for t in tasks[: k - 1]]}
+        if k > 1:
+            out["state"] = f"{run}/step{k - 1}/state/state.safetensors"
+        return out
+
+    def pseudo_inputs(self, wc) -> dict:
+        out = {"manifest": self.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json"}
+        if wc.source == "generated":
+            out["generator"] = (f"results/generators/{wc.benchmark}/{wc.backbone}/{wc.pet}/seed{wc.seed}/"
+                                f"{wc.task}/gen.safetensors")
+            out["backbone"] = self.backbone_input(wc.backbone)
+        elif wc.source != "shipped":
+            raise SaptError(f"pseudo source: expected generated or shipped, got {wc.source!r}")
+        return out
+
+    def pseudo_args(self, wc, input) -> str:
+        data_dir = self.data_dir(wc.benchmark, wc.task, wc.seed)
+        if wc.source == "shipped":
+            return (f"--source shipped --data-dir {data_dir} --family {self.backbone(wc.backbone)['family']} "
+                    f"--data-root {self.data_root} --benchmarks {self.config['benchmarks_file']}")
+        return (f"--source generated --data-dir {data_dir} --backbone {self.backbone_path(wc.backbone)} "
+                f"--generator {input.generator} {self.sampling_args(wc.pet)}")
+
+    def generator_args(self, pet: str) -> str:
+        from sapt_core.hparams import resolve_generator
+
+        g = {**resolve_generator(self.methods, pet), **(self.config.get("generator_overrides") or {})}
+        args = [f"--pet {pet}", f"--lr {g['lr']}", f"--batch-size {g['batch_size']}",
+                f"--max-source-len {max(int(g['max_source_len']), 8)}", f"--max-target-len {g['max_target_len']}"]
+        args.append(f"--max-steps {g['max_steps']}" if "max_steps" in g else f"--epochs {g['epochs']}")
+        if pet == "lora":
+            args += [f"--lora-r {g['r']}", f"--lora-alpha {g['alpha']}", f"--lora-dropout {g['dropout']}"]
+        else:
+            args += [f"--prompt-len {g['length']}"]
+        return " ".join(args)
+
+    def sampling_args(self, pet: str) -> str:
+        from sapt_core.hparams import resolve_generator
+
+        g = {**resolve_generator(self.methods, pet), **(self.config.get("generator_overrides") or {})}
+        return f"--max-new-tokens {g.get('max_new_tokens', g['sampling']['max_new_tokens'])}"
+
+    def eval_args(self, method=None, backbone=None, benchmark=None, order=None) -> str:
+        if method is None:
+            return super().eval_args()
+        h = self.hparams(method, backbone, benchmark, order)
+        return (f"--batch-size {h['eval_batch_size']} --max-new-tokens {h['max_new_tokens']} "
+                f"--max-source-len {h['max_source_len']}")
+
+    def eval_data_dirs(self, benchmark, order, seed, k) -> list[str]:
+        return [self.data_dir(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]
+
+    def runs(self, experiment: str) -> list[tuple]:
+        """(benchmark, order, backbone, method, seed) of every run an experiment (table/figure) needs."""
+        exp = self.config.get("experiments", {}).get(experiment)
+        if exp is None:
+            raise SaptError(f"config experiments: no experiment {experiment!r}")
+        seeds = exp.get("seeds", self.config.get("seeds", [0]))
+        return [(b, o, bb, m, s) for b in exp["benchmarks"] for o in self.config["orders"][b]
+                for bb in exp["backbones"] for m in exp["methods"] for s in seeds]
+
+    def metrics_files(self, experiment: str) -> list[str]:
+        return [self.run_dir(*r) + "/metrics.json" for r in self.runs(experiment)]
+
+    def single_task_scores(self, method, backbone, benchmark, order, seed) -> list[str]:
+        pet = self.hparams(method, backbone, benchmark, order)["pet"]
+        return [f"results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{t}/scores.json"
+                for t in self.order_tasks(benchmark, order)]
+
+    # ---- report --------------------------------------------------------------------------------------------------
+    def table_args(self, table: str) -> str:
+        exp = self.config["experiments"][table]
+        orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
+        seeds = exp.get("seeds", self.config.get("seeds", [0]))
+        backbone = f"--backbone {exp['backbones'][0]}" if len(exp["backbones"]) == 1 else ""
+        return (f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
+                f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone}")
+
+    def table_manifests(self, benchmark: str | None) -> list[str]:
+        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+        if benchmark is None:
+            return []
+        from sapt_core.benchmarks import get_benchmark
+
+        seed = self.config.get("seeds", [0])[0]
+        return [self.data_dir(benchmark, t, seed) + "/manifest.json"
+                for t in get_benchmark(self.benchmarks, benchmark).tasks]

@@ -261,7 +261,7 @@ def test_model_selection_keeps_best_epoch(tiny_t5, cb_dir, tmp_path):
 
     rc = main(["train-step", "--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(cb_dir),
                "--state-out", str(s1), "--seed", "0", "--batch-size", "16", "--epochs", "3", "--lr", "1e-2",
-               "--max-source-len", "64", "--select-every-epochs", "1", "--attn-split", "val", "--max-new-tokens", "4",
+               "--max-source-len", "64", "--eval-every-epochs", "1", "--attn-split", "val", "--max-new-tokens", "4",
                "--no-progress"])
     assert rc == 0
     sel = json.loads((s1 / "state.json").read_text())["history"][0]["selected"]

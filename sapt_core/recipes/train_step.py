@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kl-start-step", type=int, default=1, help="first optimizer step with KL (official: 1)")
     g.add_argument("--attn-split", default="test", choices=["test", "val"], help="inputs whose mean attention is a_t")
     g.add_argument("--proj-lr", type=float, default=None, help="separate LR of the query projection (App. C prompts)")
-    g.add_argument("--select-every-epochs", type=int, default=0,
+    g.add_argument("--eval-every-epochs", dest="select_every_epochs", type=int, default=0,
                    help="model selection: score the --attn-split set every N epochs and keep the best epoch "
                         "(official: 5, on the test=dev file); 0 = keep the last epoch")
     g.add_argument("--eval-batch-size", type=int, default=32)

@@ -4,13 +4,17 @@ import os
 from sapt_core import plan
 
 DATA_ROOT = os.environ.get("SAPT_DATA_ROOT") or config["data_root"]
-PLAN = plan.Plan(config, data_root=DATA_ROOT)
+PLAN = plan.ContinualPlan(config, data_root=DATA_ROOT)
 
 
 wildcard_constraints:
     seed=r"\d+",
     pet="lora|prompt",
     protocol="official|paper",
+    k=r"\d+",
+    order=r"order\d+",
+    source="generated|shipped",
+    volume=r"[0-9.]+",
 
 
 def demo_targets():

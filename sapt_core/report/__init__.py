@@ -1,0 +1,6 @@
+"""Reports built from evaluation scores: per-run CL metrics (``sapt run-metrics``) and the paper's tables
+(``sapt report-table``: Tables 1, 2, 8, 9 from run metrics; Tables 4-7 from config/benchmarks.yaml and data manifests).
+
+Every number a report writes traces back to a file under ``results/``: ``metrics.json`` records the path and sha256 of
+each scores file it read, and every table lists the metrics files (or manifests) it was built from.
+"""

@@ -1,0 +1,52 @@
+"""DAG shape on the paper grid: per-rule job counts equal the formula from the config (issue 4)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from sapt_core.hparams import load_methods, resolve
+
+
+def _job_counts(repo_root: Path, *args) -> dict:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "runs", *args], cwd=repo_root,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = (res.stdout + res.stderr).split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def test_paper_grid_job_counts(repo_root, data_root):
+    cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    paper = yaml.safe_load((repo_root / "config/paper.yaml").read_text())
+    cfg.update(paper)  # Snakemake merges --configfile over the default; every key used below is set in paper.yaml
+    benches = yaml.safe_load((repo_root / "config/benchmarks.yaml").read_text())["benchmarks"]
+    methods = load_methods(str(repo_root / "config/methods.yaml"))
+    runs = {(b, o, bb, m, s) for e in cfg["experiments"].values() for b in e["benchmarks"]
+            for o in cfg["orders"][b] for bb in e["backbones"] for m in e["methods"] for s in cfg["seeds"]}
+    single, generators, pseudo, data = set(), set(), set(), set()
+    for b, o, bb, m, s in runs:
+        h = resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"])
+        tasks = benches[b]["orders"][o]
+        for k, t in enumerate(tasks):
+            data.add((b, t, s))
+            single.add((b, bb, h["pet"], t, s))
+            if k < len(tasks) - 1:  # pseudo inputs of every task but the last feed later steps
+                pseudo.add((b, bb, h["pet"], s, h["pseudo_source"], h["replay_volume"], t))
+                if h["pseudo_source"] == "generated":
+                    generators.add((b, bb, h["pet"], s, t))
+    expected = {
+        "prepare_data": len(data), "single_task": len(single), "evaluate_single_task": len(single),
+        "train_generator": len(generators), "generate_pseudo": len(pseudo),
+        "train_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs),
+        "evaluate_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs), "run_metrics": len(runs),
+    }
+    counts = _job_counts(repo_root, "--configfile", "config/paper.yaml", f"--config=data_root={data_root}")
+    for rule, n in expected.items():
+        assert counts.get(rule) == n, (rule, counts.get(rule), n)
+    # the grid: 2 SAPT methods x 2 benchmarks x 2 orders x 3 seeds on T5-large, + scale and architecture runs
+    assert expected["train_step"] == len(runs) * 15 and len(runs) == 72

@@ -1,0 +1,66 @@
+rule train_step:
+    """Step k of a run: block k + key k + projection, task loss + lambda * ARM KL; writes the step state."""
+    input:
+        unpack(lambda wc: PLAN.step_inputs(wc)),
+    output:
+        state="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.safetensors",
+        sidecar="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.json",
+    params:
+        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        data_dir=lambda wc: PLAN.data_dir(wc.benchmark, PLAN.order_tasks(wc.benchmark, wc.order)[int(wc.k) - 1], wc.seed),
+        state_in=lambda wc, input: f"--state-in {os.path.dirname(input.state)}" if "state" in input.keys() else "",
+        pseudo=lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else "",
+        hparams=lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+    log:
+        "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
+    benchmark:
+        "results/benchmarks/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
+    threads: 2
+    shell:
+        "sapt train-step --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
+        "{params.state_in} {params.pseudo} {params.hparams} --seed {wildcards.seed} --no-progress "
+        "--state-out $(dirname {output.state}) > {log} 2>&1"
+
+
+rule evaluate_step:
+    """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input attention)."""
+    input:
+        state=rules.train_step.output.state,
+        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)],
+    output:
+        scores="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/scores.json",
+        attention="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/attention.json",
+        predictions="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/predictions.jsonl",
+    params:
+        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        data_dirs=lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)),
+        args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+    log:
+        "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
+    benchmark:
+        "results/benchmarks/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
+    threads: 2
+    shell:
+        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
+        "{params.args} --out {output.scores} --attention-out {output.attention} "
+        "--predictions {output.predictions} > {log} 2>&1"
+
+
+rule run_metrics:
+    """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
+    input:
+        steps=lambda wc: [f"{PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)}/step{k}/scores.json"
+                          for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)],
+        single=lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed),
+    output:
+        metrics="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/metrics.json",
+        matrix="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/matrix.csv",
+    params:
+        tasks=lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order)),
+        run_dir=lambda wc: PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed),
+    log:
+        "results/logs/run_metrics/{benchmark}/{order}/{backbone}/{method}/seed{seed}.log",
+    shell:
+        "sapt run-metrics --run-dir {params.run_dir} --tasks {params.tasks} --single {input.single} "
+        "--benchmark {wildcards.benchmark} --order {wildcards.order} --backbone {wildcards.backbone} "
+        "--method {wildcards.method} --seed {wildcards.seed} --out {output.metrics} > {log} 2>&1"

@@ -1,0 +1,59 @@
+RESULT_TABLES = ("table1", "table2", "table8", "table9")
+STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
+
+
+rule result_table:
+    """A paper table of continual-learning metrics (mean +- sd over seeds), from the runs its experiment declares."""
+    input:
+        metrics=lambda wc: PLAN.metrics_files(wc.table),
+    output:
+        md="results/tables/{table}.md",
+        csv="results/tables/{table}.csv",
+        tex="results/tables/{table}.tex",
+    wildcard_constraints:
+        table="|".join(RESULT_TABLES),
+    params:
+        args=lambda wc: PLAN.table_args(wc.table),
+    log:
+        "results/logs/report/{table}.log",
+    shell:
+        "sapt report-table --table {wildcards.table} --metrics {input.metrics} {params.args} "
+        "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+
+
+rule static_table:
+    """Tables 4-7: benchmark tasks, categories, metrics and split sizes (from the data manifests); task orders."""
+    input:
+        manifests=lambda wc: PLAN.table_manifests(STATIC_TABLES[wc.table]),
+        benchmarks=config["benchmarks_file"],
+    output:
+        md="results/tables/{table}.md",
+        csv="results/tables/{table}.csv",
+        tex="results/tables/{table}.tex",
+    wildcard_constraints:
+        table="|".join(STATIC_TABLES),
+    params:
+        manifests=lambda wc, input: f"--manifests {' '.join(os.path.dirname(m) for m in input.manifests)}"
+        if input.manifests else "",
+    log:
+        "results/logs/report/{table}.log",
+    shell:
+        "sapt report-table --table {wildcards.table} --benchmarks {input.benchmarks} {params.manifests} "
+        "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+
+
+for _t in (*RESULT_TABLES, *STATIC_TABLES):
+
+    rule:
+        name:
+            _t
+        input:
+            f"results/tables/{_t}.md",
+        default_target: False
+
+
+rule all_tables:
+    """Every table whose runs the config declares, plus Tables 4-7."""
+    input:
+        [f"results/tables/{t}.md" for t in RESULT_TABLES if t in config.get("experiments", {})],
+        [f"results/tables/{t}.md" for t in STATIC_TABLES],
