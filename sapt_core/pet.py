@@ -71,6 +71,7 @@ def load_pet_state(peft_model, tensors: dict) -> None:
     from peft import set_peft_model_state_dict
 
     result = set_peft_model_state_dict(peft_model, tensors)
-    unexpected = getattr(result, "unexpected_keys", []) or []
+    # peft loads a prompt's "prompt_embeddings" into the prompt encoder itself and still reports it as unexpected
+    unexpected = [k for k in (getattr(result, "unexpected_keys", []) or []) if k != "prompt_embeddings"]
     if unexpected:
         raise SaptError(f"PET weights do not fit this backbone (unexpected keys, e.g. {unexpected[0]})")

@@ -13,7 +13,7 @@ from sapt_core.hparams import load_methods, resolve
 
 def _job_counts(repo_root: Path, *args) -> dict:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "runs", *args], cwd=repo_root,
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "runs", *args, "--quiet", "rules"], cwd=repo_root,
                          env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     table = (res.stdout + res.stderr).split("Job stats:")[1]

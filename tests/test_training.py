@@ -93,11 +93,11 @@ def test_missing_backbone_is_one_line_error(cb_dir, tmp_path, capsys):
     assert "no-such-model" in err and "\n" not in err
 
 
-@pytest.mark.parametrize("which", ["tiny_t5", "tiny_llama"])
-def test_evaluate_scores_match_predictions(which, request, cb_dir, sst2_superni_dir, tmp_path):
+@pytest.mark.parametrize("which,pet", [("tiny_t5", "lora"), ("tiny_llama", "lora"), ("tiny_t5", "prompt")])
+def test_evaluate_scores_match_predictions(which, pet, request, cb_dir, sst2_superni_dir, tmp_path):
     backbone = request.getfixturevalue(which)
     block = tmp_path / "block.safetensors"
-    assert _train(backbone, cb_dir, block, "lora", "--lr", "5e-3", "--max-steps", "4") == 0
+    assert _train(backbone, cb_dir, block, pet, "--lr", "5e-3", "--max-steps", "4") == 0
     out, preds = tmp_path / "scores.json", tmp_path / "preds.jsonl"
     rc = main(["evaluate", "--backbone", str(backbone), "--block", str(block), "--data-dirs", str(cb_dir),
                str(sst2_superni_dir), "--batch-size", "8", "--max-new-tokens", "8", "--out", str(out),

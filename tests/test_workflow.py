@@ -1,28 +1,10 @@
 """The Snakemake entry point: config validation and the embedded-default demo, end to end."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from sapt_core.scoring import score_task
-
-
-def _copy_workflow(repo_root: Path, dest: Path) -> Path:
-    for name in ("Snakefile", "workflow", "config"):
-        src = repo_root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
-
-
-def _snakemake(cwd: Path, *args):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+from wf_helpers import _copy_workflow, _snakemake
 
 
 @pytest.mark.parametrize("override,field", [('data={"protocol": "official", "n_train": "many"}', "data.n_train"),
