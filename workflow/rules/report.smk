@@ -49,11 +49,3 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             _t
         input:
             f"results/tables/{_t}.md",
-        default_target: False
-
-
-rule all_tables:
-    """Every table whose runs the config declares, plus Tables 4-7."""
-    input:
-        [f"results/tables/{t}.md" for t in RESULT_TABLES if t in config.get("experiments", {})],
-        [f"results/tables/{t}.md" for t in STATIC_TABLES],
