@@ -31,6 +31,7 @@ rule all_tables:
     input:
         [f"results/tables/{t}.md" for t in RESULT_TABLES if t in config.get("experiments", {})],
         [f"results/tables/{t}.md" for t in STATIC_TABLES],
+        ["results/figures/figure8.png"] if "table1" in config.get("experiments", {}) else [],
 
 
 rule demo:

@@ -49,3 +49,19 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             _t
         input:
             f"results/tables/{_t}.md",
+
+
+rule figure8:
+    """Figure 8: AP after every time step, per benchmark and method (runs of experiment table1)."""
+    input:
+        metrics=lambda wc: PLAN.metrics_files("table1"),
+    output:
+        png="results/figures/figure8.png",
+        pdf="results/figures/figure8.pdf",
+    params:
+        methods=lambda wc: " ".join(config["experiments"]["table1"]["methods"]),
+    log:
+        "results/logs/report/figure8.log",
+    shell:
+        "sapt report-figure --figure figure8 --metrics {input.metrics} --methods {params.methods} "
+        "--out-prefix results/figures/figure8 > {log} 2>&1"
