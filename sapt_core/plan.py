@@ -42,6 +42,13 @@ class Plan:
             known = ", ".join(self.config["backbones"])
             raise SaptError(f"config backbones: no backbone named {name!r} (known: {known})") from None
 
+    DEFAULT_RESOURCES = {"gpu": 0, "mem_mb": 4000, "runtime": 60, "cpus_per_task": 2}
+
+    def resources(self, name: str, key: str, attempt: int = 1):
+        """Per-backbone job resources (config ``backbones.<name>.resources``); runtime grows with the attempt."""
+        r = {**self.DEFAULT_RESOURCES, **(self.backbone(name).get("resources") or {})}
+        return r[key] * attempt if key == "runtime" else r[key]
+
     def backbone_path(self, name: str) -> str:
         b = self.backbone(name)
         return b["path"] if "path" in b else f"results/backbones/{name}"

@@ -50,3 +50,14 @@ def test_paper_grid_job_counts(repo_root, data_root):
         assert counts.get(rule) == n, (rule, counts.get(rule), n)
     # the grid: 2 SAPT methods x 2 benchmarks x 2 orders x 3 seeds on T5-large, + scale and architecture runs
     assert expected["train_step"] == len(runs) * 15 and len(runs) == 72
+
+
+def test_resources_come_from_the_backbone_table(repo_root):
+    from sapt_core.plan import ContinualPlan
+
+    cfg = yaml.safe_load((repo_root / "config/paper.yaml").read_text())
+    plan = ContinualPlan(cfg, data_root="unused")
+    assert plan.resources("t5-large", "gpu") == 1 and plan.resources("llama-2-13b", "gpu") == 4  # App. C
+    assert plan.resources("t5-xl", "runtime", attempt=2) == 2 * plan.resources("t5-xl", "runtime")
+    tiny = ContinualPlan(yaml.safe_load((repo_root / "config/config.yaml").read_text()), data_root="unused")
+    assert tiny.resources("tiny-t5", "gpu") == 0

@@ -16,6 +16,11 @@ rule train_step:
     benchmark:
         "results/benchmarks/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt train-step --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
         "{params.state_in} {params.pseudo} {params.hparams} --seed {wildcards.seed} --no-progress "
@@ -40,6 +45,11 @@ rule evaluate_step:
     benchmark:
         "results/benchmarks/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
         "{params.args} --out {output.scores} --attention-out {output.attention} "

@@ -15,6 +15,11 @@ rule train_generator:
     benchmark:
         "results/benchmarks/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
         "--seed {wildcards.seed} --no-progress --out {output.gen} > {log} 2>&1"
@@ -33,6 +38,11 @@ rule generate_pseudo:
     benchmark:
         "results/benchmarks/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt generate-pseudo {params.args} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"

@@ -15,6 +15,11 @@ rule single_task:
     benchmark:
         "results/benchmarks/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
         "--seed {wildcards.seed} {params.hparams} --no-progress --out {output.block} > {log} 2>&1"
@@ -37,6 +42,11 @@ rule evaluate_single_task:
     benchmark:
         "results/benchmarks/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
     threads: 2
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt evaluate --backbone {params.backbone} --block {input.block} --data-dirs {params.data_dir} "
         "{params.eval_args} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"
