@@ -31,7 +31,7 @@ rule all_tables:
     input:
         [f"results/tables/{t}.md" for t in RESULT_TABLES if t in config.get("experiments", {})],
         [f"results/tables/{t}.md" for t in STATIC_TABLES],
-        ["results/figures/figure8.png"] if "table1" in config.get("experiments", {}) else [],
+        [f"results/figures/{f}.png" for f in ("figure3", "figure8") if "table1" in config.get("experiments", {})],
 
 
 rule demo:

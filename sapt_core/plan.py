@@ -256,3 +256,8 @@ class ContinualPlan(Plan):
         seed = self.config.get("seeds", [0])[0]
         return [self.data_dir(benchmark, t, seed) + "/manifest.json"
                 for t in get_benchmark(self.benchmarks, benchmark).tasks]
+
+    def final_step_files(self, experiment: str, name: str) -> list[str]:
+        """``step<T>/<name>`` of every SAPT run of an experiment (the heat maps of Figures 3, 9-12)."""
+        return [f"{self.run_dir(*r)}/step{len(self.order_tasks(r[0], r[1]))}/{name}"
+                for r in self.runs(experiment) if r[3].startswith("sapt-")]

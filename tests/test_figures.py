@@ -40,3 +40,22 @@ def test_figure8_rejects_unequal_lengths(tmp_path, capsys):
     assert main(["report-figure", "--figure", "figure8", "--metrics", str(a), str(b), "--out-prefix",
                  str(tmp_path / "f")]) == 2
     assert "different lengths" in capsys.readouterr().err and not (tmp_path / "f.png").exists()
+
+
+def test_figure3_heatmaps_from_a_run_dir(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from sapt_core.report.figures import attention_maps
+
+    run = tmp_path / "runs/Long_Sequence/order3/tiny-t5/sapt-lora/seed0"
+    (run / "step2/state").mkdir(parents=True)
+    targets = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
+    save_file({"arm.targets": targets}, str(run / "step2/state/state.safetensors"))
+    (run / "step2/state/state.json").write_text(json.dumps({"tasks": ["mnli", "cb"], "step": 2}))
+    (run / "step2/attention.json").write_text(json.dumps(
+        {"blocks": ["mnli", "cb"], "tasks": {"mnli": {"mean": [0.9, 0.1]}, "cb": {"mean": [0.2, 0.8]}}}))
+    tasks, learn, test, _ = attention_maps(run)
+    assert tasks == ["mnli", "cb"] and np.allclose(learn, targets.numpy()) and np.allclose(test, [[0.9, 0.1], [0.2, 0.8]])
+    assert main(["report-figure", "--figure", "figure3", "--runs", str(run), "--out-prefix", str(tmp_path / "f3")]) == 0
+    assert (tmp_path / "f3.png").read_bytes()[:4] == b"\x89PNG"

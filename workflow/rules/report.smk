@@ -65,3 +65,19 @@ rule figure8:
     shell:
         "sapt report-figure --figure figure8 --metrics {input.metrics} --methods {params.methods} "
         "--out-prefix results/figures/figure8 > {log} 2>&1"
+
+
+rule figure3:
+    """Figure 3: learning-time vs test-time shared attention of the SAPT runs of experiment table1."""
+    input:
+        states=lambda wc: PLAN.final_step_files("table1", "state/state.safetensors"),
+        attention=lambda wc: PLAN.final_step_files("table1", "attention.json"),
+    output:
+        png="results/figures/figure3.png",
+        pdf="results/figures/figure3.pdf",
+    params:
+        runs=lambda wc: " ".join(PLAN.run_dir(*r) for r in PLAN.runs("table1") if r[3].startswith("sapt-")),
+    log:
+        "results/logs/report/figure3.log",
+    shell:
+        "sapt report-figure --figure figure3 --runs {params.runs} --out-prefix results/figures/figure3 > {log} 2>&1"
