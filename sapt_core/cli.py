@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-generator": ("sapt_core.recipes.train_generator", "train the ARM generator B_ref (LoRA) of one task"),
     "generate-pseudo": ("sapt_core.recipes.generate_pseudo", "sample and select the ARM pseudo inputs of one task"),
     "report-figure": ("sapt_core.report.figures", "paper figures from run metrics (Figure 3 attention heat maps, Figure 8 AP per step)"),
+    "report-index": ("sapt_core.report.index", "results/README.md: which runs fed which table and figure"),
     "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
     "run-metrics": ("sapt_core.report.run_metrics", "score matrix + AP, F.Ra, FWT, BWT of one run (its step scores)"),
     "report-table": ("sapt_core.report.tables", "paper Tables 1, 2, 4-9 as .md/.csv/.tex from run metrics and config"),

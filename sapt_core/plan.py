@@ -261,3 +261,29 @@ class ContinualPlan(Plan):
         """``step<T>/<name>`` of every SAPT run of an experiment (the heat maps of Figures 3, 9-12)."""
         return [f"{self.run_dir(*r)}/step{len(self.order_tasks(r[0], r[1]))}/{name}"
                 for r in self.runs(experiment) if r[3].startswith("sapt-")]
+
+    def report_outputs(self) -> list[str]:
+        """Every table and figure ``all_tables`` builds."""
+        exps = self.config.get("experiments", {})
+        out = [f"results/tables/{t}.md" for t in ("table1", "table2", "table8", "table9") if t in exps]
+        out += [f"results/tables/table{i}.md" for i in (4, 5, 6, 7)]
+        if "table1" in exps:
+            out += ["results/figures/figure3.png", "results/figures/figure8.png"]
+        return out
+
+    def index_args(self) -> str:
+        """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
+        static = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
+        entries = []
+        for f in self.report_outputs():
+            stem = f.rsplit("/", 1)[1].split(".")[0]
+            if stem in static:
+                srcs = [self.config["benchmarks_file"]] + self.table_manifests(static[stem])
+            elif stem == "figure3":
+                srcs = [self.run_dir(*r) for r in self.runs("table1") if r[3].startswith("sapt-")]
+            elif stem == "figure8":
+                srcs = self.metrics_files("table1")
+            else:
+                srcs = self.metrics_files(stem)
+            entries.append("--entry " + " ".join([f, *srcs]))
+        return " ".join(entries)

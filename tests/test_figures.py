@@ -59,3 +59,15 @@ def test_figure3_heatmaps_from_a_run_dir(tmp_path):
     assert tasks == ["mnli", "cb"] and np.allclose(learn, targets.numpy()) and np.allclose(test, [[0.9, 0.1], [0.2, 0.8]])
     assert main(["report-figure", "--figure", "figure3", "--runs", str(run), "--out-prefix", str(tmp_path / "f3")]) == 0
     assert (tmp_path / "f3.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_results_index_lists_sources_and_rejects_missing_outputs(tmp_path, capsys):
+    table = tmp_path / "table1.md"
+    table.write_text("x")
+    out = tmp_path / "README.md"
+    assert main(["report-index", "--entry", str(table), "runs/a/metrics.json", "runs/b/metrics.json",
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "paper Table 1" in text and "`runs/a/metrics.json`<br>`runs/b/metrics.json`" in text
+    assert main(["report-index", "--entry", str(tmp_path / "figure8.png"), "--out", str(tmp_path / "R2.md")]) == 2
+    assert "file not found" in capsys.readouterr().err and not (tmp_path / "R2.md").exists()

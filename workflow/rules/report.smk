@@ -81,3 +81,17 @@ rule figure3:
         "results/logs/report/figure3.log",
     shell:
         "sapt report-figure --figure figure3 --runs {params.runs} --out-prefix results/figures/figure3 > {log} 2>&1"
+
+
+rule results_readme:
+    """results/README.md: what each table and figure is and which runs / files fed it."""
+    input:
+        lambda wc: PLAN.report_outputs(),
+    output:
+        "results/README.md",
+    params:
+        entries=lambda wc: PLAN.index_args(),
+    log:
+        "results/logs/report/results_readme.log",
+    shell:
+        "sapt report-index {params.entries} --out {output} > {log} 2>&1"
