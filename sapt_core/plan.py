@@ -93,6 +93,11 @@ class Plan:
         return out
 
 
+# paper tables built from run metrics, and tables 4-7 built from the benchmark config (+ data manifests of a benchmark)
+RESULT_TABLES = ("table1", "table2", "table8", "table9")
+STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
+
+
 # ---- continual runs (SAPT methods) ------------------------------------------------------------------------------
 # hyperparameter keys that reach `sapt train-step` (names as in config/methods.yaml; flags via hparams.to_cli_args)
 TRAIN_STEP_KEYS = ("optimizer", "lr", "proj_lr", "weight_decay", "max_grad_norm", "epochs", "batch_size", "grad_accum",
@@ -108,6 +113,7 @@ class ContinualPlan(Plan):
     def __init__(self, config: dict, data_root: str):
         super().__init__(config, data_root)
         self._methods = self._benchmarks = None
+        self._hparams: dict[tuple, dict] = {}  # one resolution per (method, backbone, benchmark, order), not per job
 
     @property
     def methods(self) -> dict:
@@ -140,10 +146,14 @@ class ContinualPlan(Plan):
         method, then the method's own entry (so editing one method's entry reruns only that method's jobs)."""
         from sapt_core.hparams import resolve
 
-        mo = self.config.get("method_overrides") or {}
-        overrides = {**(mo.get("*") or {}), **(mo.get(method) or {})}
-        return resolve(self.methods, method, backbone, benchmark, order, family=self.backbone(backbone)["family"],
-                       overrides=overrides or None, overrides_label=f"config method_overrides ({method})")
+        key = (method, backbone, benchmark, order)
+        if key not in self._hparams:
+            mo = self.config.get("method_overrides") or {}
+            overrides = {**(mo.get("*") or {}), **(mo.get(method) or {})}
+            self._hparams[key] = resolve(self.methods, method, backbone, benchmark, order,
+                                         family=self.backbone(backbone)["family"], overrides=overrides or None,
+                                         overrides_label=f"config method_overrides ({method})")
+        return dict(self._hparams[key])
 
     @staticmethod
     def run_dir(benchmark, order, backbone, method, seed) -> str:
@@ -192,10 +202,14 @@ class ContinualPlan(Plan):
         return (f"--source generated --data-dir {data_dir} --backbone {self.backbone_path(wc.backbone)} "
                 f"--generator {input.generator} {self.sampling_args(wc.pet)}")
 
-    def generator_args(self, pet: str) -> str:
+    def generator(self, pet: str) -> dict:
+        """ARM generator settings of a PET type (config/methods.yaml), with the config's ``generator_overrides``."""
         from sapt_core.hparams import resolve_generator
 
-        g = {**resolve_generator(self.methods, pet), **(self.config.get("generator_overrides") or {})}
+        return {**resolve_generator(self.methods, pet), **(self.config.get("generator_overrides") or {})}
+
+    def generator_args(self, pet: str) -> str:
+        g = self.generator(pet)
         args = [f"--pet {pet}", f"--lr {g['lr']}", f"--batch-size {g['batch_size']}",
                 f"--max-source-len {max(int(g['max_source_len']), 8)}", f"--max-target-len {g['max_target_len']}"]
         args.append(f"--max-steps {g['max_steps']}" if "max_steps" in g else f"--epochs {g['epochs']}")
@@ -206,9 +220,7 @@ class ContinualPlan(Plan):
         return " ".join(args)
 
     def sampling_args(self, pet: str) -> str:
-        from sapt_core.hparams import resolve_generator
-
-        g = {**resolve_generator(self.methods, pet), **(self.config.get("generator_overrides") or {})}
+        g = self.generator(pet)
         return f"--max-new-tokens {g.get('max_new_tokens', g['sampling']['max_new_tokens'])}"
 
     def eval_args(self, method=None, backbone=None, benchmark=None, order=None) -> str:
@@ -221,14 +233,25 @@ class ContinualPlan(Plan):
     def eval_data_dirs(self, benchmark, order, seed, k) -> list[str]:
         return [self.data_dir(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]
 
+    def experiment(self, name: str) -> dict:
+        exp = self.config.get("experiments", {}).get(name)
+        if exp is None:
+            raise SaptError(f"config experiments: no experiment {name!r}")
+        return exp
+
+    def seeds(self, exp: dict | None = None) -> list[int]:
+        """An experiment's seeds, else the config's ``seeds``."""
+        return (exp or {}).get("seeds", self.config.get("seeds", [0]))
+
     def runs(self, experiment: str) -> list[tuple]:
         """(benchmark, order, backbone, method, seed) of every run an experiment (table/figure) needs."""
-        exp = self.config.get("experiments", {}).get(experiment)
-        if exp is None:
-            raise SaptError(f"config experiments: no experiment {experiment!r}")
-        seeds = exp.get("seeds", self.config.get("seeds", [0]))
+        exp = self.experiment(experiment)
         return [(b, o, bb, m, s) for b in exp["benchmarks"] for o in self.config["orders"][b]
-                for bb in exp["backbones"] for m in exp["methods"] for s in seeds]
+                for bb in exp["backbones"] for m in exp["methods"] for s in self.seeds(exp)]
+
+    def sapt_run_dirs(self, experiment: str) -> list[str]:
+        """Run directories of the SAPT methods of an experiment (the ones with shared attention to plot)."""
+        return [self.run_dir(*r) for r in self.runs(experiment) if r[3].startswith("sapt-")]
 
     def metrics_files(self, experiment: str) -> list[str]:
         return [self.run_dir(*r) + "/metrics.json" for r in self.runs(experiment)]
@@ -240,9 +263,9 @@ class ContinualPlan(Plan):
 
     # ---- report --------------------------------------------------------------------------------------------------
     def table_args(self, table: str) -> str:
-        exp = self.config["experiments"][table]
+        exp = self.experiment(table)
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
-        seeds = exp.get("seeds", self.config.get("seeds", [0]))
+        seeds = self.seeds(exp)
         backbone = f"--backbone {exp['backbones'][0]}" if len(exp["backbones"]) == 1 else ""
         return (f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
                 f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone}")
@@ -253,7 +276,7 @@ class ContinualPlan(Plan):
             return []
         from sapt_core.benchmarks import get_benchmark
 
-        seed = self.config.get("seeds", [0])[0]
+        seed = self.seeds()[0]
         return [self.data_dir(benchmark, t, seed) + "/manifest.json"
                 for t in get_benchmark(self.benchmarks, benchmark).tasks]
 
@@ -262,25 +285,25 @@ class ContinualPlan(Plan):
         return [f"{self.run_dir(*r)}/step{len(self.order_tasks(r[0], r[1]))}/{name}"
                 for r in self.runs(experiment) if r[3].startswith("sapt-")]
 
+
     def report_outputs(self) -> list[str]:
         """Every table and figure ``all_tables`` builds."""
         exps = self.config.get("experiments", {})
-        out = [f"results/tables/{t}.md" for t in ("table1", "table2", "table8", "table9") if t in exps]
-        out += [f"results/tables/table{i}.md" for i in (4, 5, 6, 7)]
+        out = [f"results/tables/{t}.md" for t in RESULT_TABLES if t in exps]
+        out += [f"results/tables/{t}.md" for t in STATIC_TABLES]
         if "table1" in exps:
             out += ["results/figures/figure3.png", "results/figures/figure8.png"]
         return out
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
-        static = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
         entries = []
         for f in self.report_outputs():
             stem = f.rsplit("/", 1)[1].split(".")[0]
-            if stem in static:
-                srcs = [self.config["benchmarks_file"]] + self.table_manifests(static[stem])
+            if stem in STATIC_TABLES:
+                srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
             elif stem == "figure3":
-                srcs = [self.run_dir(*r) for r in self.runs("table1") if r[3].startswith("sapt-")]
+                srcs = self.sapt_run_dirs("table1")
             elif stem == "figure8":
                 srcs = self.metrics_files("table1")
             else:

@@ -88,3 +88,9 @@ def score_task(
         "exact_match": means["accuracy"],
         "rougeL": means["rougeL"],
     }
+
+
+def reference_lists(rows: list[dict]) -> list[list[str]]:
+    """References of prepared rows for :func:`score_task`: the drawn ``target`` first (what ``multi_reference=
+    "single"`` scores against, as the official loader), then the row's other references."""
+    return [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in rows]

@@ -80,9 +80,12 @@ class SharedAttention(nn.Module):
     def query(self, embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.proj(max_pool(embeds, mask, self.pool_mask_pads))
 
+    def logits_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """<k_i, Proj(pooled)> / T for already pooled embeddings [B, d] -> [B, t]."""
+        return self.proj(pooled) @ self.keys.t() / self.temperature
+
     def logits(self, embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        q = self.query(embeds, mask)
-        return q @ self.keys.t() / self.temperature                     # [B, t]
+        return self.logits_from_pooled(max_pool(embeds, mask, self.pool_mask_pads))
 
     def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention weights a [B, t] over the blocks (Eq. 2)."""

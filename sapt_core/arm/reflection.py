@@ -22,17 +22,25 @@ from sapt_core.shared_attention import max_pool
 KL_DIRECTIONS = ("target_first", "paper")
 
 
-def kl_to_target(logits: torch.Tensor, target: torch.Tensor, direction: str = "target_first",
-                 eps: float = 1e-8) -> torch.Tensor:
-    """Batch-mean KL between a stored attention vector ``target`` [t] and the current attention softmax(logits) [B, t]."""
+def kl_rows(logits: torch.Tensor, target: torch.Tensor, direction: str = "target_first",
+            eps: float = 1e-8) -> torch.Tensor:
+    """Per-row KL [B] between stored attention vectors ``target`` ([t] or [B, t]) and softmax(logits) [B, t]."""
     logp = F.log_softmax(logits.float(), dim=-1)
     tgt = target.float().to(logp.device).expand_as(logp)
     if direction == "target_first":
-        return F.kl_div(logp, tgt, reduction="batchmean")               # sum a (log a - log a_hat), 0 log 0 = 0
-    if direction == "paper":
-        p = logp.exp()
-        return (p * (logp - torch.log(tgt.clamp_min(eps)))).sum(-1).mean()
-    raise ValueError(f"kl_direction: expected one of {KL_DIRECTIONS}, got {direction!r}")
+        per_row = torch.xlogy(tgt, tgt) - tgt * logp                    # a (log a - log a_hat), 0 log 0 = 0
+    elif direction == "paper":
+        per_row = logp.exp() * (logp - torch.log(tgt.clamp_min(eps)))
+    else:
+        raise ValueError(f"kl_direction: expected one of {KL_DIRECTIONS}, got {direction!r}")
+    return per_row.sum(-1)
+
+
+def kl_to_target(logits: torch.Tensor, target: torch.Tensor, direction: str = "target_first",
+                 eps: float = 1e-8) -> torch.Tensor:
+    """Batch-mean KL between a stored attention vector ``target`` [t] and the current attention softmax(logits) [B, t]
+    (the official ``KLDivLoss(reduction="batchmean")``)."""
+    return kl_rows(logits, target, direction, eps).mean()
 
 
 def pad_target(a: torch.Tensor, t: int) -> torch.Tensor:
@@ -74,17 +82,9 @@ def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction
         pooled = [max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
                   for b in batches]
     sizes = [p.shape[0] for p in pooled]
-    logits = att.proj(torch.cat(pooled)) @ att.keys.t() / att.temperature
+    logits = att.logits_from_pooled(torch.cat(pooled))
     tgt = torch.cat([targets[i].to(device).expand(n, -1) for i, n in enumerate(sizes)])
-    logp = F.log_softmax(logits.float(), dim=-1)
-    tgt = tgt.float()
-    if direction == "target_first":
-        per_row = torch.xlogy(tgt, tgt) - tgt * logp                   # a (log a - log a_hat), 0 log 0 = 0
-    elif direction == "paper":
-        per_row = logp.exp() * (logp - torch.log(tgt.clamp_min(1e-8)))
-    else:
-        raise ValueError(f"kl_direction: expected one of {KL_DIRECTIONS}, got {direction!r}")
-    per_row = per_row.sum(-1)
+    per_row = kl_rows(logits, tgt, direction)
     # batch-mean per earlier task, summed over tasks (Eq. 5 with the official batchmean reduction)
     return torch.stack([chunk.mean() for chunk in per_row.split(sizes)]).sum()
 

@@ -20,9 +20,9 @@ SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]
 CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")
 
 
-def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300,
-                 fields: tuple[str, ...] = ("definition", "input", "output")) -> list[str]:
-    """Definitions, inputs and/or outputs of the first ``per_task`` training instances of every benchmark task."""
+def corpus_items(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300) -> list[tuple[str, str]]:
+    """(field, text) of every task's definitions and of the inputs and outputs of its first ``per_task`` training
+    instances, in file order; one read of the benchmark files serves both the tokenizer and the warm-up."""
     import yaml
 
     root = Path(data_root)
@@ -30,7 +30,7 @@ def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: i
         raise SaptError(f"data root {root}: directory not found")
     with open(benchmarks_path, encoding="utf-8") as fh:
         benches = yaml.safe_load(fh)["benchmarks"]
-    lines: list[str] = []
+    items: list[tuple[str, str]] = []
     for name in CORPUS_BENCHMARKS:
         bench = benches[name]
         for task in bench["tasks"]:
@@ -39,15 +39,12 @@ def corpus_lines(data_root: str | os.PathLike, benchmarks_path: str, per_task: i
                 obj = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as e:
                 raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
-            if "definition" in fields:
-                lines.extend(d for d in obj.get("Definition", []) if isinstance(d, str))
+            items.extend(("definition", d) for d in obj.get("Definition", []) if isinstance(d, str))
             for inst in obj.get("Instances", [])[:per_task]:
                 out = inst.get("output", "")
-                if "input" in fields:
-                    lines.append(str(inst.get("input", "")))
-                if "output" in fields:
-                    lines.extend(out if isinstance(out, list) else [str(out)])
-    return [ln for ln in lines if ln.strip()]
+                items.append(("input", str(inst.get("input", ""))))
+                items.extend(("output", o) for o in (out if isinstance(out, list) else [str(out)]))
+    return [(f, t) for f, t in items if t.strip()]
 
 
 def train_tokenizer(lines: list[str], vocab_size: int):
@@ -140,14 +137,15 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
 
     hf_logging.disable_progress_bar()
     out = Path(out)
-    lines = corpus_lines(data_root, benchmarks_path, corpus_per_task)
+    items = corpus_items(data_root, benchmarks_path, corpus_per_task)
+    lines = [t for _, t in items]
     tokenizer = train_tokenizer(lines, vocab_size)
     model = build_model(family, len(tokenizer), d_model, layers, heads, d_ff, seed)
     pretrain_log = []
     if pretrain_steps > 0:
         import torch
 
-        text = corpus_lines(data_root, benchmarks_path, corpus_per_task, fields=("input",))
+        text = [t for f, t in items if f == "input"]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             pretrain_log = pretrain(model, family, tokenizer, text, pretrain_steps, seed)

@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sapt_core.data import load_manifest, load_split
     from sapt_core.io import atomic_write_json, atomic_write_jsonl, load_weights, sha256_file, versions
-    from sapt_core.scoring import score_task
+    from sapt_core.scoring import reference_lists, score_task
 
     if args.batch_size <= 0 or args.max_new_tokens <= 0:
         raise SaptError("--batch-size and --max-new-tokens: expected positive integers")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         weights: list = []
         preds = greedy_generate(model, bb.tokenizer, bb.family, rows, args.batch_size, args.max_new_tokens,
                                 args.max_source_len, progress=args.progress, weights_out=weights)
-        refs = [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in rows]
+        refs = reference_lists(rows)
         res = score_task(preds, refs, manifest["metric"], multi_reference=args.multi_reference)
         task = manifest["task"]
         scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}

@@ -146,13 +146,13 @@ def run(args: argparse.Namespace) -> int:
     selector = None
     if args.select_every_epochs > 0:
         from sapt_core.generation import greedy_generate
-        from sapt_core.scoring import score_task
+        from sapt_core.scoring import reference_lists, score_task
         from sapt_core.training import BestSelector
 
         def score_fn(m):
             preds = greedy_generate(m, tok, bb.family, attn_rows, args.eval_batch_size, args.max_new_tokens,
                                     cfg.max_source_len)
-            refs = [[r["target"]] + [x for x in r["references"] if x != r["target"]] for r in attn_rows]
+            refs = reference_lists(attn_rows)
             return score_task(preds, refs, manifest["metric"])["score"]
 
         selector = BestSelector(score_fn, args.select_every_epochs, workdir, lambda m: m.own_state(),

@@ -1,5 +1,4 @@
-RESULT_TABLES = ("table1", "table2", "table8", "table9")
-STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
+from sapt_core.plan import RESULT_TABLES, STATIC_TABLES
 
 
 rule result_table:
@@ -76,7 +75,7 @@ rule figure3:
         png="results/figures/figure3.png",
         pdf="results/figures/figure3.pdf",
     params:
-        runs=lambda wc: " ".join(PLAN.run_dir(*r) for r in PLAN.runs("table1") if r[3].startswith("sapt-")),
+        runs=lambda wc: " ".join(PLAN.sapt_run_dirs("table1")),
     log:
         "results/logs/report/figure3.log",
     shell:
