@@ -33,7 +33,8 @@ from sapt_core.errors import SaptError
 FAMILIES = ("t5", "llama")
 PET_TYPES = ("lora", "prompt")  # extend (e.g. "none" for zero-shot) when a method needs it
 LAYERS = ("family", "benchmark", "family_benchmark", "size", "order")  # merge order after `defaults`
-META_KEYS = ("method", "pet", "backbone", "family", "size", "benchmark", "order")
+META_KEYS = ("method", "pet", "recipe", "backbone", "family", "size", "benchmark", "order")
+RECIPES = ("train-step", "train-seq")  # the `sapt` command that trains one step of a method's run
 TEMPERATURE_NAMES = ("sqrt_d", "d_e")
 
 
@@ -89,7 +90,7 @@ KEY_SPECS: dict[str, KeySpec] = {
     "temperature": KeySpec("temperature"),
     "replay_volume": KeySpec("float", lo=0, lo_open=True, hi=1),
     "replay_freq": _pos("int"),
-    "pseudo_source": KeySpec("choice", ("generated", "shipped")),
+    "pseudo_source": KeySpec("choice", ("generated", "shipped", "real")),
     # switches (official code first)
     "projection_order": KeySpec("choice", ("official", "paper")),
     "pool_mask_pads": KeySpec("bool"),
@@ -98,6 +99,16 @@ KEY_SPECS: dict[str, KeySpec] = {
     "kl_start_step": _nonneg("int"),
     "attn_split": KeySpec("choice", ("test", "val")),
     "lora_mixing": KeySpec("choice", ("output", "parameter")),
+    # baselines (facts section 10)
+    "routing": KeySpec("choice", ("attention", "sum", "concat", "epi"),
+                       doc="sum = O-LoRA: all blocks with weight 1; concat = ProgPrompt: all prompts prepended; "
+                           "epi = EPI: Mahalanobis task selection"),
+    "orth_lambda": _nonneg("float", doc="O-LoRA lambda_1"),
+    "init": KeySpec("choice", ("continue", "fresh"), doc="train-seq: continue the previous block or start fresh"),
+    "real_replay_volume": KeySpec("float", lo=0, hi=1, doc="train-seq: fraction of each earlier task's real data"),
+    "pool_size": _pos("int", doc="L2P: prompts in the pool (its presence makes train-seq an L2P run)"),
+    "top_n": _pos("int", doc="L2P: prompts selected per input"),
+    "pull_weight": _nonneg("float", doc="L2P: weight c of the pull-key term"),
 }
 
 # switch -> (official-code value, paper / alternative value)
@@ -127,7 +138,7 @@ GENERATOR_SPECS: dict[str, dict[str, KeySpec]] = {
 }
 
 _TOP_KEYS = ("backbone_sizes", "methods", "generator")
-_METHOD_KEYS = ("pet", "description", "defaults") + LAYERS
+_METHOD_KEYS = ("pet", "recipe", "extends", "benchmarks", "description", "defaults") + LAYERS
 _BACKBONE_KEYS = ("family", "size", "hub_id", "d_model")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -167,7 +178,7 @@ def load_methods(path: str | Path = "config/methods.yaml") -> dict:
         name = str(name)
         if not _NAME_RE.match(name):
             raise SaptError(f"{path}: methods.{name}: method names use letters, digits and _ . + - only")
-        methods[name] = _method(path, name, spec, known_sizes)
+        methods[name] = _method(path, name, _extended(path, name, spec, methods_doc), known_sizes)
 
     gen_doc = doc.get("generator") or {}
     _need(isinstance(gen_doc, dict), path, "generator", "a mapping with lora and/or prompt", gen_doc)
@@ -191,6 +202,28 @@ def _backbone(path: Path, name: str, spec: Any) -> dict:
     return {"family": spec["family"], "size": size, "hub_id": hub, "d_model": d}
 
 
+def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
+    """``extends: <base>``: the base method's entry with this entry's pet/recipe/description, defaults and layer
+    selectors merged on top (for ablations such as -ARM = sapt-lora with lambda 0). One level only."""
+    if not isinstance(spec, dict) or "extends" not in spec:
+        return spec
+    base_name = spec["extends"]
+    base = methods_doc.get(base_name)
+    _need(isinstance(base, dict) and "extends" not in base, path, f"methods.{name}.extends",
+          "the name of a method defined in this file that does not itself extend another", base_name)
+    out = {k: v for k, v in base.items() if k not in LAYERS + ("defaults",)}
+    out.update({k: v for k, v in spec.items() if k not in LAYERS + ("defaults", "extends")})
+    out["defaults"] = {**(base.get("defaults") or {}), **(spec.get("defaults") or {})}
+    pinned = set(spec.get("defaults") or {})  # the extending entry's defaults win over the base's layers
+    for layer in LAYERS:
+        merged = {sel: {k: x for k, x in (v or {}).items() if k not in pinned}
+                  for sel, v in (base.get(layer) or {}).items()}
+        for sel, v in (spec.get(layer) or {}).items():
+            merged[sel] = {**merged.get(sel, {}), **(v or {})}
+        out[layer] = merged
+    return out
+
+
 def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
     w = f"methods.{name}"
     _need(isinstance(spec, dict), path, w, "a mapping with pet and defaults", spec)
@@ -201,7 +234,12 @@ def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
     defaults = spec.get("defaults")
     _need(isinstance(defaults, dict) and defaults, path, f"{w}.defaults", "a non-empty mapping of hyperparameters",
           defaults)
-    out = {"pet": spec["pet"], "description": desc,
+    recipe = spec.get("recipe", "train-step")
+    _need(recipe in RECIPES, path, f"{w}.recipe", f"one of {', '.join(RECIPES)}", recipe)
+    applies = spec.get("benchmarks")
+    _need(applies is None or (isinstance(applies, list) and applies and all(isinstance(b, str) for b in applies)),
+          path, f"{w}.benchmarks", "a non-empty list of the benchmarks the method applies to", applies)
+    out = {"pet": spec["pet"], "recipe": recipe, "benchmarks": applies, "description": desc,
            "defaults": _values(path, f"{w}.defaults", defaults, allowed=None)}
     allowed = set(out["defaults"])
     for layer in LAYERS:
@@ -424,7 +462,7 @@ def resolve(methods: Mapping, method: str, backbone: str, benchmark: str, order:
     if overrides:
         merged.update(_overrides(overrides_label, overrides, set(m["defaults"]), method))
 
-    out: dict[str, Any] = {"method": method, "pet": m["pet"], "backbone": backbone, "family": family, "size": size,
+    out: dict[str, Any] = {"method": method, "pet": m["pet"], "recipe": m["recipe"], "backbone": backbone, "family": family, "size": size,
                            "benchmark": benchmark, "order": order}
     for key in KEY_SPECS:
         if key in merged:

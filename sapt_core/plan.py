@@ -49,6 +49,11 @@ class Plan:
         r = {**self.DEFAULT_RESOURCES, **(self.backbone(name).get("resources") or {})}
         return r[key] * attempt if key == "runtime" else r[key]
 
+    def threads(self, name: str) -> int:
+        """Threads of a model job (Snakemake exports them as OMP_NUM_THREADS): 1 for tiny CPU backbones, whose jobs
+        are dominated by single-threaded start-up, so two run side by side on 2 cores; else ``cpus_per_task``."""
+        return 1 if "tiny" in self.backbone(name) else int(self.resources(name, "cpus_per_task"))
+
     def backbone_path(self, name: str) -> str:
         b = self.backbone(name)
         return b["path"] if "path" in b else f"results/backbones/{name}"
@@ -93,6 +98,25 @@ class Plan:
         return out
 
 
+ZERO_SHOT = "zero-shot"  # Table 3's T5-ZS row: the backbone without any PET block
+
+
+def split_variant(method: str) -> tuple[str, dict]:
+    """``replay~real_replay_volume=0.05,init=fresh`` -> (``replay``, {key: value}); values parsed as YAML scalars."""
+    if "~" not in method:
+        return method, {}
+    import yaml
+
+    base, _, spec = method.partition("~")
+    out = {}
+    for item in spec.split(","):
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise SaptError(f"method variant {method!r}: expected <method>~<key>=<value>[,<key>=<value>]")
+        out[k] = yaml.safe_load(v)
+    return base, out
+UNSEEN = "SuperNI_unseen"
+
 # paper tables built from run metrics, and tables 4-7 built from the benchmark config (+ data manifests of a benchmark)
 RESULT_TABLES = ("table1", "table2", "table8", "table9")
 STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
@@ -104,7 +128,12 @@ TRAIN_STEP_KEYS = ("optimizer", "lr", "proj_lr", "weight_decay", "max_grad_norm"
                    "max_source_len", "max_target_len", "max_new_tokens", "eval_batch_size", "eval_every_epochs",
                    "lora_r", "lora_alpha", "lora_dropout", "lora_mixing", "prompt_len", "d_p", "temperature",
                    "lambda", "projection_order", "pool_mask_pads", "kl_direction", "kl_scale_by_gas",
-                   "kl_start_step", "attn_split")
+                   "kl_start_step", "attn_split", "routing", "orth_lambda")
+# ... and `sapt train-seq` (SeqLoRA, Replay, MTL)
+TRAIN_SEQ_KEYS = ("optimizer", "lr", "weight_decay", "max_grad_norm", "epochs", "batch_size", "grad_accum",
+                  "max_source_len", "max_target_len", "lora_r", "lora_alpha", "lora_dropout", "prompt_len", "init",
+                  "real_replay_volume", "pool_size", "top_n", "pull_weight")
+RECIPE_KEYS = {"train-step": TRAIN_STEP_KEYS, "train-seq": TRAIN_SEQ_KEYS}
 
 
 class ContinualPlan(Plan):
@@ -147,9 +176,28 @@ class ContinualPlan(Plan):
         from sapt_core.hparams import resolve
 
         key = (method, backbone, benchmark, order)
+        base, variant = split_variant(method)
+        if key not in self._hparams and variant:
+            h = self.hparams(base, backbone, benchmark, order)
+            from sapt_core.hparams import KEY_SPECS, check_value
+
+            for k, v in variant.items():
+                if k not in h or k not in KEY_SPECS:
+                    raise SaptError(f"method variant {method!r}: {k!r} is not a hyperparameter of {base!r}")
+                h[k] = check_value(KEY_SPECS[k], v, f"method variant {method!r}: {k}")
+            self._hparams[key] = {**h, "method": method}
         if key not in self._hparams:
+            from sapt_core.hparams import KEY_SPECS
+
             mo = self.config.get("method_overrides") or {}
-            overrides = {**(mo.get("*") or {}), **(mo.get(method) or {})}
+            star = mo.get("*") or {}
+            unknown = [k for k in star if k not in KEY_SPECS]
+            if unknown:
+                raise SaptError(f"config method_overrides.*.{unknown[0]}: not a hyperparameter of any method "
+                                f"(known: {', '.join(KEY_SPECS)})")
+            own = self.methods["methods"].get(method, {}).get("defaults", {})
+            # "*" reaches the keys each method has (SeqLoRA has no lambda); a method's own entry must fit it exactly
+            overrides = {**{k: v for k, v in star.items() if k in own}, **(mo.get(method) or {})}
             self._hparams[key] = resolve(self.methods, method, backbone, benchmark, order,
                                          family=self.backbone(backbone)["family"], overrides=overrides or None,
                                          overrides_label=f"config method_overrides ({method})")
@@ -159,11 +207,30 @@ class ContinualPlan(Plan):
     def run_dir(benchmark, order, backbone, method, seed) -> str:
         return f"results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}"
 
+    def recipe(self, method, backbone, benchmark, order) -> str:
+        """The ``sapt`` command that trains one step of this method (config/methods.yaml ``recipe``)."""
+        return self.hparams(method, backbone, benchmark, order)["recipe"]
+
     def train_step_args(self, method, backbone, benchmark, order) -> str:
         from sapt_core.hparams import to_cli_args
 
         h = self.hparams(method, backbone, benchmark, order)
-        return to_cli_args(h, [k for k in TRAIN_STEP_KEYS if k in h])
+        keys = RECIPE_KEYS[h["recipe"]]
+        pet = "l2p" if "pool_size" in h else h["pet"]  # L2P: a prompt pool (its FWT reference is prompt tuning)
+        return f"--pet {pet} " + to_cli_args(h, [k for k in keys if k in h])
+
+    def uses_pseudo(self, method, backbone, benchmark, order) -> bool:
+        """ARM needs pseudo inputs of earlier tasks: SAPT methods with shared attention and lambda > 0."""
+        h = self.hparams(method, backbone, benchmark, order)
+        return h["recipe"] == "train-step" and h.get("routing", "attention") == "attention" and h.get("lambda", 0) > 0
+
+    def run_metrics_args(self, method, backbone, benchmark, order) -> str:
+        """MTL (a fresh block per step): only AP applies."""
+        return "--ap-only" if self.hparams(method, backbone, benchmark, order).get("init") == "fresh" else ""
+
+    def uses_real_replay(self, method, backbone, benchmark, order) -> bool:
+        h = self.hparams(method, backbone, benchmark, order)
+        return h["recipe"] == "train-seq" and h.get("real_replay_volume", 0) > 0
 
     def pseudo_path(self, method, backbone, benchmark, order, seed, task) -> str:
         h = self.hparams(method, backbone, benchmark, order)
@@ -179,7 +246,10 @@ class ContinualPlan(Plan):
         out = {"backbone": self.backbone_input(wc.backbone),
                "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
                "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
-                          for t in tasks[: k - 1]]}
+                          for t in tasks[: k - 1]]
+               if self.uses_pseudo(wc.method, wc.backbone, wc.benchmark, wc.order) else [],
+               "replay": [self.data_dir(wc.benchmark, t, wc.seed) + "/manifest.json" for t in tasks[: k - 1]]
+               if self.uses_real_replay(wc.method, wc.backbone, wc.benchmark, wc.order) else []}
         if k > 1:
             out["state"] = f"{run}/step{k - 1}/state/state.safetensors"
         return out
@@ -190,8 +260,8 @@ class ContinualPlan(Plan):
             out["generator"] = (f"results/generators/{wc.benchmark}/{wc.backbone}/{wc.pet}/seed{wc.seed}/"
                                 f"{wc.task}/gen.safetensors")
             out["backbone"] = self.backbone_input(wc.backbone)
-        elif wc.source != "shipped":
-            raise SaptError(f"pseudo source: expected generated or shipped, got {wc.source!r}")
+        elif wc.source not in ("shipped", "real"):
+            raise SaptError(f"pseudo source: expected generated, shipped or real, got {wc.source!r}")
         return out
 
     def pseudo_args(self, wc, input) -> str:
@@ -199,6 +269,8 @@ class ContinualPlan(Plan):
         if wc.source == "shipped":
             return (f"--source shipped --data-dir {data_dir} --family {self.backbone(wc.backbone)['family']} "
                     f"--data-root {self.data_root} --benchmarks {self.config['benchmarks_file']}")
+        if wc.source == "real":
+            return f"--source real --data-dir {data_dir}"
         return (f"--source generated --data-dir {data_dir} --backbone {self.backbone_path(wc.backbone)} "
                 f"--generator {input.generator} {self.sampling_args(wc.pet)}")
 
@@ -243,11 +315,73 @@ class ContinualPlan(Plan):
         """An experiment's seeds, else the config's ``seeds``."""
         return (exp or {}).get("seeds", self.config.get("seeds", [0]))
 
+    def experiment_methods(self, experiment: str) -> list[str]:
+        """The methods of an experiment; with ``replay_volumes`` (Figure 6) every method becomes one variant per
+        volume and replay type (``replay_types``: real / pseudo), e.g. ``replay~real_replay_volume=0.05``."""
+        exp = self.experiment(experiment)
+        if "replay_volumes" not in exp:
+            return list(exp["methods"])
+        out = []
+        for m in exp["methods"]:
+            for kind in exp.get("replay_types", ["real", "pseudo"]):
+                for v in exp["replay_volumes"]:
+                    name = self.replay_variant(m, kind, v)
+                    if name and name not in out:
+                        out.append(name)
+        return out
+
+    def replay_variant(self, method: str, kind: str, volume: float) -> str | None:
+        """Figure 6's knob: real replay of a train-seq method (Replay), or SAPT's ARM inputs (pseudo, or real inputs
+        in their place). None where the combination does not exist (Replay has no pseudo type)."""
+        if method not in self.methods["methods"]:
+            raise SaptError(f"config experiments.figure6: unknown method {method!r} "
+                            f"(known: {', '.join(self.methods['methods'])})")
+        h = self.methods["methods"][method]["defaults"]
+        recipe = self.methods["methods"][method]["recipe"]
+        if recipe == "train-seq" and "real_replay_volume" in h:
+            if kind != "real":
+                return None
+            return method if volume == h["real_replay_volume"] else f"{method}~real_replay_volume={volume}"
+        if "replay_volume" in h:
+            if kind == "pseudo" and volume == h["replay_volume"] and h.get("pseudo_source") == "generated":
+                return method  # the method's own default run, shared with the tables
+            return f"{method}~replay_volume={volume}" + (",pseudo_source=real" if kind == "real" else "")
+        raise SaptError(f"config experiments.figure6: method {method!r} has no replay volume to vary")
+
     def runs(self, experiment: str) -> list[tuple]:
-        """(benchmark, order, backbone, method, seed) of every run an experiment (table/figure) needs."""
+        """(benchmark, order, backbone, method, seed) of every run an experiment (table/figure) needs; the zero-shot
+        row of Table 3 (method ``zero-shot``) trains nothing and is not a run."""
         exp = self.experiment(experiment)
         return [(b, o, bb, m, s) for b in exp["benchmarks"] for o in self.config["orders"][b]
-                for bb in exp["backbones"] for m in exp["methods"] for s in self.seeds(exp)]
+                for bb in exp["backbones"] for m in self.experiment_methods(experiment)
+                if m != ZERO_SHOT and self.applies(m, b) for s in self.seeds(exp)]
+
+    def applies(self, method: str, benchmark: str) -> bool:
+        """Whether a method runs on a benchmark (config/methods.yaml ``benchmarks``; EPI: classification only)."""
+        only = self.methods["methods"].get(split_variant(method)[0], {}).get("benchmarks")  # unknown: resolve() says
+        return only is None or benchmark in only
+
+    # ---- Table 3: unseen tasks after the last SuperNI step ----------------------------------------------------
+    def unseen_data_dirs(self, seed) -> list[str]:
+        from sapt_core.benchmarks import get_benchmark
+
+        return [self.data_dir(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
+
+    def unseen_score_files(self) -> list[tuple[str, str]]:
+        """(method, unseen-task scores) of every row of Table 3: each SuperNI run's final model, and the backbone
+        alone (``zero-shot``, one file per backbone and seed)."""
+        exp = self.experiment("table3")
+        if exp["benchmarks"] != ["SuperNI"]:
+            raise SaptError("config experiments.table3.benchmarks: expected [SuperNI] (Table 3 evaluates the final "
+                            f"SuperNI model on the unseen SuperNI tasks), got {exp['benchmarks']}")
+        out = []
+        for m in exp["methods"]:
+            if m == ZERO_SHOT:
+                out += [(m, f"results/zero_shot/{UNSEEN}/{bb}/seed{s}/scores.json")
+                        for bb in exp["backbones"] for s in self.seeds(exp)]
+            else:
+                out += [(m, f"{self.run_dir(*r)}/unseen_scores.json") for r in self.runs("table3") if r[3] == m]
+        return out
 
     def sapt_run_dirs(self, experiment: str) -> list[str]:
         """Run directories of the SAPT methods of an experiment (the ones with shared attention to plot)."""
@@ -267,7 +401,9 @@ class ContinualPlan(Plan):
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
         seeds = self.seeds(exp)
         backbone = f"--backbone {exp['backbones'][0]}" if len(exp["backbones"]) == 1 else ""
-        return (f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
+        na = [f"{m}:{b}" for m in exp["methods"] for b in exp["benchmarks"] if not self.applies(m, b)]
+        return ((f"--not-applicable {' '.join(na)} " if na else "") +
+                f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
                 f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone}")
 
     def table_manifests(self, benchmark: str | None) -> list[str]:
@@ -286,14 +422,70 @@ class ContinualPlan(Plan):
                 for r in self.runs(experiment) if r[3].startswith("sapt-")]
 
 
+    # ---- figures (Figures 3, 4, 5, 7, 8, 9-12) -------------------------------------------------------------------
+    def figure_experiment(self, figure: str) -> str:
+        """The experiment whose runs a figure plots: its own ``experiments.<figure>`` entry; Figure 8 falls back to
+        ``table1`` (the paper draws it from the main runs)."""
+        exps = self.config.get("experiments", {})
+        if figure == "figure8" and figure not in exps:
+            return "table1"
+        return figure
+
+    def figure_configured(self, figure: str) -> bool:
+        """Whether a figure has runs to plot: its experiment is declared (and, for the heat maps, holds a SAPT
+        method). Unconfigured figures are not scheduled by ``all_tables``; asking for one by name is an error."""
+        from sapt_core.report.figures import ATTENTION_FIGURES
+
+        exp = self.config.get("experiments", {}).get(self.figure_experiment(figure))
+        if exp is None:
+            return False
+        return any(m.startswith("sapt-") for m in exp["methods"]) if figure in ATTENTION_FIGURES else True
+
+    def figure_outputs(self) -> list[str]:
+        from sapt_core.report.figures import FIGURES
+
+        return [f"results/figures/{f}.png" for f in sorted(FIGURES, key=lambda f: int(f[6:]))
+                if self.figure_configured(f)]
+
+    def _figure_checked(self, figure: str) -> str:
+        exp = self.figure_experiment(figure)
+        if exp not in self.config.get("experiments", {}):
+            hint = " (Figures 4, 5, 7: --configfile config/config.yaml config/scale.yaml)" if figure in (
+                "figure4", "figure5", "figure7") else ""
+            raise SaptError(f"config experiments: no experiment {exp!r}, so {figure} has no runs to plot{hint}")
+        if not self.figure_configured(figure):
+            raise SaptError(f"config experiments.{exp}: {figure} plots shared attention, but the experiment lists no "
+                            f"SAPT method (methods: {', '.join(self.experiment(exp)['methods'])})")
+        return exp
+
+    def attention_figure_inputs(self, figure: str) -> dict:
+        exp = self._figure_checked(figure)
+        return {"states": self.final_step_files(exp, "state/state.safetensors"),
+                "attention": self.final_step_files(exp, "attention.json")}
+
+    def attention_figure_runs(self, figure: str) -> list[str]:
+        return self.sapt_run_dirs(self._figure_checked(figure))
+
+    def figure_metrics(self, figure: str) -> list[str]:
+        return self.metrics_files(self._figure_checked(figure))
+
+    def figure_args(self, figure: str) -> str:
+        """``--methods`` (series order) and ``--backbones`` (x-axis order) of a metrics figure."""
+        exp = self.experiment(self._figure_checked(figure))
+        return f"--methods {' '.join(exp['methods'])} --backbones {' '.join(exp['backbones'])}"
+
+    def figure_sources(self, figure: str) -> list[str]:
+        from sapt_core.report.figures import ATTENTION_FIGURES
+
+        return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
+
     def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds."""
+        """Every table and figure ``all_tables`` builds (figures only where their runs are configured)."""
         exps = self.config.get("experiments", {})
         out = [f"results/tables/{t}.md" for t in RESULT_TABLES if t in exps]
+        out += ["results/tables/table3.md"] if "table3" in exps else []
         out += [f"results/tables/{t}.md" for t in STATIC_TABLES]
-        if "table1" in exps:
-            out += ["results/figures/figure3.png", "results/figures/figure8.png"]
-        return out
+        return out + self.figure_outputs()
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
@@ -302,10 +494,10 @@ class ContinualPlan(Plan):
             stem = f.rsplit("/", 1)[1].split(".")[0]
             if stem in STATIC_TABLES:
                 srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
-            elif stem == "figure3":
-                srcs = self.sapt_run_dirs("table1")
-            elif stem == "figure8":
-                srcs = self.metrics_files("table1")
+            elif stem.startswith("figure"):
+                srcs = self.figure_sources(stem)
+            elif stem == "table3":
+                srcs = [p for _, p in self.unseen_score_files()]
             else:
                 srcs = self.metrics_files(stem)
             entries.append("--entry " + " ".join([f, *srcs]))

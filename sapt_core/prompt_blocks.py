@@ -1,6 +1,9 @@
 """Multi-block soft prompt of SAPT-Prompt (paper section 4, facts 9): P = sum_i a_i P_i, P_i in R^{L x d},
 prepended to the input embeddings with the attention mask extended by ones. Each new P_i is initialised from the
 embeddings of uniformly sampled vocabulary tokens (Lester et al. 2021). Earlier prompts are frozen buffers.
+
+``concatenated`` is Progressive Prompts (facts section 10): no mixing, [P_t; P_{t-1}; ...; P_1] (newest first)
+prepended to every input, so the input grows by L tokens per task.
 """
 
 from __future__ import annotations
@@ -25,3 +28,8 @@ class MultiBlockPrompt(nn.Module):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         """[B, t] block weights -> [B, L, d] mixed prompt."""
         return torch.einsum("bt,tld->bld", w.to(self.prompt.dtype), self.stacked)
+
+    def concatenated(self, batch: int) -> torch.Tensor:
+        """[B, t*L, d]: every prompt, newest first (Progressive Prompts)."""
+        p = torch.cat(list(self.stacked.flip(0)), dim=0)                     # [t*L, d]
+        return p[None].expand(batch, -1, -1)

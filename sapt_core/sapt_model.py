@@ -34,6 +34,9 @@ class SaptConfig:
     temperature: str | float = "sqrt_d"  # sqrt_d (LoRA) | d_e (prompt, Appendix C) | a number
     projection_order: str = "official"  # official | paper
     pool_mask_pads: bool = False        # official: pads enter the max-pool
+    routing: str = "attention"          # attention (SAPT, Eq. 2) | sum (O-LoRA: every block with weight 1) |
+    #                                     concat (ProgPrompt: all prompts prepended, newest first) |
+    #                                     epi (EPI: one prompt per input, picked by Mahalanobis task selection)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,6 +66,15 @@ class SaptModel(nn.Module):
                 self.prompts = MultiBlockPrompt(backbone.get_input_embeddings(), cfg.n_blocks, cfg.prompt_len, gen)
             else:
                 raise ValueError(f"pet: expected lora or prompt, got {cfg.pet!r}")
+        if cfg.routing not in ("attention", "sum", "concat", "epi"):
+            raise ValueError(f"routing: expected attention, sum, concat or epi, got {cfg.routing!r}")
+        if (cfg.routing, cfg.pet) in (("sum", "prompt"), ("concat", "lora"), ("epi", "lora")):
+            raise ValueError(f"routing {cfg.routing!r} does not apply to {cfg.pet} blocks "
+                             "(sum: lora; concat, epi: prompt)")
+        if cfg.routing == "epi":
+            from sapt_core.epi import EpiStats
+
+            self.epi = EpiStats(d)
         self.attention.to(device=backbone.device, dtype=backbone.dtype)
         self.config = backbone.config  # lets HF Trainer read model attributes
 
@@ -71,7 +83,20 @@ class SaptModel(nn.Module):
         return self.model.get_input_embeddings()(ids)
 
     def route(self, query_ids: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Block weights a [B, t] of Eq. 2 for a batch of prompts (no transformer forward)."""
+        """Block weights a [B, t] of Eq. 2 for a batch of prompts (no transformer forward); all ones for ``sum``."""
+        if self.cfg.routing == "epi":  # training (task known): the newest prompt; testing: EPI's selected task
+            n = self.cfg.n_blocks
+            if self.training or int(self.epi.n_tasks) < n:
+                idx = torch.full((query_ids.shape[0],), n - 1, device=query_ids.device)
+            else:
+                from sapt_core.epi import frozen_features
+
+                idx = self.epi.select(frozen_features(self.model, self.family, query_ids, query_mask
+                                                      if query_mask is not None else torch.ones_like(query_ids)))
+            return nn.functional.one_hot(idx, n).to(self.attention.proj.down.weight.dtype)
+        if self.cfg.routing in ("sum", "concat"):
+            return torch.ones(query_ids.shape[0], self.cfg.n_blocks, device=query_ids.device,
+                              dtype=self.attention.proj.down.weight.dtype)
         return self.attention(self.embed(query_ids), query_mask)
 
     def _prepare(self, input_ids, attention_mask, query_ids, query_mask, labels=None):
@@ -81,7 +106,7 @@ class SaptModel(nn.Module):
         self.last_weights = w.detach()
         kwargs = {"attention_mask": attention_mask}
         if self.cfg.pet == "prompt":
-            p = self.prompts(w)
+            p = self.prompts.concatenated(w.shape[0]) if self.cfg.routing == "concat" else self.prompts(w)
             kwargs["inputs_embeds"] = torch.cat([p, self.embed(input_ids)], dim=1)
             ones = attention_mask.new_ones(p.shape[:2])
             kwargs["attention_mask"] = torch.cat([ones, attention_mask], dim=1)

@@ -19,7 +19,7 @@ import torch
 from sapt_core.errors import SaptError
 
 STRUCTURAL = ("pet", "lora_r", "lora_alpha", "lora_mixing", "prompt_len", "d_p", "temperature", "projection_order",
-              "pool_mask_pads")
+              "pool_mask_pads", "routing")
 
 
 def state_tensors(model, targets: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -33,6 +33,8 @@ def state_tensors(model, targets: torch.Tensor) -> dict[str, torch.Tensor]:
     for k, v in model.attention.proj.state_dict().items():
         out[f"attention.proj.{k}"] = v
     out["arm.targets"] = targets
+    if hasattr(model, "epi"):
+        out.update(model.epi.tensors())
     return {k: v.detach().contiguous().cpu() for k, v in out.items()}
 
 
@@ -61,6 +63,8 @@ def load_into(model, tensors: dict[str, torch.Tensor]) -> int:
         split(tensors["attention.keys"], model.attention.prev_keys, model.attention.key)
         proj = {k[len("attention.proj."):]: v for k, v in tensors.items() if k.startswith("attention.proj.")}
         model.attention.proj.load_state_dict(proj)
+        if hasattr(model, "epi") and "epi.means" in tensors:
+            model.epi.load_tensors(tensors)
     return n
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from sapt_core.hparams import load_methods, resolve
+from sapt_core.plan import ContinualPlan
 
 
 def _job_counts(repo_root: Path, *args) -> dict:
@@ -26,16 +27,25 @@ def test_paper_grid_job_counts(repo_root, data_root):
     cfg.update(paper)  # Snakemake merges --configfile over the default; every key used below is set in paper.yaml
     benches = yaml.safe_load((repo_root / "config/benchmarks.yaml").read_text())["benchmarks"]
     methods = load_methods(str(repo_root / "config/methods.yaml"))
-    runs = {(b, o, bb, m, s) for e in cfg["experiments"].values() for b in e["benchmarks"]
-            for o in cfg["orders"][b] for bb in e["backbones"] for m in e["methods"] for s in cfg["seeds"]}
+    plan = ContinualPlan(cfg, data_root="unused")
+    # Figure 6's volume x type variants: the runs of a replay type at a volume other than the method's default
+    variants = {name: plan.experiment_methods(name) for name in cfg["experiments"]}
+    assert len(variants["figure6"]) == 6 + 6 + 6  # Replay real; SAPT pseudo; SAPT real: 6 volumes each
+    assert {"replay", "sapt-lora"} <= set(variants["figure6"])  # the 0.02 defaults are Table 1's own runs
+    runs = {(b, o, bb, m, s) for name, e in cfg["experiments"].items() for b in e["benchmarks"]
+            for o in cfg["orders"][b] for bb in e["backbones"] for m in variants[name] if m != "zero-shot"
+            and b in (methods["methods"][m.split("~")[0]]["benchmarks"] or [b]) for s in cfg["seeds"]}
     single, generators, pseudo, data = set(), set(), set(), set()
     for b, o, bb, m, s in runs:
-        h = resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"])
+        h = plan.hparams(m, bb, b, o)
+        if "~" not in m:  # paper.yaml has no method_overrides: the plan's values are config/methods.yaml's
+            assert h == resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"])
         tasks = benches[b]["orders"][o]
         for k, t in enumerate(tasks):
             data.add((b, t, s))
             single.add((b, bb, h["pet"], t, s))
-            if k < len(tasks) - 1:  # pseudo inputs of every task but the last feed later steps
+            uses_arm = h["recipe"] == "train-step" and h.get("routing", "attention") == "attention" and h["lambda"] > 0
+            if k < len(tasks) - 1 and uses_arm:  # ARM: pseudo inputs of every task but the last feed later steps
                 pseudo.add((b, bb, h["pet"], s, h["pseudo_source"], h["replay_volume"], t))
                 if h["pseudo_source"] == "generated":
                     generators.add((b, bb, h["pet"], s, t))
@@ -48,8 +58,12 @@ def test_paper_grid_job_counts(repo_root, data_root):
     counts = _job_counts(repo_root, "--configfile", "config/paper.yaml", f"--config=data_root={data_root}")
     for rule, n in expected.items():
         assert counts.get(rule) == n, (rule, counts.get(rule), n)
-    # the grid: 2 SAPT methods x 2 benchmarks x 2 orders x 3 seeds on T5-large, + scale and architecture runs
-    assert expected["train_step"] == len(runs) * 15 and len(runs) == 72
+    # the grid: 8 methods x 2 benchmarks (+ EPI on Long Sequence only) x 2 orders x 3 seeds on T5-large (Table 1), + SAPT-LoRA -ARM (Table 2),
+    # + 3 methods on the other sizes / LLaMA (Figures 4, 5, 7)
+    assert expected["train_step"] == len(runs) * 15
+    seeds_orders = 2 * 2 * 3  # 2 benchmarks x 2 orders x 3 seeds
+    assert len(runs) == ((8 + 1) * seeds_orders + 2 * 3 + 3 * 2 * seeds_orders + 3 * 2 * seeds_orders
+                         + 16 * 2 * 3)  # T5-XL/XXL; LLaMA x2; Figure 6: 16 new variants x 2 SuperNI orders x 3 seeds
 
 
 def test_resources_come_from_the_backbone_table(repo_root):

@@ -75,8 +75,15 @@ def run(args: argparse.Namespace) -> int:
         from sapt_core.state import load_into
 
         tensors, side = state
-        model = SaptModel(model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": side["step"]}))
-        load_into(model, tensors)
+        if "l2p" in side:  # L2P prompt pool: per-input top-N selection (weights = multi-hot over the pool)
+            from sapt_core.l2p import L2PConfig, L2PModel
+
+            model = L2PModel(model, bb.family, L2PConfig(**side["l2p"]))
+            model.load_own_state(tensors)
+        else:
+            n_blocks = tensors["attention.keys"].shape[0]  # = step for SAPT/O-LoRA; 1 for single-block baselines
+            model = SaptModel(model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": n_blocks}))
+            load_into(model, tensors)
     scores, pred_rows = {}, []
     for d, manifest, rows in tasks:
         weights: list = []
@@ -106,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         atomic_write_jsonl(args.predictions, pred_rows)
     if args.attention_out:
-        atomic_write_json(args.attention_out, {"blocks": state[1]["tasks"], "tasks": attention})
+        blocks = ([f"prompt{m}" for m in range(state[1]["l2p"]["pool_size"])] if "l2p" in state[1]
+                  else state[1]["tasks"])
+        atomic_write_json(args.attention_out, {"blocks": blocks, "tasks": attention})
     atomic_write_json(args.out, out)
     for task, s in scores.items():
         print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")

@@ -10,6 +10,9 @@ official code) from the task's generator B_ref (``sapt train-generator``) with t
 with the same volume rule applied (they already are 2% of the full training sets, so with capped splits this keeps
 ``min(max(1, int(volume * N_train)), shipped)`` rows).
 
+``--source real`` (Figure 6, "real" replay type): the same volume of the task's own training inputs in place of
+generated ones (seeded selection from ``train.jsonl``, targets dropped), to compare replay types at equal volume.
+
 Output: ``--out pseudo.jsonl`` (prepared-split schema: id, task, benchmark, source, target "", references [],
 definition, input) and a sidecar ``pseudo.json`` beside it (same stem), both written atomically, sidecar first.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from sapt_core.errors import SaptError
 
-SOURCES = ("generated", "shipped")
+SOURCES = ("generated", "shipped", "real")
 FAMILIES = ("t5", "llama")
 # official pseudo_data prediction settings (official_code_facts.md section 3.1); temperature/top_p pinned to 1 so a
 # checkpoint's generation_config (e.g. LLaMA-2's) cannot change them
@@ -187,6 +190,17 @@ def _shipped(args, manifest: dict, volume: float) -> tuple[list[dict], dict]:
     return [shipped[i] for i in keep], info
 
 
+def _real(args, manifest: dict, data_dir: Path, volume: float) -> tuple[list[dict], dict]:
+    from sapt_core.arm.generator import pseudo_rng, select_indices
+    from sapt_core.data import load_split
+    from sapt_core.io import sha256_file
+
+    train = load_split(data_dir, "train")
+    keep = select_indices(len(train), manifest["counts"]["train"], volume, pseudo_rng(args.seed, manifest["task"]))
+    rows = [{**train[i], "target": "", "references": []} for i in keep]
+    return rows, {"inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl")}}
+
+
 def run(args: argparse.Namespace) -> int:
     from sapt_core.arm.generator import pseudo_count
     from sapt_core.data import load_manifest
@@ -206,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         raise SaptError(f"{data_dir / 'manifest.json'}: counts.train: expected a positive integer, got {n_train!r}")
     if args.source == "shipped":
         rows, info = _shipped(args, manifest, volume)
+    elif args.source == "real":
+        rows, info = _real(args, manifest, data_dir, volume)
     else:
         rows, info = _generated(args, manifest, data_dir, volume)
 

@@ -1,9 +1,19 @@
-"""Recipe ``sapt train-step``: one step t of a SAPT run (SAPT-LoRA or SAPT-Prompt).
+"""Recipe ``sapt train-step``: one step t of a SAPT run (SAPT-LoRA or SAPT-Prompt; also O-LoRA, same block layout).
 
   1. build the model with t blocks: blocks/keys 1..t-1 and the projection from ``--state-in`` (frozen blocks and
      keys), a fresh block t and key t (facts 2.8);
   2. train on task t: task loss + lambda * ARM's KL over one pseudo batch of every earlier task (Eq. 5-6, facts 3.5);
   3. store a_t = mean attention of task t's inputs (``--attn-split``, facts 3.3) and write the step state.
+
+Baselines with the same block layout (facts 10):
+- ``--routing concat --pet prompt``: Progressive Prompts, a new prompt per task, earlier ones frozen, all prepended
+  newest first;
+- ``--routing epi --pet prompt``: EPI, a private prompt per task; after training, task t's class statistics of
+  frozen-backbone features join the state, and test inputs take the prompt of the Mahalanobis-closest task
+  (:mod:`sapt_core.epi`; classification tasks only);
+- ``--routing sum --orth-lambda L``: O-LoRA, every LoRA block with weight 1 (no attention, no ARM), and
+  L * sum_sites |A_prev A_new^T|_1 added to the task loss.
+Ablation -ARM of Table 2 is ``--lambda 0``.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from pathlib import Path
 from sapt_core.errors import SaptError
 from sapt_core.recipes.common import add_backbone_args, add_train_args, backbone_provenance, train_config
 
-METHODS = {"sapt-lora": "lora", "sapt-prompt": "prompt"}
+METHODS = {"sapt-lora": "lora", "sapt-prompt": "prompt"}  # PET type of the paper's methods (others pass --pet)
 
 
 def add_sapt_args(p: argparse.ArgumentParser) -> None:
@@ -29,10 +39,17 @@ def add_sapt_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--projection-order", default="official", choices=["official", "paper"])
     g.add_argument("--pool-mask-pads", action=argparse.BooleanOptionalAction, default=False,
                    help="mask pads out of the max-pool (official: no)")
+    g.add_argument("--routing", default="attention", choices=["attention", "sum", "concat", "epi"],
+                   help="attention: shared attention (SAPT); sum: every LoRA block with weight 1 (O-LoRA); concat: "
+                        "every prompt prepended, newest first (ProgPrompt); epi: Mahalanobis task selection (EPI)")
+    g.add_argument("--orth-lambda", type=float, default=0.0,
+                   help="O-LoRA: weight of sum |A_prev A_new^T|_1 (orthogonal subspaces)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--method", required=True, help="method name (config/methods.yaml), recorded in the state")
+    p.add_argument("--pet", default=None, choices=["lora", "prompt"],
+                   help=f"PET type; default from the method name ({', '.join(f'{k}: {v}' for k, v in METHODS.items())})")
     p.add_argument("--data-dir", required=True, help="prepared directory of task t")
     p.add_argument("--state-in", default=None, help="state of step t-1 (omit for the first task)")
     p.add_argument("--state-out", required=True, help="state directory of step t")
@@ -67,10 +84,17 @@ def sapt_config_from_args(args, n_blocks: int):
                 raise ValueError
         except ValueError:
             raise SaptError(f"--temperature: expected sqrt_d, d_e or a positive number, got {args.temperature!r}") from None
-    return SaptConfig(pet=METHODS[args.method], n_blocks=n_blocks, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+    pet = args.pet or METHODS.get(args.method)
+    if pet is None:
+        raise SaptError(f"--pet: required for method {args.method!r} (lora or prompt)")
+    if args.routing == "sum" and pet != "lora":
+        raise SaptError("--routing sum: O-LoRA-style summing needs --pet lora")
+    if args.routing in ("concat", "epi") and pet != "prompt":
+        raise SaptError(f"--routing {args.routing}: needs --pet prompt")
+    return SaptConfig(pet=pet, n_blocks=n_blocks, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
                       lora_dropout=args.lora_dropout, lora_mixing=args.lora_mixing, prompt_len=args.prompt_len,
                       d_p=args.d_p, temperature=args.temperature, projection_order=args.projection_order,
-                      pool_mask_pads=args.pool_mask_pads)
+                      pool_mask_pads=args.pool_mask_pads, routing=args.routing)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,18 +104,24 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import read_jsonl, sha256_file
     from sapt_core.state import check_compatible, read_state
 
-    if args.lam < 0:
-        raise SaptError(f"--lambda: expected a non-negative number, got {args.lam}")
-    cfg = train_config(args, "adamw" if args.method == "sapt-lora" else "adafactor")
+    for flag, v in (("--lambda", args.lam), ("--orth-lambda", args.orth_lambda)):
+        if v < 0:
+            raise SaptError(f"{flag}: expected a non-negative number, got {v}")
+    cfg = train_config(args, "adamw" if (args.pet or METHODS.get(args.method)) == "lora" else "adafactor")
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
     if not rows:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+    if args.routing == "epi" and manifest.get("metric") != "accuracy":
+        raise SaptError(f"{data_dir / 'manifest.json'}: task {manifest.get('task')!r} is scored by "
+                        f"{manifest.get('metric')!r}; EPI selects tasks by class statistics and needs classification "
+                        "tasks (the paper runs it on Long Sequence only)")
     attn_rows = load_split(data_dir, args.attn_split)
     prev_tensors, prev_side = (read_state(args.state_in) if args.state_in else (None, {}))
     n_prev = prev_side.get("step", 0)
-    if len(args.pseudo) != n_prev:
+    uses_arm = args.routing == "attention" and args.lam > 0
+    if uses_arm and len(args.pseudo) != n_prev:
         raise SaptError(f"--pseudo: expected {n_prev} files (one per earlier task of {args.state_in}), got {len(args.pseudo)}")
     if prev_side and prev_side.get("method") != args.method:
         raise SaptError(f"{args.state_in}: state of method {prev_side.get('method')!r}, not {args.method!r}")
@@ -122,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     train_set = encode_rows(rows, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
     query_collate = Collator(tok.pad_token_id, bb.family)
     extra = None
-    if n_prev and args.lam > 0:
+    if n_prev and uses_arm:
         replay = PseudoReplay([encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows],
                               query_collate, cfg.batch_size, args.seed)
         kl_targets = torch.stack([pad_target(targets[i, : i + 1], step) for i in range(n_prev)])
@@ -135,6 +165,14 @@ def run(args: argparse.Namespace) -> int:
             return scale * reflection_loss(model_, replay.next_batches(), kl_targets, args.kl_direction)
 
         extra = arm_kl
+    elif n_prev and args.orth_lambda > 0:
+        from sapt_core.baselines import orthogonality_loss
+
+        def orth(model_, inputs, global_step):
+            """O-LoRA: lambda_1 * sum over sites |A_prev A_new^T|_1."""
+            return args.orth_lambda * orthogonality_loss(model_)
+
+        extra = orth
 
     param_groups = None
     if args.proj_lr is not None:
@@ -161,6 +199,14 @@ def run(args: argparse.Namespace) -> int:
                                   workdir, extra_loss=extra, progress=not args.no_progress, param_groups=param_groups,
                                   callbacks=[selector.callback()] if selector else None)
     selected = selector.restore(model) if selector else None
+    if args.routing == "epi":  # EPI: task t's class statistics of frozen-backbone features (no prompt)
+        from sapt_core.epi import frozen_features
+
+        enc = encode_rows(rows, tok, bb.family, cfg.max_source_len, train=False)
+        feats = torch.cat([frozen_features(bb.model, bb.family, b["input_ids"].to(bb.model.device),
+                                           b["attention_mask"].to(bb.model.device)).cpu()
+                           for b in (query_collate(enc[i:i + 64]) for i in range(0, len(enc), 64))])
+        model.epi.add_task(feats, [r["target"] for r in rows], step - 1)
     attn_enc = encode_rows(attn_rows, tok, bb.family, cfg.max_source_len, train=False)
     a_t = mean_attention(model, (query_collate(attn_enc[s:s + 64]) for s in range(0, len(attn_enc), 64)))
     new_targets = torch.zeros(step, step)
@@ -172,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
         "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
         "seed": args.seed, "sapt": scfg.to_dict(),
         "arm": {"lambda": args.lam, "kl_direction": args.kl_direction, "kl_scale_by_gas": args.kl_scale_by_gas,
-                "kl_start_step": args.kl_start_step, "attn_split": args.attn_split, "proj_lr": args.proj_lr},
+                "kl_start_step": args.kl_start_step, "attn_split": args.attn_split, "proj_lr": args.proj_lr,
+                "used": bool(n_prev and uses_arm)},
+        "orth_lambda": args.orth_lambda,
         "train": cfg.to_dict(), "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
                    f"{args.attn_split}.jsonl": sha256_file(data_dir / f"{args.attn_split}.jsonl"),

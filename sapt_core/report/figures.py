@@ -2,28 +2,60 @@
 
 Figure 8: average performance after every step (AP_t of section 5.1.2 after each task), one panel per benchmark,
 one line per method (mean over orders and seeds, shaded +- sd over seeds when there are several).
-Figure 3 (and 9-12 for other runs): shared-attention heat maps of a SAPT run, learning time vs test time. Learning
+Figures 3 and 9-12: shared-attention heat maps of SAPT runs, learning time vs test time, one row per run. Learning
 time = a_t, the mean attention of task t's inputs stored right after learning task t (the ARM targets, row t);
 test time = the mean attention of each task's test inputs under the final model (``attention.json``).
+Figure 4 (scale) and Figures 5 / 7 (architecture): AP, F.Ra and FWT per backbone, one series per method (mean over
+orders, then over seeds; error bars +- sd over seeds), one row per benchmark. Figure 4 draws lines over the
+backbones in the order given (smallest first), Figures 5 / 7 grouped bars. Series are whatever methods the runs
+hold (``--methods`` only orders them), so baselines appear without code changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections import defaultdict
+from pathlib import Path
 
 from sapt_core.errors import SaptError
 
-FIGURES = ("figure8", "figure3")
+ATTENTION_FIGURES = ("figure3", "figure9", "figure10", "figure11", "figure12")
+METRIC_FIGURES = {"figure4": "scale", "figure5": "architecture", "figure6": "replay", "figure7": "architecture"}
+FIGURES = ("figure8", *ATTENTION_FIGURES, *METRIC_FIGURES)
+# what the paper's figure shows (the caption's subject); the plotted runs are whatever the experiment declares
+PAPER = {
+    "figure3": "paper: SAPT-Prompt, Long Sequence (T5-large)",
+    "figure4": "paper: T5 sizes large / XL / XXL",
+    "figure5": "paper: T5 vs LLaMA-2, SuperNI",
+    "figure6": "paper App. E.2: replay volume and type, T5-large",
+    "figure7": "paper: T5 vs LLaMA-2, Long Sequence",
+    "figure8": "paper: T5-large, SuperNI and Long Sequence",
+    "figure9": "paper: SAPT-Prompt, SuperNI (T5-large)",
+    "figure10": "paper: SAPT-Prompt, Long Sequence (T5-large)",
+    "figure11": "paper: SAPT-LoRA, SuperNI (T5-large)",
+    "figure12": "paper: SAPT-LoRA, Long Sequence (T5-large)",
+}
+FIG_METRICS = (("AP", "AP (higher is better)"), ("F.Ra", "F.Ra, forgetting (lower is better)"),
+               ("FWT", "FWT, forward transfer (higher is better)"))
+_RUN_RE = re.compile(r"runs/(?P<benchmark>[^/]+)/(?P<order>order\d+)/(?P<backbone>[^/]+)/(?P<method>[^/]+)/"
+                     r"seed(?P<seed>\d+)/?$")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figure", required=True, choices=FIGURES)
-    p.add_argument("--metrics", nargs="*", default=[], help="figure8: metrics.json files of the runs (sapt run-metrics)")
+    p.add_argument("--metrics", nargs="*", default=[],
+                   help="figures 4, 5, 7, 8: metrics.json files of the runs (sapt run-metrics)")
     p.add_argument("--runs", nargs="*", default=[],
-                   help="figure3: run directories (each with step<T>/state/ and step<T>/attention.json)")
-    p.add_argument("--methods", nargs="*", default=None, help="line order (default: as found)")
+                   help="figures 3, 9-12: run directories (each with step<T>/state/ and step<T>/attention.json)")
+    p.add_argument("--methods", nargs="*", default=None, help="series order (default: as found)")
+    p.add_argument("--backbones", nargs="*", default=None,
+                   help="figures 4, 5, 7: x-axis order of the backbones (default: as found)")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.png and <prefix>.pdf")
+
+
+def figure_number(name: str) -> str:
+    return name.replace("figure", "Figure ")
 
 
 def ap_curves(metrics: list[dict]) -> dict:
@@ -49,8 +81,6 @@ def ap_curves(metrics: list[dict]) -> dict:
 
 def attention_maps(run_dir) -> tuple:
     """(tasks, learning-time matrix [T, T], test-time matrix [T, T], run sidecar) of a finished SAPT run."""
-    from pathlib import Path
-
     import numpy as np
     from safetensors.torch import load_file
 
@@ -72,63 +102,135 @@ def attention_maps(run_dir) -> tuple:
     return tasks, learn, test, side
 
 
-def _heatmaps(args, plt, np):
-    from pathlib import Path
+def run_identity(run_dir, side: dict | None = None) -> dict:
+    """benchmark, order, backbone, method, seed of a run directory (results/runs/<b>/<o>/<bb>/<m>/seed<s>); the
+    state sidecar fills in what the path does not say."""
+    m = _RUN_RE.search(Path(run_dir).as_posix())
+    ident = m.groupdict() if m else {}
+    side = side or {}
+    for key in ("benchmark", "method", "seed"):
+        ident.setdefault(key, str(side.get(key, "?")))
+    ident.setdefault("order", "?")
+    ident.setdefault("backbone", Path(str((side.get("backbone") or {}).get("name", "?"))).name)
+    return ident
 
-    runs = [attention_maps(r) for r in args.runs]
+
+def run_caption(ident: dict) -> str:
+    return (f"method {ident['method']} | backbone {ident['backbone']} | benchmark "
+            f"{ident['benchmark'].replace('_', ' ')} | {ident['order']} | seed {ident['seed']}")
+
+
+def heatmap_figure(figure: str, run_dirs: list, plt):
+    """The heat-map figure (one row per run: learning time left, test time right); returns the matplotlib figure."""
+    runs = [attention_maps(r) for r in run_dirs]
     if not runs:
-        raise SaptError("--runs: figure3 needs at least one run directory")
-    fig, axes = plt.subplots(len(runs), 2, figsize=(11, 4.6 * len(runs)), squeeze=False)
-    for row, (run_dir, (tasks, learn, test, side)) in enumerate(zip(args.runs, runs)):
+        raise SaptError(f"--runs: {figure} needs at least one SAPT run directory")
+    fig, axes = plt.subplots(len(runs), 2, figsize=(11, 1.2 + 4.6 * len(runs)), squeeze=False)
+    for row, (run_dir, (tasks, learn, test, side)) in enumerate(zip(run_dirs, runs)):
+        if learn.shape != test.shape or learn.shape != (len(tasks), len(tasks)):
+            raise SaptError(f"{run_dir}: learning-time {learn.shape} and test-time {test.shape} matrices do not "
+                            f"match its {len(tasks)} tasks")
         labels = [t.split("_")[0] for t in tasks]
-        name = "/".join(Path(run_dir).parts[-5:])
-        for col, (mat, what) in enumerate([(learn, "learning time: a_t right after task t"),
-                                           (test, "test time: final model")]):
+        ident = run_identity(run_dir, side)
+        for col, (mat, what) in enumerate([(learn, "training: attention a_t of task t's inputs, right after task t"),
+                                           (test, "testing: attention after the last task (final model)")]):
             ax = axes[row][col]
             im = ax.imshow(mat, vmin=0, vmax=1, cmap="Blues")
             ax.set_xticks(range(len(tasks)), labels, rotation=45, ha="right", fontsize=8)
             ax.set_yticks(range(len(tasks)), labels, fontsize=8)
-            ax.set_xlabel("PET block (task it was learned on)")
+            ax.set_xlabel("PET block (the task it was learned on)")
             ax.set_ylabel("inputs of task")
-            ax.set_title(f"{name}\n{what}", fontsize=9)
+            ax.set_title(f"{run_caption(ident)}\n{what}", fontsize=8)
             for i in range(len(tasks)):
                 for j in range(len(tasks)):
                     if col == 1 or j <= i:
                         ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=7,
                                 color="white" if mat[i, j] > 0.5 else "black")
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
-    fig.suptitle("Figure 3: shared attention over PET blocks (rows: inputs of a task; columns: blocks). A diagonal "
-                 "layout = each task routed to its own block.", fontsize=10)
+    methods = sorted({run_identity(r)["method"] for r in run_dirs})
+    benches = sorted({run_identity(r)["benchmark"].replace("_", " ") for r in run_dirs})
+    fig.suptitle(f"{figure_number(figure)}: shared attention of {', '.join(methods)} on {', '.join(benches)}, "
+                 f"training (left) vs testing (right)\nrows: inputs of a task; columns: PET blocks; "
+                 f"a diagonal layout = each task routed to its own block ({PAPER[figure]})", fontsize=10)
     fig.tight_layout()
-    return fig, len(runs)
+    return fig
 
 
-def run(args: argparse.Namespace) -> int:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def backbone_metrics(metrics: list[dict]) -> dict:
+    """{benchmark: {metric: {method: {backbone: [per-seed values, each the mean over orders]}}}}"""
     import numpy as np
 
-    from sapt_core.io import atomic_path, read_json
+    by = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))  # b -> m -> bb -> seed
+    for m in metrics:
+        r = m["run"]
+        by[r["benchmark"]][r["method"]][r["backbone"]][r["seed"]].append(m["metrics"])
+    out = {}
+    for bench, methods in by.items():
+        out[bench] = {k: {} for k, _ in FIG_METRICS}
+        for method, backbones in methods.items():
+            for key, _ in FIG_METRICS:
+                out[bench][key][method] = {
+                    bb: [float(np.mean([float(x[key]) for x in per_order])) for per_order in seeds.values()]
+                    for bb, seeds in backbones.items()}
+    return out
 
-    if args.figure == "figure3":
-        fig, n = _heatmaps(args, plt, np)
-        _save(fig, args.out_prefix, plt, io, atomic_path)
-        print(f"wrote {args.out_prefix}.png/.pdf from {n} runs")
-        return 0
-    if not args.metrics:
-        raise SaptError("--metrics: figure8 needs the runs' metrics.json files")
-    metrics = [read_json(p, "run metrics") for p in args.metrics]
+
+def _order(found, wanted) -> list:
+    found = list(dict.fromkeys(found))
+    return [x for x in wanted if x in found] + [x for x in found if x not in wanted] if wanted else found
+
+
+def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones=None):
+    """Figure 4 (lines over backbone sizes) or 5 / 7 (grouped bars per backbone): AP, F.Ra, FWT per method."""
+    import numpy as np
+
+    data = backbone_metrics(metrics)
+    benches = _order(data, ["SuperNI", "Long_Sequence"])
+    kind = METRIC_FIGURES[figure]
+    fig, axes = plt.subplots(len(benches), len(FIG_METRICS), figsize=(15, 1.4 + 3.9 * len(benches)), squeeze=False)
+    for row, bench in enumerate(benches):
+        series = _order(data[bench]["AP"], methods)
+        bbs = _order([bb for m in series for bb in data[bench]["AP"][m]], backbones)
+        x = np.arange(len(bbs))
+        width = 0.8 / max(len(series), 1)
+        for col, (key, label) in enumerate(FIG_METRICS):
+            ax = axes[row][col]
+            for i, method in enumerate(series):
+                vals = data[bench][key][method]
+                mean = np.array([np.mean(vals[bb]) if bb in vals else np.nan for bb in bbs])
+                sd = np.array([np.std(vals[bb], ddof=1) if len(vals.get(bb, [])) > 1 else 0.0 for bb in bbs])
+                n = max((len(v) for v in vals.values()), default=0)
+                name = f"{method} (n={n} seed{'s' if n > 1 else ''})"
+                if kind == "scale":
+                    ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, label=name)
+                else:
+                    ax.bar(x - 0.4 + width * (i + 0.5), mean, width, yerr=sd, capsize=3, label=name)
+            ax.set_xticks(x, bbs, rotation=20, ha="right", fontsize=8)
+            ax.set_xlabel("backbone" + (" (increasing size)" if kind == "scale" else ""))
+            ax.set_ylabel(label)
+            ax.set_title(f"{bench.replace('_', ' ')}: {key}", fontsize=9)
+            ax.grid(alpha=0.3, axis="y")
+            if col == 0:
+                ax.legend(fontsize=7)
+    orders = sorted({m["run"]["order"] for m in metrics})
+    seeds = sorted({m["run"]["seed"] for m in metrics})
+    what = "backbone size" if kind == "scale" else "backbone architecture"
+    fig.suptitle(f"{figure_number(figure)}: continual-learning metrics vs {what} ({PAPER[figure]})\n"
+                 f"methods {', '.join(_order({m['run']['method'] for m in metrics}, methods))} | orders "
+                 f"{', '.join(orders)} (averaged) | seeds {', '.join(map(str, seeds))} (error bars: ±1 sd)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ap_figure(metrics: list[dict], plt, methods=None):
+    import numpy as np
+
     curves = ap_curves(metrics)
-    benches = [b for b in ("SuperNI", "Long_Sequence") if b in curves] + [b for b in curves if b not in
-                                                                          ("SuperNI", "Long_Sequence")]
+    benches = _order(curves, ["SuperNI", "Long_Sequence"])
     fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4), squeeze=False)
     for ax, bench in zip(axes[0], benches):
-        methods = [m for m in (args.methods or curves[bench]) if m in curves[bench]]
-        for method in methods:
+        for method in _order(curves[bench], methods):
             c = np.array(curves[bench][method])
             mean = c.mean(0)
             steps = np.arange(1, len(mean) + 1)
@@ -146,8 +248,37 @@ def run(args: argparse.Namespace) -> int:
     fig.suptitle(f"Figure 8: average performance at each time step, backbone {backbones} "
                  "(mean over orders; shaded: ±1 sd over seeds)", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def run(args: argparse.Namespace) -> int:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sapt_core.io import atomic_path, read_json
+
+    if args.figure in ATTENTION_FIGURES:
+        fig = heatmap_figure(args.figure, args.runs, plt)
+        n = len(args.runs)
+    else:
+        if not args.metrics:
+            raise SaptError(f"--metrics: {args.figure} needs the runs' metrics.json files")
+        metrics = [read_json(p, "run metrics") for p in args.metrics]
+        n = len(metrics)
+        if args.figure == "figure8":
+            fig = ap_figure(metrics, plt, args.methods)
+        elif args.figure == "figure6":
+            from sapt_core.report.replay_figure import replay_figure
+
+            fig = replay_figure(metrics, plt)
+        else:
+            fig = metric_figure(args.figure, metrics, plt, args.methods, args.backbones)
     _save(fig, args.out_prefix, plt, io, atomic_path)
-    print(f"wrote {args.out_prefix}.png/.pdf from {len(metrics)} runs")
+    print(f"wrote {args.out_prefix}.png/.pdf from {n} runs")
     return 0
 
 

@@ -18,8 +18,15 @@ WHAT = {
     "table7": "task orders (paper Table 7)",
     "table8": "results per SuperNI order (paper Table 8)",
     "table9": "results per Long Sequence order (paper Table 9)",
-    "figure3": "shared-attention heat maps, learning time vs test time (paper Figure 3)",
+    "figure3": "shared-attention heat maps, learning time vs test time (paper Figure 3: SAPT-Prompt, Long Sequence)",
+    "figure4": "AP, F.Ra, FWT vs backbone size, per method (paper Figure 4)",
+    "figure5": "AP, F.Ra, FWT of T5 vs LLaMA backbones on SuperNI, per method (paper Figure 5)",
+    "figure7": "AP, F.Ra, FWT of T5 vs LLaMA backbones on Long Sequence, per method (paper Figure 7)",
     "figure8": "average performance after each time step (paper Figure 8)",
+    "figure9": "shared-attention heat maps, SAPT-Prompt on SuperNI (paper Figure 9)",
+    "figure10": "shared-attention heat maps, SAPT-Prompt on Long Sequence (paper Figure 10)",
+    "figure11": "shared-attention heat maps, SAPT-LoRA on SuperNI (paper Figure 11)",
+    "figure12": "shared-attention heat maps, SAPT-LoRA on Long Sequence (paper Figure 12)",
 }
 
 

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--ap-only", action="store_true",
+                   help="MTL (the upper bound, a fresh model per step): only AP is meaningful; F.Ra, FWT, BWT are "
+                        "reported as not applicable (facts §10 MTL)")
     p.add_argument("--out", required=True, metavar="METRICS_JSON",
                    help="metrics JSON (RUN/metrics.json); matrix.csv is written beside it")
 
@@ -189,6 +192,10 @@ def run(args: argparse.Namespace) -> int:
     run_info = {"benchmark": args.benchmark, "order": args.order, "backbone": args.backbone, "method": args.method,
                 "seed": args.seed}
     result, csv_text = build_run_metrics(args.run_dir, list(args.tasks), args.single, run_info)
+    if args.ap_only:
+        for block in ("metrics", "metrics_rougeL_all"):
+            result[block] = {k: (v if k == "T" or k.startswith("AP") else None) for k, v in result[block].items()}
+        result["ap_only"] = "MTL: F.Ra, FWT and BWT do not apply to a model retrained from scratch at every step"
     out = Path(args.out)
     atomic_write_text(out.parent / "matrix.csv", csv_text)
     atomic_write_json(out, result)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from sapt_core.errors import SaptError
 
-TABLES = ("table1", "table2", "table8", "table9", "table4", "table5", "table6", "table7")
+TABLES = ("table1", "table2", "table3", "table8", "table9", "table4", "table5", "table6", "table7")
 RESULT_TABLES = ("table1", "table2", "table8", "table9")
 PER_ORDER = {"table8": "SuperNI", "table9": "Long_Sequence"}
 PER_BENCHMARK = ("SuperNI", "Long_Sequence")  # table1/table2 column groups (paper order)
@@ -88,6 +88,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="expected seeds (default: every seed among the inputs used)")
     p.add_argument("--variant", choices=tuple(VARIANTS), default="paper",
                    help="paper metrics or the official score.py Rouge-L-for-all variant (default: %(default)s)")
+    p.add_argument("--not-applicable", nargs="*", default=[], metavar="METHOD:BENCHMARK",
+                   help="cells shown as '-': the method does not apply to the benchmark (EPI on SuperNI)")
+    p.add_argument("--unseen", nargs="*", default=[], metavar="METHOD=SCORES",
+                   help="table3: unseen-task score files (sapt evaluate), each labelled with its row's method")
     p.add_argument("--manifests", nargs="*", default=[], metavar="DIR",
                    help="tables 4-6: directories searched for prepare-data manifest.json files (split counts)")
 
@@ -97,8 +101,18 @@ def run(args: argparse.Namespace) -> int:
 
     benchmarks = load_benchmarks(args.benchmarks)
     if args.table in RESULT_TABLES:
+        na = []
+        for item in args.not_applicable:
+            m, sep, b = item.partition(":")
+            if not sep or b not in benchmarks:
+                raise SaptError(f"--not-applicable {item!r}: expected METHOD:BENCHMARK with a known benchmark")
+            na.append((m, b))
         table = result_table(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
-                             orders=args.orders, seeds=args.seeds, variant=args.variant)
+                             orders=args.orders, seeds=args.seeds, variant=args.variant, not_applicable=na)
+    elif args.table == "table3":
+        from sapt_core.report.unseen import parse_unseen_args, unseen_table
+
+        table = unseen_table(parse_unseen_args(args.unseen), benchmarks, methods=args.methods)
     elif args.table in DATASET_TABLES:
         table = dataset_table(args.table, benchmarks, args.benchmarks, args.manifests)
     else:
@@ -148,8 +162,10 @@ def _join(xs) -> str:
 
 # --------------------------------------------------------------------------------------------------- result tables
 def result_table(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper") -> Table:
-    """Tables 1, 2 (per benchmark, averaged over its orders) and 8, 9 (per order) from run metrics files."""
+                 seeds=None, variant: str = "paper", not_applicable=()) -> Table:
+    """Tables 1, 2 (per benchmark, averaged over its orders) and 8, 9 (per order) from run metrics files.
+    ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``."""
+    not_applicable = set(not_applicable)
     owner = _order_owner(benchmarks)
     # column groups: (label, benchmark, [orders])
     if orders is not None:
@@ -224,6 +240,12 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
             label = m if len(backbones) == 1 else f"{m} ({bb})"
             cells, rec, row_files = [label], {"method": m, "backbone": bb if bb is not None else ""}, []
             for glabel, bench, g_orders in groups:
+                if (m, bench) in not_applicable:
+                    cells += [NOT_APPLICABLE] * len(METRICS)
+                    any_na = True
+                    rec.update({f"{glabel} {name} {x}": (NOT_APPLICABLE if x == "cell" else "")
+                                for name, _ in METRICS for x in ("mean", "sd", "n", "cell")})
+                    continue
                 files, derived, per_seed, partial = [], set(), [], False
                 for s in seeds:
                     vals, complete = [], True
@@ -301,7 +323,9 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
     if any_missing:
         notes.append(f"{MISSING}: no metrics file among the inputs for this cell.")
     if any_na:
-        notes.append(f"{NOT_APPLICABLE}: not applicable (FWT without single-task scores; F.Ra and BWT with one task).")
+        notes.append(f"{NOT_APPLICABLE}: not applicable (FWT without single-task scores; F.Ra and BWT with one task; "
+                         "MTL: only AP, it is retrained from scratch at every step; a method that does not apply to a benchmark, "
+                         "e.g. EPI on SuperNI's generation tasks).")
     if missing_runs and seeds:
         notes.append(f"Missing runs ({len(missing_runs)}): {_join(missing_runs)}.")
     notes.append(f"Backbone: {bb_text}. Data protocol: {_join(protocols) or 'unknown'}. "

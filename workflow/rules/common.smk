@@ -13,7 +13,7 @@ wildcard_constraints:
     protocol="official|paper",
     k=r"\d+",
     order=r"order\d+",
-    source="generated|shipped",
+    source="generated|shipped|real",
     volume=r"[0-9.]+",
 
 

@@ -1,5 +1,6 @@
 rule train_step:
-    """Step k of a run: block k + key k + projection, task loss + lambda * ARM KL; writes the step state."""
+    """Step k of a run: SAPT (block k + key k + projection, task loss + lambda * ARM KL), O-LoRA (train-step), or a
+    single-block baseline (train-seq: SeqLoRA, Replay, MTL); writes the step state."""
     input:
         unpack(lambda wc: PLAN.step_inputs(wc)),
     output:
@@ -10,20 +11,23 @@ rule train_step:
         data_dir=lambda wc: PLAN.data_dir(wc.benchmark, PLAN.order_tasks(wc.benchmark, wc.order)[int(wc.k) - 1], wc.seed),
         state_in=lambda wc, input: f"--state-in {os.path.dirname(input.state)}" if "state" in input.keys() else "",
         pseudo=lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else "",
+        replay=lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
+        if input.replay else "",
+        recipe=lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order),
         hparams=lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order),
     log:
         "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
         "results/benchmarks/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt train-step --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
-        "{params.state_in} {params.pseudo} {params.hparams} --seed {wildcards.seed} --no-progress "
+        "sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
+        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} --seed {wildcards.seed} --no-progress "
         "--state-out $(dirname {output.state}) > {log} 2>&1"
 
 
@@ -44,7 +48,7 @@ rule evaluate_step:
         "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
         "results/benchmarks/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
@@ -68,9 +72,10 @@ rule run_metrics:
     params:
         tasks=lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order)),
         run_dir=lambda wc: PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed),
+        extra=lambda wc: PLAN.run_metrics_args(wc.method, wc.backbone, wc.benchmark, wc.order),
     log:
         "results/logs/run_metrics/{benchmark}/{order}/{backbone}/{method}/seed{seed}.log",
     shell:
         "sapt run-metrics --run-dir {params.run_dir} --tasks {params.tasks} --single {input.single} "
         "--benchmark {wildcards.benchmark} --order {wildcards.order} --backbone {wildcards.backbone} "
-        "--method {wildcards.method} --seed {wildcards.seed} --out {output.metrics} > {log} 2>&1"
+        "--method {wildcards.method} --seed {wildcards.seed} {params.extra} --out {output.metrics} > {log} 2>&1"

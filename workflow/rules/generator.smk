@@ -14,7 +14,7 @@ rule train_generator:
         "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
@@ -37,7 +37,7 @@ rule generate_pseudo:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
         "results/benchmarks/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),

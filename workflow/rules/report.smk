@@ -1,4 +1,5 @@
 from sapt_core.plan import RESULT_TABLES, STATIC_TABLES
+from sapt_core.report.figures import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES
 
 
 rule result_table:
@@ -7,7 +8,13 @@ rule result_table:
         metrics=lambda wc: PLAN.metrics_files(wc.table),
     output:
         md="results/tables/{table}.md",
-        csv="results/tables/{table}.csv",
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../report/result_table.rst",
+            category="Tables",
+            subcategory="{table}",
+            labels={"table": "{table}", "kind": "CL metrics"},
+        ),
         tex="results/tables/{table}.tex",
     wildcard_constraints:
         table="|".join(RESULT_TABLES),
@@ -27,7 +34,13 @@ rule static_table:
         benchmarks=config["benchmarks_file"],
     output:
         md="results/tables/{table}.md",
-        csv="results/tables/{table}.csv",
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../report/static_table.rst",
+            category="Tables",
+            subcategory="{table}",
+            labels={"table": "{table}", "kind": "benchmark definition"},
+        ),
         tex="results/tables/{table}.tex",
     wildcard_constraints:
         table="|".join(STATIC_TABLES),
@@ -50,15 +63,21 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             f"results/tables/{_t}.md",
 
 
-rule figure8:
-    """Figure 8: AP after every time step, per benchmark and method (runs of experiment table1)."""
+rule ap_figure:
+    """Figure 8: AP after every time step, per benchmark and method (runs of experiment figure8, else table1)."""
     input:
-        metrics=lambda wc: PLAN.metrics_files("table1"),
+        metrics=lambda wc: PLAN.figure_metrics("figure8"),
     output:
-        png="results/figures/figure8.png",
+        png=report(
+            "results/figures/figure8.png",
+            caption="../report/figure8.rst",
+            category="Figures",
+            subcategory="figure8",
+            labels={"figure": "figure8", "kind": "AP per time step"},
+        ),
         pdf="results/figures/figure8.pdf",
     params:
-        methods=lambda wc: " ".join(config["experiments"]["table1"]["methods"]),
+        methods=lambda wc: " ".join(PLAN.experiment(PLAN.figure_experiment("figure8"))["methods"]),
     log:
         "results/logs/report/figure8.log",
     shell:
@@ -66,20 +85,61 @@ rule figure8:
         "--out-prefix results/figures/figure8 > {log} 2>&1"
 
 
-rule figure3:
-    """Figure 3: learning-time vs test-time shared attention of the SAPT runs of experiment table1."""
+rule attention_figure:
+    """Figures 3, 9-12: training-time vs test-time shared attention of the SAPT runs of experiment <figure>."""
     input:
-        states=lambda wc: PLAN.final_step_files("table1", "state/state.safetensors"),
-        attention=lambda wc: PLAN.final_step_files("table1", "attention.json"),
+        unpack(lambda wc: PLAN.attention_figure_inputs(wc.figure)),
     output:
-        png="results/figures/figure3.png",
-        pdf="results/figures/figure3.pdf",
+        png=report(
+            "results/figures/{figure}.png",
+            caption="../report/attention_figure.rst",
+            category="Figures",
+            subcategory="{figure}",
+            labels={"figure": "{figure}", "kind": "shared-attention heat maps"},
+        ),
+        pdf="results/figures/{figure}.pdf",
+    wildcard_constraints:
+        figure="|".join(ATTENTION_FIGURES),
     params:
-        runs=lambda wc: " ".join(PLAN.sapt_run_dirs("table1")),
+        runs=lambda wc: " ".join(PLAN.attention_figure_runs(wc.figure)),
     log:
-        "results/logs/report/figure3.log",
+        "results/logs/report/{figure}.log",
     shell:
-        "sapt report-figure --figure figure3 --runs {params.runs} --out-prefix results/figures/figure3 > {log} 2>&1"
+        "sapt report-figure --figure {wildcards.figure} --runs {params.runs} "
+        "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
+
+
+rule metric_figure:
+    """Figures 4 (backbone size) and 5, 7 (T5 vs LLaMA): AP, F.Ra, FWT per backbone and method (experiment <figure>)."""
+    input:
+        metrics=lambda wc: PLAN.figure_metrics(wc.figure),
+    output:
+        png=report(
+            "results/figures/{figure}.png",
+            caption="../report/metric_figure.rst",
+            category="Figures",
+            subcategory="{figure}",
+            labels={"figure": "{figure}", "kind": "metrics per backbone"},
+        ),
+        pdf="results/figures/{figure}.pdf",
+    wildcard_constraints:
+        figure="|".join(METRIC_FIGURES),
+    params:
+        args=lambda wc: PLAN.figure_args(wc.figure),
+    log:
+        "results/logs/report/{figure}.log",
+    shell:
+        "sapt report-figure --figure {wildcards.figure} --metrics {input.metrics} {params.args} "
+        "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
+
+
+for _f in FIGURES:
+
+    rule:
+        name:
+            _f
+        input:
+            f"results/figures/{_f}.png",
 
 
 rule results_readme:

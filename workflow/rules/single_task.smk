@@ -14,7 +14,7 @@ rule single_task:
         "results/logs/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
@@ -41,7 +41,7 @@ rule evaluate_single_task:
         "results/logs/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: 2
+    threads: lambda wc: PLAN.threads(wc.backbone)
     resources:
         gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
         mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),

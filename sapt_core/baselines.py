@@ -1,0 +1,40 @@
+"""Pieces of the paper's baselines (facts section 10) that are not SAPT's own modules.
+
+- O-LoRA (Wang et al. 2023): ``orthogonality_loss`` = sum over LoRA sites of |A_prev A_new^T|_1, the elementwise L1
+  norm of the cross-Gram between every earlier block's A and the new block's A; added as lambda_1 * L_orth to the task
+  loss. The blocks are summed (``SaptModel`` with ``routing="sum"``).
+- Replay / MTL: ``replay_sample`` = a seeded real sample of an earlier task's training set of ``volume`` x its size
+  (at least 1; volume 1.0 = the whole set, which makes MTL the union of all tasks so far), mixed into task t's data.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import torch
+
+
+def orthogonality_loss(model) -> torch.Tensor:
+    """sum_sites sum_{i<t} |A_i A_t^T|_1 over the LoRA sites of a multi-block model (O-LoRA Eq. 5, lambda_2 = 0)."""
+    total = None
+    for site in model.sites.values():
+        if site.prev_A.shape[0] == 0:
+            continue
+        gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
+        term = gram.abs().sum()
+        total = term if total is None else total + term
+    if total is None:
+        return next(model.parameters()).new_zeros(())
+    return total
+
+
+def replay_sample(rows: list[dict], volume: float, seed: int, task_index: int) -> list[dict]:
+    """``max(1, round(volume * len(rows)))`` rows drawn without replacement, seeded per (seed, task)."""
+    if not 0 < volume <= 1:
+        raise ValueError(f"replay volume: expected a fraction in (0, 1], got {volume}")
+    n = min(len(rows), max(1, math.floor(volume * len(rows) + 0.5)))
+    if n == len(rows):
+        return list(rows)
+    rng = random.Random(seed * 1000 + task_index)
+    return [rows[i] for i in sorted(rng.sample(range(len(rows)), n))]

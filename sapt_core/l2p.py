@@ -1,0 +1,108 @@
+"""L2P, Learning to Prompt (Wang et al. 2022; facts section 10), adapted to generative T5/LLaMA as in SAPT's setting.
+
+A pool of M prompts P_m (length L, vocabulary-initialised) with learnable keys k_m (U(-1, 1)). For an input x:
+
+    q(x)   = mean over x's tokens of the frozen backbone's last hidden states (T5: encoder; LLaMA: decoder, no prompt)
+    s_m    = cos(q(x), k_m);   K_x = the top-N m by s_m
+    input  = [P_{K_x[0]}; ...; P_{K_x[N-1]}; x]          (selected prompts, most similar first, prepended)
+    loss   = LM loss - c * mean_{m in K_x} s_m             (the pull-key term; c = 0.5 in EPI's text L2P, 1.0 official)
+
+The same selection runs at test time (per instance; no task id). One pool is shared by all tasks and keeps training
+across the sequence. ``last_weights`` holds the multi-hot selection [B, M] (for the selection-frequency output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class L2PConfig:
+    pool_size: int = 10
+    prompt_len: int = 10
+    top_n: int = 4
+    pull_weight: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> "L2PConfig":
+        if min(self.pool_size, self.prompt_len, self.top_n) <= 0 or self.top_n > self.pool_size:
+            raise ValueError(f"L2P: expected 0 < top_n <= pool_size and prompt_len > 0, got {self.to_dict()}")
+        if self.pull_weight < 0:
+            raise ValueError(f"L2P: pull_weight must be >= 0, got {self.pull_weight}")
+        return self
+
+
+class L2PModel(nn.Module):
+    generate_returns_new_tokens_only = True
+    accepts_loss_kwargs = False
+
+    def __init__(self, backbone: nn.Module, family: str, cfg: L2PConfig, seed: int = 0):
+        super().__init__()
+        self.model, self.family, self.cfg = backbone, family, cfg.validate()
+        for p in backbone.parameters():
+            p.requires_grad_(False)
+        emb = backbone.get_input_embeddings().weight
+        g = torch.Generator().manual_seed(seed)
+        ids = torch.randint(0, emb.shape[0], (cfg.pool_size, cfg.prompt_len), generator=g)
+        self.prompts = nn.Parameter(emb.detach()[ids.to(emb.device)].clone())                # [M, L, d]
+        self.keys = nn.Parameter(torch.empty(cfg.pool_size, emb.shape[1]).uniform_(-1.0, 1.0, generator=g)
+                                 .to(device=emb.device, dtype=emb.dtype))
+        self.config = backbone.config
+        self.last_weights = None
+        self._pull = None
+
+    def query(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled last hidden states of the frozen backbone without prompts [B, d]."""
+        from sapt_core.epi import frozen_features
+
+        return frozen_features(self.model, self.family, ids, mask).to(self.keys.dtype)
+
+    def select(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-N prompt indices [B, N] by cosine similarity, and those similarities (differentiable in the keys)."""
+        sim = nn.functional.cosine_similarity(q[:, None, :], self.keys[None], dim=-1)       # [B, M]
+        top = sim.topk(self.cfg.top_n, dim=-1)
+        return top.indices, top.values
+
+    def _prepare(self, input_ids, attention_mask, query_ids, query_mask, labels=None):
+        q = self.query(input_ids if query_ids is None else query_ids,
+                       attention_mask if query_ids is None else query_mask)
+        idx, sims = self.select(q)
+        self._pull = sims.mean()
+        self.last_weights = torch.zeros(idx.shape[0], self.cfg.pool_size, device=idx.device).scatter_(1, idx, 1.0)
+        p = self.prompts[idx].flatten(1, 2)                                                    # [B, N*L, d]
+        embeds = self.model.get_input_embeddings()(input_ids)
+        kwargs = {"inputs_embeds": torch.cat([p.to(embeds.dtype), embeds], dim=1),
+                  "attention_mask": torch.cat([attention_mask.new_ones(p.shape[:2]), attention_mask], dim=1)}
+        if labels is not None:
+            if self.family != "t5":
+                labels = torch.cat([labels.new_full(p.shape[:2], -100), labels], dim=1)
+            kwargs["labels"] = labels
+        return kwargs
+
+    def forward(self, input_ids, attention_mask=None, labels=None, query_ids=None, query_mask=None):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        out = self.model(**self._prepare(input_ids, attention_mask, query_ids, query_mask, labels))
+        if labels is not None and self.cfg.pull_weight > 0:
+            out.loss = out.loss - self.cfg.pull_weight * self._pull
+        return out
+
+    @torch.no_grad()
+    def generate(self, input_ids, attention_mask=None, **kw):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        return self.model.generate(**self._prepare(input_ids, attention_mask, None, None), **kw)
+
+    def own_state(self) -> dict[str, torch.Tensor]:
+        return {"l2p.prompts": self.prompts.detach().contiguous().cpu(),
+                "l2p.keys": self.keys.detach().contiguous().cpu()}
+
+    def load_own_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.prompts.copy_(tensors["l2p.prompts"].to(self.prompts))
+            self.keys.copy_(tensors["l2p.keys"].to(self.keys))

@@ -1,0 +1,253 @@
+"""Baselines and ablations (facts section 10, paper section 6.3): SeqLoRA, Replay, MTL (train-seq), O-LoRA and -ARM
+(train-step), each a 3-task chain through the CLI on a tiny T5, plus their method-specific properties."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sapt_core.baselines import orthogonality_loss, replay_sample
+from sapt_core.hparams import KEY_SPECS, load_methods, resolve
+
+TASKS = ["agnews", "boolq", "sst2"]
+COMMON = ["--seed", "0", "--batch-size", "8", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
+          "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def chain_dirs(data_root, request, tmp_path_factory):
+    from sapt_core.data import prepare_task
+
+    root = tmp_path_factory.mktemp("baseline_data")
+    bench = str(request.config.rootpath / "config/benchmarks.yaml")
+    for t in TASKS:
+        prepare_task(str(data_root), bench, "Long_Sequence", t, "official", 0, root / t, n_train=20, n_val=4, n_test=6)
+    return [root / t for t in TASKS]
+
+
+def _chain(main, recipe, method, backbone, dirs, tmp_path, extra_for_step):
+    states = []
+    for k, d in enumerate(dirs, 1):
+        out = tmp_path / f"{method}{k}"
+        args = [recipe, "--method", method, "--backbone", str(backbone), "--data-dir", str(d), "--state-out", str(out),
+                *COMMON, *extra_for_step(k)]
+        if k > 1:
+            args += ["--state-in", str(states[-1])]
+        assert main(args) == 0
+        states.append(out)
+    scores = tmp_path / f"{method}_scores.json"
+    assert main(["evaluate", "--backbone", str(backbone), "--state", str(states[-1]), "--data-dirs", *map(str, dirs),
+                 "--max-source-len", "48", "--max-new-tokens", "4", "--out", str(scores)]) == 0
+    assert set(json.loads(scores.read_text())["tasks"]) == set(TASKS)
+    return states
+
+
+def _tensors(state):
+    from safetensors.torch import load_file
+
+    return load_file(str(state / "state.safetensors")), json.loads((state / "state.json").read_text())
+
+
+def test_seqlora_continues_one_block_and_mtl_starts_fresh_on_the_union(tiny_t5, chain_dirs, tmp_path):
+    from sapt_core.cli import main
+
+    seq = _chain(main, "train-seq", "seq-lora", tiny_t5, chain_dirs, tmp_path, lambda k: [])
+    (a1, s1), (a2, s2) = _tensors(seq[0]), _tensors(seq[1])
+    assert s2["tasks"] == TASKS[:2] and s2["seq"] == {"init": "continue", "replay_volume": 0.0, "n_replayed": 0}
+    assert all(v.shape[0] == 1 for k, v in a2.items() if k.startswith("lora."))  # one block all along
+    assert s2["inputs"]["state_in"]  # step 2 started from step 1's block ...
+    assert any(not torch.equal(a1[k], a2[k]) for k in a1 if k.endswith(".B"))  # ... and went on training it
+
+    mtl = _chain(main, "train-seq", "mtl", tiny_t5, chain_dirs, tmp_path,
+                 lambda k: ["--init", "fresh", "--real-replay-volume", "1.0",
+                            "--replay-data", *map(str, chain_dirs[:k - 1])] if k > 1 else [])
+    side = _tensors(mtl[2])[1]
+    assert side["seq"]["n_replayed"] == 40 and side["history"][-1]["n_train"] == 20  # union of 3 x 20 rows
+
+
+def test_replay_draws_exactly_the_configured_volume(tiny_t5, chain_dirs, tmp_path):
+    from sapt_core.cli import main
+    from sapt_core.data import load_split
+
+    rows = load_split(chain_dirs[0], "train")
+    assert len(replay_sample(rows, 0.02, 0, 0)) == 1               # at least one
+    assert len(replay_sample(rows, 0.25, 0, 0)) == 5                # 25% of 20
+    assert replay_sample(rows, 0.25, 0, 0) == replay_sample(rows, 0.25, 0, 0)   # seeded
+    assert replay_sample(rows, 0.25, 0, 0) != replay_sample(rows, 0.25, 1, 0)
+    with pytest.raises(ValueError):
+        replay_sample(rows, 0.0, 0, 0)
+    states = _chain(main, "train-seq", "replay", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--real-replay-volume", "0.25", "--replay-data", *map(str, chain_dirs[:k - 1])]
+                    if k > 1 else [])
+    assert [h["n_replayed"] for h in _tensors(states[2])[1]["history"]] == [0, 5, 10]
+    # a wrong number of earlier-task directories is one clear error, nothing written
+    assert main(["train-seq", "--method", "replay", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[2]),
+                 "--state-in", str(states[1]), "--state-out", str(tmp_path / "bad"), "--real-replay-volume", "0.25",
+                 "--replay-data", str(chain_dirs[0]), *COMMON]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_olora_orthogonality_loss_and_frozen_earlier_adapters(tiny_t5, chain_dirs, tmp_path):
+    from sapt_core.cli import main
+    from sapt_core.models import load_backbone
+    from sapt_core.sapt_model import SaptConfig, SaptModel
+
+    bb = load_backbone(str(tiny_t5))
+    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=2, lora_r=2, routing="sum"))
+    site = next(iter(model.sites.values()))
+    d_in = site.prev_A.shape[-1]
+    with torch.no_grad():
+        for s in model.sites.values():  # earlier A on coordinates 0-1, new A on 2-3: orthogonal rows
+            s.prev_A.zero_(); s.lora_A.zero_()
+            s.prev_A[0, 0, 0] = s.prev_A[0, 1, 1] = 1.0
+            s.lora_A[0, 2] = s.lora_A[1, 3] = 1.0
+    assert orthogonality_loss(model).item() == 0.0
+    with torch.no_grad():
+        site.lora_A[0, 0] = 0.5
+    assert orthogonality_loss(model).item() == pytest.approx(0.5)
+    assert d_in > 3
+    # summed routing: every block has weight exactly 1
+    w = model.route(torch.ones(3, 5, dtype=torch.long))
+    assert torch.equal(w, torch.ones(3, 2))
+
+    states = _chain(main, "train-step", "o-lora", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "lora", "--routing", "sum", "--orth-lambda", "0.5"])
+    (a2, _), (a3, s3) = _tensors(states[1]), _tensors(states[2])
+    assert s3["sapt"]["routing"] == "sum" and s3["orth_lambda"] == 0.5 and s3["arm"]["used"] is False
+    for k in a2:
+        if k.startswith("lora."):
+            assert torch.equal(a2[k], a3[k][:2]), k                     # blocks 1-2 bit-identical after step 3
+
+
+def test_noarm_ablation_is_sapt_lora_with_lambda_zero(tiny_t5, chain_dirs, tmp_path):
+    """-ARM (Table 2) resolves to SAPT-LoRA's hyperparameters with lambda 0 in every layer, and trains without
+    pseudo inputs."""
+    from sapt_core.cli import main
+
+    methods = load_methods()
+    for backbone, bench, order in [("t5-large", "SuperNI", "order1"), ("t5-large", "Long_Sequence", "order3"),
+                                   ("llama-2-7b", "Long_Sequence", "order4")]:
+        full = resolve(methods, "sapt-lora", backbone, bench, order)
+        ablated = resolve(methods, "sapt-lora-noarm", backbone, bench, order)
+        assert full["lambda"] > 0 and ablated["lambda"] == 0.0
+        assert {k: v for k, v in ablated.items() if k not in ("method", "lambda")} == \
+            {k: v for k, v in full.items() if k not in ("method", "lambda")}
+    states = _chain(main, "train-step", "sapt-lora-noarm", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "lora", "--lambda", "0"])
+    side = _tensors(states[2])[1]
+    assert side["arm"]["lambda"] == 0.0 and side["arm"]["used"] is False and side["inputs"]["pseudo"] == []
+
+
+def test_baseline_keys_are_declared_and_recipes_known():
+    methods = load_methods()
+    for name in ("seq-lora", "replay", "mtl", "o-lora", "sapt-lora-noarm", "progprompt", "l2p"):
+        m = methods["methods"][name]
+        assert set(m["defaults"]) <= set(KEY_SPECS)
+        assert m["recipe"] == ("train-seq" if name in ("seq-lora", "replay", "mtl", "l2p") else "train-step")
+
+
+def test_progprompt_input_grows_by_one_prompt_per_task_and_earlier_prompts_stay(tiny_t5, chain_dirs, tmp_path):
+    from sapt_core.cli import main
+    from sapt_core.models import load_backbone
+    from sapt_core.sapt_model import SaptConfig, SaptModel
+    from sapt_core.state import load_into
+
+    states = _chain(main, "train-step", "progprompt", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "prompt", "--routing", "concat", "--optimizer", "adamw", "--lr", "0.3"])
+    (p2, _), (p3, s3) = _tensors(states[1]), _tensors(states[2])
+    assert p3["prompt.P"].shape[0] == 3 and torch.equal(p3["prompt.P"][:2], p2["prompt.P"])  # frozen earlier prompts
+    assert not torch.equal(p3["prompt.P"][2], p3["prompt.P"][1])
+    ids = torch.tensor([[5, 6, 7, 1]])
+    lengths = []
+    for k, st in enumerate(states, 1):
+        bb = load_backbone(str(tiny_t5))
+        tensors, side = _tensors(st)
+        model = SaptModel(bb.model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": k}))
+        load_into(model, tensors)
+        kw = model._prepare(ids, torch.ones_like(ids), None, None)
+        lengths.append(kw["inputs_embeds"].shape[1])
+        if k == 3:  # newest first: [P_3; P_2; P_1; x]
+            L = side["sapt"]["prompt_len"]
+            assert torch.equal(kw["inputs_embeds"][0, :L], tensors["prompt.P"][2])
+            assert torch.equal(kw["inputs_embeds"][0, 2 * L:3 * L], tensors["prompt.P"][0])
+    assert lengths == [4 + 10, 4 + 20, 4 + 30]
+    with pytest.raises(ValueError, match="does not apply"):
+        SaptModel(load_backbone(str(tiny_t5)).model, "t5", SaptConfig(pet="lora", routing="concat"))
+
+
+def test_l2p_selects_top_n_keys_by_cosine_and_pool_keeps_training(tiny_t5, chain_dirs, tmp_path):
+    from sapt_core.cli import main
+    from sapt_core.l2p import L2PConfig, L2PModel
+    from sapt_core.models import load_backbone
+
+    bb = load_backbone(str(tiny_t5))
+    model = L2PModel(bb.model, bb.family, L2PConfig(pool_size=5, prompt_len=3, top_n=2, pull_weight=0.5))
+    ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]])
+    mask = (ids != 0).long()
+    q = model.query(ids, mask)
+    d = q.shape[1]
+    with torch.no_grad():  # keys: +q0 (cos 1 with row 0), -q0 (cos -1), and three random ones
+        model.keys[0] = q[0] * 3
+        model.keys[1] = -q[0]
+    idx, sims = model.select(q)
+    cos = torch.nn.functional.cosine_similarity(q[:, None], model.keys[None], dim=-1)
+    assert torch.equal(idx, cos.topk(2, dim=-1).indices) and idx[0, 0] == 0 and 1 not in idx[0].tolist()
+    assert torch.allclose(sims[0, 0], torch.tensor(1.0), atol=1e-5)
+    kw = model._prepare(ids, mask, None, None)
+    assert kw["inputs_embeds"].shape[1] == 2 * 3 + 5                      # N*L prompt tokens + input
+    assert torch.equal(kw["inputs_embeds"][0, :3], model.prompts[0].detach())  # most similar first
+    assert torch.equal(model.last_weights.sum(1), torch.full((2,), 2.0))
+    labels = torch.tensor([[5, 1], [6, 1]])
+    plain = bb.model(**{**model._prepare(ids, mask, None, None), "labels": labels}).loss
+    assert torch.allclose(model(ids, mask, labels=labels).loss, plain - 0.5 * model._pull)  # pull-key term
+    assert d == model.keys.shape[1]
+
+    states = _chain(main, "train-seq", "l2p", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "l2p", "--pool-size", "6", "--top-n", "2", "--lr", "0.3"])
+    (a1, _), (a3, s3) = _tensors(states[0]), _tensors(states[2])
+    assert s3["l2p"] == {"pool_size": 6, "prompt_len": 10, "top_n": 2, "pull_weight": 0.5}
+    assert a3["l2p.prompts"].shape == (6, 10, d) and not torch.equal(a1["l2p.keys"], a3["l2p.keys"])
+
+
+def test_epi_picks_the_closest_task_and_refuses_generation_tasks(tiny_t5, chain_dirs, data_root, request, tmp_path,
+                                                                 capsys):
+    from sapt_core.cli import main
+    from sapt_core.data import prepare_task
+    from sapt_core.epi import EpiStats
+
+    g = torch.Generator().manual_seed(0)
+    stats = EpiStats(4)
+    centers = torch.eye(4) * 10
+    for t in range(2):  # task t: classes around centers 2t and 2t+1
+        feats = torch.cat([centers[2 * t + c] + torch.randn(20, 4, generator=g) for c in range(2)])
+        stats.add_task(feats, ["a"] * 20 + ["b"] * 20, t)
+    assert stats.means.shape == (4, 4) and stats.class_task.tolist() == [0, 0, 1, 1] and int(stats.n_tasks) == 2
+    probe = torch.stack([centers[0], centers[1], centers[2], centers[3]]) + 0.1
+    assert stats.select(probe).tolist() == [0, 0, 1, 1]
+
+    # a generation task (SuperNI summarisation, Rouge-L) is refused with one line, nothing written
+    gen_dir = tmp_path / "samsum"
+    prepare_task(str(data_root), str(request.config.rootpath / "config/benchmarks.yaml"), "SuperNI",
+                 "task1572_samsum_summary", "official", 0, gen_dir, n_train=8, n_val=2, n_test=2)
+    rc = main(["train-step", "--method", "epi", "--pet", "prompt", "--routing", "epi", "--backbone", str(tiny_t5),
+               "--data-dir", str(gen_dir), "--state-out", str(tmp_path / "bad"), *COMMON])
+    err = capsys.readouterr().err
+    assert rc == 2 and "needs classification" in err and "'rougeL'" in err and not (tmp_path / "bad").exists()
+
+    states = _chain(main, "train-step", "epi", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "prompt", "--routing", "epi", "--optimizer", "adamw", "--lr", "0.03"])
+    tensors, side = _tensors(states[2])
+    assert tensors["epi.class_task"].unique().tolist() == [0, 1, 2] and int(tensors["epi.n_tasks"]) == 3
+
+
+def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
+    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.report.tables import result_table
+
+    t = result_table("table1", [], load_benchmarks(benchmarks_path), methods=["epi"], orders=["order1", "order3"],
+                     seeds=[0], not_applicable=[("epi", "SuperNI")])
+    row = dict(zip(t.columns, t.rows[0]))
+    assert all(v == "-" for k, v in row.items() if k.startswith("SuperNI"))
+    assert all(v == "n/a (missing)" for k, v in row.items() if k.startswith("Long_Sequence"))

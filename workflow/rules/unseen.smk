@@ -1,0 +1,84 @@
+# Table 3 (paper section 6.4): the final SuperNI model of each run, and the backbone alone, on the unseen tasks.
+
+
+rule evaluate_unseen:
+    """The last step's model of a SuperNI run on the 15 unseen SuperNI tasks (never trained on)."""
+    input:
+        state=lambda wc: f"{PLAN.run_dir('SuperNI', wc.order, wc.backbone, wc.method, wc.seed)}/"
+        f"step{len(PLAN.order_tasks('SuperNI', wc.order))}/state/state.safetensors",
+        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+    output:
+        scores="results/runs/SuperNI/{order}/{backbone}/{method}/seed{seed}/unseen_scores.json",
+    params:
+        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
+        args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
+    log:
+        "results/logs/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.tsv"
+    threads: lambda wc: PLAN.threads(wc.backbone)
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+    shell:
+        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
+        "{params.args} --out {output.scores} > {log} 2>&1"
+
+
+rule zero_shot_unseen:
+    """Table 3's zero-shot row (T5-ZS): the backbone without any PET block on the unseen tasks."""
+    input:
+        backbone=lambda wc: PLAN.backbone_input(wc.backbone),
+        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+    output:
+        scores="results/zero_shot/SuperNI_unseen/{backbone}/seed{seed}/scores.json",
+    params:
+        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
+        args=lambda wc: PLAN.eval_args(),
+    log:
+        "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/zero_shot_unseen/{backbone}/seed{seed}.tsv"
+    threads: lambda wc: PLAN.threads(wc.backbone)
+    resources:
+        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
+        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
+        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
+        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+    shell:
+        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} "
+        "--out {output.scores} > {log} 2>&1"
+
+
+rule unseen_table:
+    """Table 3: Rouge-L per unseen-task category, per method (mean +- sd over orders and seeds)."""
+    input:
+        scores=lambda wc: [p for _, p in PLAN.unseen_score_files()],
+        benchmarks=config["benchmarks_file"],
+    output:
+        md="results/tables/table3.md",
+        csv=report(
+            "results/tables/table3.csv",
+            caption="../report/unseen_table.rst",
+            category="Tables",
+            subcategory="table3",
+            labels={"table": "table3", "kind": "unseen tasks"},
+        ),
+        tex="results/tables/table3.tex",
+    params:
+        unseen=lambda wc: " ".join(f"{m}={p}" for m, p in PLAN.unseen_score_files()),
+        methods=lambda wc: " ".join(PLAN.experiment("table3")["methods"]),
+    log:
+        "results/logs/report/table3.log",
+    shell:
+        "sapt report-table --table table3 --benchmarks {input.benchmarks} --unseen {params.unseen} "
+        "--methods {params.methods} --out-prefix results/tables/table3 > {log} 2>&1"
+
+
+rule table3:
+    input:
+        "results/tables/table3.md",
