@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sapt_core.baselines import orthogonality_loss, replay_sample
+from sapt_core.errors import SaptError
 from sapt_core.hparams import KEY_SPECS, load_methods, resolve
 
 TASKS = ["agnews", "boolq", "sst2"]
@@ -251,3 +252,26 @@ def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
     row = dict(zip(t.columns, t.rows[0]))
     assert all(v == "-" for k, v in row.items() if k.startswith("SuperNI"))
     assert all(v == "n/a (missing)" for k, v in row.items() if k.startswith("Long_Sequence"))
+
+
+def test_figure6_variants_and_series():
+    """Figure 6's runs: volume x type variants of Replay and SAPT-LoRA; the series average orders, then seeds."""
+    from sapt_core.plan import ContinualPlan, split_variant
+    from sapt_core.report.replay_figure import replay_point, replay_series
+
+    plan = ContinualPlan({"experiments": {"figure6": {"methods": ["replay", "sapt-lora"], "backbones": ["b"],
+                                                        "benchmarks": ["SuperNI"], "replay_volumes": [0.02, 0.5]}}},
+                         data_root="unused")
+    names = plan.experiment_methods("figure6")
+    assert names == ["replay", "replay~real_replay_volume=0.5", "sapt-lora~replay_volume=0.02,pseudo_source=real",
+                     "sapt-lora~replay_volume=0.5,pseudo_source=real", "sapt-lora", "sapt-lora~replay_volume=0.5"]
+    assert split_variant(names[3]) == ("sapt-lora", {"replay_volume": 0.5, "pseudo_source": "real"})
+    assert [replay_point(n) for n in names] == [
+        ("replay", "real", 0.02), ("replay", "real", 0.5), ("sapt-lora", "real", 0.02), ("sapt-lora", "real", 0.5),
+        ("sapt-lora", "pseudo", 0.02), ("sapt-lora", "pseudo", 0.5)]
+    metrics = [{"run": {"benchmark": "SuperNI", "order": o, "method": "replay~real_replay_volume=0.5", "seed": s},
+                "metrics": {"AP": ap, "F.Ra": 1.0, "FWT": 0.0}}
+               for o, s, ap in [("order1", 0, 10.0), ("order2", 0, 20.0), ("order1", 1, 30.0), ("order2", 1, 50.0)]]
+    assert replay_series(metrics)["SuperNI"]["AP"]["replay (real)"] == {0.5: [15.0, 40.0]}
+    with pytest.raises(SaptError, match="unknown method"):
+        plan.replay_variant("nope", "real", 0.1)

@@ -69,14 +69,15 @@ def replay_figure(metrics: list[dict], plt):
     for row, bench in enumerate(benches):
         for col, (key, label) in enumerate(FIG_METRICS):
             ax = axes[row][col]
-            for name, vols in data[bench][key].items():
+            for i, (name, vols) in enumerate(data[bench][key].items()):
                 xs = sorted(vols)
                 mean = np.array([np.nanmean(vols[v]) for v in xs])
                 sd = np.array([np.nanstd(vols[v], ddof=1) if len(vols[v]) > 1 else 0.0 for v in xs])
                 style = "-" if name.endswith("(real)") else "--"
-                ax.errorbar(xs, mean, yerr=sd, marker="o", capsize=3, linestyle=style, label=name)
+                ax.errorbar(xs, mean, yerr=sd, marker="osD^v"[i % 5], markersize=7 - i, capsize=3, linestyle=style,
+                            label=name)
             ax.set_xscale("log")
-            ax.set_xlabel("replayed volume (fraction of each earlier task's training set, log scale)")
+            ax.set_xlabel("replayed volume (log scale)")
             ax.set_ylabel(label)
             ax.set_title(f"{bench.replace('_', ' ')}: {key}", fontsize=9)
             ax.grid(alpha=0.3)
@@ -85,7 +86,8 @@ def replay_figure(metrics: list[dict], plt):
     orders = sorted({m["run"]["order"] for m in metrics})
     seeds = sorted({m["run"]["seed"] for m in metrics})
     backbones = sorted({m["run"]["backbone"] for m in metrics})
-    fig.suptitle("Figure 6: replay volume and type (real samples vs ARM pseudo inputs; paper App. E.2)\n"
+    fig.suptitle("Figure 6: replay volume and type (real samples vs ARM pseudo inputs; paper App. E.2); volume = "
+                 "fraction of each earlier task's training set\n"
                  f"backbone {', '.join(backbones)} | orders {', '.join(orders)} (averaged) | seeds "
                  f"{', '.join(map(str, seeds))} (error bars: ±1 sd) | solid: real, dashed: pseudo", fontsize=10)
     fig.tight_layout()

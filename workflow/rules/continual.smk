@@ -35,7 +35,7 @@ rule evaluate_step:
     """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input attention)."""
     input:
         state=rules.train_step.output.state,
-        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)],
+        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)],
     output:
         scores="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/scores.json",
         attention="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/attention.json",

@@ -2,7 +2,7 @@ rule train_generator:
     """ARM generator B_ref of one task on the base backbone (App. C; shared by every order and method using it)."""
     input:
         backbone=lambda wc: PLAN.backbone_input(wc.backbone),
-        manifest=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json",
+        manifest=lambda wc: f"{PLAN.data_dir(wc.benchmark, wc.task, wc.seed)}/manifest.json",
     output:
         gen="results/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/gen.safetensors",
         sidecar="results/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/gen.json",

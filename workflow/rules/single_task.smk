@@ -2,7 +2,7 @@ rule single_task:
     """One PET block trained on one task alone: a_{0,t} for FWT (paper section 5.1.2)."""
     input:
         backbone=lambda wc: PLAN.backbone_input(wc.backbone),
-        manifest=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json",
+        manifest=lambda wc: f"{PLAN.data_dir(wc.benchmark, wc.task, wc.seed)}/manifest.json",
     output:
         block="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.safetensors",
         sidecar="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.json",
@@ -29,7 +29,7 @@ rule evaluate_single_task:
     """Greedy decoding on the task's test set; accuracy or Rouge-L per the task's metric."""
     input:
         block=rules.single_task.output.block,
-        manifest=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json",
+        manifest=lambda wc: f"{PLAN.data_dir(wc.benchmark, wc.task, wc.seed)}/manifest.json",
     output:
         scores="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/scores.json",
         predictions="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/predictions.jsonl",

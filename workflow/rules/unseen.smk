@@ -6,7 +6,7 @@ rule evaluate_unseen:
     input:
         state=lambda wc: f"{PLAN.run_dir('SuperNI', wc.order, wc.backbone, wc.method, wc.seed)}/"
         f"step{len(PLAN.order_tasks('SuperNI', wc.order))}/state/state.safetensors",
-        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
         scores="results/runs/SuperNI/{order}/{backbone}/{method}/seed{seed}/unseen_scores.json",
     params:
@@ -32,7 +32,7 @@ rule zero_shot_unseen:
     """Table 3's zero-shot row (T5-ZS): the backbone without any PET block on the unseen tasks."""
     input:
         backbone=lambda wc: PLAN.backbone_input(wc.backbone),
-        manifests=lambda wc: [d + "/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
         scores="results/zero_shot/SuperNI_unseen/{backbone}/seed{seed}/scores.json",
     params:
