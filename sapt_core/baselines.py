@@ -3,13 +3,12 @@
 - O-LoRA (Wang et al. 2023): ``orthogonality_loss`` = sum over LoRA sites of |A_prev A_new^T|_1, the elementwise L1
   norm of the cross-Gram between every earlier block's A and the new block's A; added as lambda_1 * L_orth to the task
   loss. The blocks are summed (``SaptModel`` with ``routing="sum"``).
-- Replay / MTL: ``replay_sample`` = a seeded real sample of an earlier task's training set of ``volume`` x its size
+- Replay / MTL: ``replay_sample`` = a seeded real sample of an earlier task's training set, sized by ARM's volume rule
   (at least 1; volume 1.0 = the whole set, which makes MTL the union of all tasks so far), mixed into task t's data.
 """
 
 from __future__ import annotations
 
-import math
 import random
 
 import torch
@@ -30,11 +29,10 @@ def orthogonality_loss(model) -> torch.Tensor:
 
 
 def replay_sample(rows: list[dict], volume: float, seed: int, task_index: int) -> list[dict]:
-    """``max(1, round(volume * len(rows)))`` rows drawn without replacement, seeded per (seed, task)."""
+    """The ARM volume rule (:func:`sapt_core.arm.generator.pseudo_count`: ``max(1, int(volume * len(rows)))``) applied
+    to real rows, drawn without replacement, seeded per (seed, task), so real and pseudo replay match at equal volume."""
+    from sapt_core.arm.generator import select_indices
+
     if not 0 < volume <= 1:
         raise ValueError(f"replay volume: expected a fraction in (0, 1], got {volume}")
-    n = min(len(rows), max(1, math.floor(volume * len(rows) + 0.5)))
-    if n == len(rows):
-        return list(rows)
-    rng = random.Random(seed * 1000 + task_index)
-    return [rows[i] for i in sorted(rng.sample(range(len(rows)), n))]
+    return [rows[i] for i in select_indices(len(rows), len(rows), volume, random.Random(seed * 1000 + task_index))]
