@@ -37,6 +37,10 @@ class EpiStats(nn.Module):
         self.register_buffer("class_task", torch.zeros(0, dtype=torch.long))
         self.register_buffer("cov_sum", torch.zeros(d, d))
         self.register_buffer("n_tasks", torch.zeros((), dtype=torch.long))
+        self.register_buffer("precision", torch.zeros(d, d), persistent=False)  # pinv(Sigma), derived, not saved
+
+    def _update_precision(self) -> None:
+        self.precision = torch.linalg.pinv(self.cov_sum / self.n_tasks.clamp_min(1))
 
     def add_task(self, feats: torch.Tensor, labels: list[str], task_index: int) -> None:
         feats = feats.float().cpu()
@@ -50,12 +54,12 @@ class EpiStats(nn.Module):
         self.class_task = torch.cat([self.class_task.cpu(), torch.full((len(classes),), task_index)])
         self.cov_sum = self.cov_sum.cpu() + torch.stack(covs).mean(0)
         self.n_tasks = self.n_tasks.cpu() + 1
+        self._update_precision()
 
     def scores(self, feats: torch.Tensor) -> torch.Tensor:
         """[B, n_tasks]: per task the minimum Mahalanobis distance over its classes."""
-        prec = torch.linalg.pinv(self.cov_sum / self.n_tasks.clamp_min(1))
         diff = feats.float()[:, None, :] - self.means.to(feats.device)[None]                   # [B, K, d]
-        dist = torch.einsum("bkd,de,bke->bk", diff, prec.to(feats.device), diff)               # [B, K]
+        dist = torch.einsum("bkd,de,bke->bk", diff, self.precision.to(feats.device), diff)     # [B, K]
         n = int(self.n_tasks)
         out = torch.full((feats.shape[0], n), float("inf"), device=feats.device)
         for t in range(n):
@@ -73,3 +77,4 @@ class EpiStats(nn.Module):
     def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         for k in ("means", "class_task", "cov_sum", "n_tasks"):
             setattr(self, k, tensors[f"epi.{k}"].clone())
+        self._update_precision()
