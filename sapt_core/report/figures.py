@@ -156,23 +156,31 @@ def heatmap_figure(figure: str, run_dirs: list, plt):
     return fig
 
 
-def backbone_metrics(metrics: list[dict]) -> dict:
-    """{benchmark: {metric: {method: {backbone: [per-seed values, each the mean over orders]}}}}"""
+def grouped_metrics(metrics: list[dict], series=lambda r: r["method"], x=lambda r: r["backbone"]) -> dict:
+    """{benchmark: {metric: {series: {x: [per-seed values, each the mean over orders]}}}}; ``series`` and ``x`` map
+    a run's identity to its curve and x position. Metrics that do not apply (None, e.g. MTL's F.Ra) are left out
+    of the order mean (NaN when no order has one)."""
     import numpy as np
 
-    by = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))  # b -> m -> bb -> seed
+    by = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))  # b -> series -> x -> seed
     for m in metrics:
         r = m["run"]
-        by[r["benchmark"]][r["method"]][r["backbone"]][r["seed"]].append(m["metrics"])
+        by[r["benchmark"]][series(r)][x(r)][r["seed"]].append(m["metrics"])
     out = {}
-    for bench, methods in by.items():
+    for bench, curves in by.items():
         out[bench] = {k: {} for k, _ in FIG_METRICS}
-        for method, backbones in methods.items():
+        for name, points in curves.items():
             for key, _ in FIG_METRICS:
-                out[bench][key][method] = {
-                    bb: [float(np.mean([float(x[key]) for x in per_order])) for per_order in seeds.values()]
-                    for bb, seeds in backbones.items()}
+                out[bench][key][name] = {
+                    p: [float(np.mean([float(v[key]) for v in per_order if v[key] is not None] or [np.nan]))
+                        for per_order in seeds.values()]
+                    for p, seeds in points.items()}
     return out
+
+
+def backbone_metrics(metrics: list[dict]) -> dict:
+    """{benchmark: {metric: {method: {backbone: [per-seed values, each the mean over orders]}}}}"""
+    return grouped_metrics(metrics)
 
 
 def _order(found, wanted) -> list:

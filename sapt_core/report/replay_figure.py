@@ -8,27 +8,21 @@ a point is the mean over orders within a seed, then over seeds (error bars: ±1 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from sapt_core.errors import SaptError
 
 
-def replay_point(method: str, defaults: dict | None = None) -> tuple[str, str, float]:
-    """(base method, replay type, volume) of a Figure 6 variant name; a plain method name is its default run
-    (``defaults``: method -> (type, volume), from config/methods.yaml)."""
+def replay_point(method: str, methods: dict | None = None) -> tuple[str, str, float]:
+    """(base method, replay type, volume) of a Figure 6 run; a plain method name is its default run, read from
+    ``methods`` (:func:`sapt_core.hparams.load_methods`, loaded when not given)."""
     from sapt_core.plan import split_variant
 
     base, v = split_variant(method)
     if not v:
-        if defaults and method in defaults:
-            return (method, *defaults[method])
-        from sapt_core.hparams import load_methods
+        if methods is None:
+            from sapt_core.hparams import load_methods
 
-        d = load_methods()["methods"].get(method, {}).get("defaults", {})
-        if "real_replay_volume" in d:
-            return method, "real", float(d["real_replay_volume"])
-        if "replay_volume" in d:
-            return method, "real" if d.get("pseudo_source") == "real" else "pseudo", float(d["replay_volume"])
+            methods = load_methods()
+        v = methods["methods"].get(method, {}).get("defaults", {})
     if "real_replay_volume" in v:
         return base, "real", float(v["real_replay_volume"])
     if "replay_volume" in v:
@@ -38,33 +32,22 @@ def replay_point(method: str, defaults: dict | None = None) -> tuple[str, str, f
 
 def replay_series(metrics: list[dict]) -> dict:
     """{benchmark: {metric: {"<method> (<type>)": {volume: [per-seed values, each the mean over orders]}}}}"""
-    import numpy as np
+    from sapt_core.hparams import load_methods
+    from sapt_core.report.figures import grouped_metrics
 
-    from sapt_core.report.figures import FIG_METRICS
-
-    by = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
-    for m in metrics:
-        r = m["run"]
-        base, kind, vol = replay_point(r["method"])
-        by[r["benchmark"]][f"{base} ({kind})"][vol][r["seed"]].append(m["metrics"])
-    out = {}
-    for bench, series in by.items():
-        out[bench] = {k: {} for k, _ in FIG_METRICS}
-        for name, vols in series.items():
-            for key, _ in FIG_METRICS:
-                out[bench][key][name] = {
-                    v: [float(np.mean([float(x[key]) for x in per_order if x[key] is not None] or [np.nan]))
-                        for per_order in seeds.values()] for v, seeds in sorted(vols.items())}
-    return out
+    methods = load_methods()
+    points = {m: replay_point(m, methods) for m in {x["run"]["method"] for x in metrics}}
+    return grouped_metrics(metrics, series=lambda r: "{} ({})".format(*points[r["method"]][:2]),
+                           x=lambda r: points[r["method"]][2])
 
 
 def replay_figure(metrics: list[dict], plt):
     import numpy as np
 
-    from sapt_core.report.figures import FIG_METRICS
+    from sapt_core.report.figures import FIG_METRICS, _order
 
     data = replay_series(metrics)
-    benches = [b for b in ("SuperNI", "Long_Sequence") if b in data] + [b for b in data if b not in PAPER_BENCHES]
+    benches = _order(data, ["SuperNI", "Long_Sequence"])
     fig, axes = plt.subplots(len(benches), len(FIG_METRICS), figsize=(15, 1.4 + 3.9 * len(benches)), squeeze=False)
     for row, bench in enumerate(benches):
         for col, (key, label) in enumerate(FIG_METRICS):
@@ -92,6 +75,3 @@ def replay_figure(metrics: list[dict], plt):
                  f"{', '.join(map(str, seeds))} (error bars: ±1 sd) | solid: real, dashed: pseudo", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-PAPER_BENCHES = ("SuperNI", "Long_Sequence")
