@@ -21,6 +21,10 @@ from sapt_core.shared_attention import SharedAttention, temperature_for
 OWN_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B", "attention.", "prompts.")
 
 
+# routing -> the PET types it applies to
+ROUTINGS = {"attention": ("lora", "prompt"), "sum": ("lora",), "concat": ("prompt",), "epi": ("prompt",)}
+
+
 @dataclass
 class SaptConfig:
     pet: str = "lora"                   # lora | prompt
@@ -41,6 +45,17 @@ class SaptConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def validate(self) -> "SaptConfig":
+        """PET type and routing, and which routing applies to which PET type (ValueError naming the field)."""
+        if self.pet not in ("lora", "prompt"):
+            raise ValueError(f"pet: expected lora or prompt, got {self.pet!r}")
+        if self.routing not in ROUTINGS:
+            raise ValueError(f"routing: expected one of {', '.join(ROUTINGS)}, got {self.routing!r}")
+        if self.pet not in ROUTINGS[self.routing]:
+            raise ValueError(f"routing {self.routing!r} does not apply to {self.pet} blocks "
+                             "(sum: lora; concat, epi: prompt)")
+        return self
+
 
 class SaptModel(nn.Module):
     generate_returns_new_tokens_only = True
@@ -48,7 +63,7 @@ class SaptModel(nn.Module):
 
     def __init__(self, backbone: nn.Module, family: str, cfg: SaptConfig, seed: int = 0):
         super().__init__()
-        self.model, self.family, self.cfg = backbone, family, cfg
+        self.model, self.family, self.cfg = backbone, family, cfg.validate()
         for p in backbone.parameters():
             p.requires_grad_(False)
         d = int(getattr(backbone.config, "d_model", None) or backbone.config.hidden_size)
@@ -62,15 +77,8 @@ class SaptModel(nn.Module):
             if cfg.pet == "lora":
                 self.sites = inject_lora_blocks(backbone, family, cfg.n_blocks, cfg.lora_r, cfg.lora_alpha,
                                                 cfg.lora_dropout, self.ctx, cfg.lora_mixing)
-            elif cfg.pet == "prompt":
-                self.prompts = MultiBlockPrompt(backbone.get_input_embeddings(), cfg.n_blocks, cfg.prompt_len, gen)
             else:
-                raise ValueError(f"pet: expected lora or prompt, got {cfg.pet!r}")
-        if cfg.routing not in ("attention", "sum", "concat", "epi"):
-            raise ValueError(f"routing: expected attention, sum, concat or epi, got {cfg.routing!r}")
-        if (cfg.routing, cfg.pet) in (("sum", "prompt"), ("concat", "lora"), ("epi", "lora")):
-            raise ValueError(f"routing {cfg.routing!r} does not apply to {cfg.pet} blocks "
-                             "(sum: lora; concat, epi: prompt)")
+                self.prompts = MultiBlockPrompt(backbone.get_input_embeddings(), cfg.n_blocks, cfg.prompt_len, gen)
         if cfg.routing == "epi":
             from sapt_core.epi import EpiStats
 

@@ -72,6 +72,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_train_args(p)
 
 
+def pet_type(args) -> str:
+    pet = args.pet or METHODS.get(args.method)
+    if pet is None:
+        raise SaptError(f"--pet: required for method {args.method!r} (lora or prompt)")
+    return pet
+
+
 def sapt_config_from_args(args, n_blocks: int):
     from sapt_core.sapt_model import SaptConfig
 
@@ -84,17 +91,14 @@ def sapt_config_from_args(args, n_blocks: int):
                 raise ValueError
         except ValueError:
             raise SaptError(f"--temperature: expected sqrt_d, d_e or a positive number, got {args.temperature!r}") from None
-    pet = args.pet or METHODS.get(args.method)
-    if pet is None:
-        raise SaptError(f"--pet: required for method {args.method!r} (lora or prompt)")
-    if args.routing == "sum" and pet != "lora":
-        raise SaptError("--routing sum: O-LoRA-style summing needs --pet lora")
-    if args.routing in ("concat", "epi") and pet != "prompt":
-        raise SaptError(f"--routing {args.routing}: needs --pet prompt")
-    return SaptConfig(pet=pet, n_blocks=n_blocks, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
-                      lora_dropout=args.lora_dropout, lora_mixing=args.lora_mixing, prompt_len=args.prompt_len,
-                      d_p=args.d_p, temperature=args.temperature, projection_order=args.projection_order,
-                      pool_mask_pads=args.pool_mask_pads, routing=args.routing)
+    cfg = SaptConfig(pet=pet_type(args), n_blocks=n_blocks, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                     lora_dropout=args.lora_dropout, lora_mixing=args.lora_mixing, prompt_len=args.prompt_len,
+                     d_p=args.d_p, temperature=args.temperature, projection_order=args.projection_order,
+                     pool_mask_pads=args.pool_mask_pads, routing=args.routing)
+    try:
+        return cfg.validate()
+    except ValueError as e:
+        raise SaptError(f"--pet/--routing: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, v in (("--lambda", args.lam), ("--orth-lambda", args.orth_lambda)):
         if v < 0:
             raise SaptError(f"{flag}: expected a non-negative number, got {v}")
-    cfg = train_config(args, "adamw" if (args.pet or METHODS.get(args.method)) == "lora" else "adafactor")
+    cfg = train_config(args, "adamw" if pet_type(args) == "lora" else "adafactor")
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
