@@ -100,9 +100,17 @@ KEY_SPECS: dict[str, KeySpec] = {
     "attn_split": KeySpec("choice", ("test", "val")),
     "lora_mixing": KeySpec("choice", ("output", "parameter")),
     # baselines (facts section 10)
-    "routing": KeySpec("choice", ("attention", "sum", "concat", "epi"),
+    "routing": KeySpec("choice", ("attention", "sum", "concat", "epi", "pipeline", "top1"),
                        doc="sum = O-LoRA: all blocks with weight 1; concat = ProgPrompt: all prompts prepended; "
-                           "epi = EPI: Mahalanobis task selection"),
+                           "epi = EPI: Mahalanobis task selection; pipeline / top1 = Table 2 -Alignment / -DA: a "
+                           "separate selector at test time"),
+    "reflection": KeySpec("choice", ("kl", "mix"), doc="kl = ARM (Eq. 5-6); mix = Table 2 +Replay: pseudo inputs "
+                                                       "labelled by step t-1's model mixed into the training data"),
+    "selector_steps": _pos("int", doc="-Alignment / -DA: full-batch Adam steps fitting the selector per step"),
+    "selector_lr": _pos("float", doc="-Alignment / -DA: the selector's learning rate"),
+    "lm_lambda": _nonneg("float", doc="LFPT5: weight of the example-generation LM loss"),
+    "gen_replay_volume": KeySpec("float", lo=0, hi=1, doc="LFPT5: examples of each earlier task the prompt "
+                                                          "generates, as a fraction of its training set"),
     "orth_lambda": _nonneg("float", doc="O-LoRA lambda_1"),
     "init": KeySpec("choice", ("continue", "fresh"), doc="train-seq: continue the previous block or start fresh"),
     "real_replay_volume": KeySpec("float", lo=0, hi=1, doc="train-seq: fraction of each earlier task's real data"),

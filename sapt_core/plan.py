@@ -128,11 +128,12 @@ TRAIN_STEP_KEYS = ("optimizer", "lr", "proj_lr", "weight_decay", "max_grad_norm"
                    "max_source_len", "max_target_len", "max_new_tokens", "eval_batch_size", "eval_every_epochs",
                    "lora_r", "lora_alpha", "lora_dropout", "lora_mixing", "prompt_len", "d_p", "temperature",
                    "lambda", "projection_order", "pool_mask_pads", "kl_direction", "kl_scale_by_gas",
-                   "kl_start_step", "attn_split", "routing", "orth_lambda")
+                   "kl_start_step", "attn_split", "routing", "orth_lambda", "reflection", "selector_steps",
+                   "selector_lr")
 # ... and `sapt train-seq` (SeqLoRA, Replay, MTL)
 TRAIN_SEQ_KEYS = ("optimizer", "lr", "weight_decay", "max_grad_norm", "epochs", "batch_size", "grad_accum",
                   "max_source_len", "max_target_len", "lora_r", "lora_alpha", "lora_dropout", "prompt_len", "init",
-                  "real_replay_volume", "pool_size", "top_n", "pull_weight")
+                  "real_replay_volume", "pool_size", "top_n", "pull_weight", "lm_lambda", "gen_replay_volume")
 RECIPE_KEYS = {"train-step": TRAIN_STEP_KEYS, "train-seq": TRAIN_SEQ_KEYS}
 
 
@@ -219,18 +220,27 @@ class ContinualPlan(Plan):
         pet = "l2p" if "pool_size" in h else h["pet"]  # L2P: a prompt pool (its FWT reference is prompt tuning)
         return f"--pet {pet} " + to_cli_args(h, [k for k in keys if k in h])
 
-    def uses_pseudo(self, method, backbone, benchmark, order) -> bool:
-        """ARM needs pseudo inputs of earlier tasks: SAPT methods with shared attention and lambda > 0."""
+    def pseudo_tasks(self, method, backbone, benchmark, order, k: int) -> int:
+        """How many tasks of the chain step k reads pseudo inputs of: ARM (lambda > 0) and +Replay the k-1 earlier
+        ones; the -Alignment / -DA selector all k seen ones; other methods none."""
         h = self.hparams(method, backbone, benchmark, order)
-        return h["recipe"] == "train-step" and h.get("routing", "attention") == "attention" and h.get("lambda", 0) > 0
+        if h["recipe"] != "train-step":
+            return 0
+        routing = h.get("routing", "attention")
+        if routing in ("pipeline", "top1"):
+            return k
+        arm = h.get("lambda", 0) > 0 or h.get("reflection") == "mix"
+        return k - 1 if routing == "attention" and arm else 0
 
     def run_metrics_args(self, method, backbone, benchmark, order) -> str:
         """MTL (a fresh block per step): only AP applies."""
         return "--ap-only" if self.hparams(method, backbone, benchmark, order).get("init") == "fresh" else ""
 
-    def uses_real_replay(self, method, backbone, benchmark, order) -> bool:
+    def uses_replay_data(self, method, backbone, benchmark, order) -> bool:
+        """Step k reads the earlier tasks' prepared data: real replay (Replay, MTL), or LFPT5's generative replay
+        (each earlier task's name and training-set size)."""
         h = self.hparams(method, backbone, benchmark, order)
-        return h["recipe"] == "train-seq" and h.get("real_replay_volume", 0) > 0
+        return h["recipe"] == "train-seq" and (h.get("real_replay_volume", 0) > 0 or h.get("gen_replay_volume", 0) > 0)
 
     def pseudo_path(self, method, backbone, benchmark, order, seed, task) -> str:
         h = self.hparams(method, backbone, benchmark, order)
@@ -246,10 +256,9 @@ class ContinualPlan(Plan):
         out = {"backbone": self.backbone_input(wc.backbone),
                "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
                "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
-                          for t in tasks[: k - 1]]
-               if self.uses_pseudo(wc.method, wc.backbone, wc.benchmark, wc.order) else [],
+                          for t in tasks[: self.pseudo_tasks(wc.method, wc.backbone, wc.benchmark, wc.order, k)]],
                "replay": [self.data_dir(wc.benchmark, t, wc.seed) + "/manifest.json" for t in tasks[: k - 1]]
-               if self.uses_real_replay(wc.method, wc.backbone, wc.benchmark, wc.order) else []}
+               if self.uses_replay_data(wc.method, wc.backbone, wc.benchmark, wc.order) else []}
         if k > 1:
             out["state"] = f"{run}/step{k - 1}/state/state.safetensors"
         return out
@@ -338,6 +347,10 @@ class ContinualPlan(Plan):
                             f"(known: {', '.join(self.methods['methods'])})")
         h = self.methods["methods"][method]["defaults"]
         recipe = self.methods["methods"][method]["recipe"]
+        if "gen_replay_volume" in h:  # LFPT5: the examples it generates itself (no real type)
+            if kind != "pseudo":
+                return None
+            return method if volume == h["gen_replay_volume"] else f"{method}~gen_replay_volume={volume}"
         if recipe == "train-seq" and "real_replay_volume" in h:
             if kind != "real":
                 return None
@@ -450,9 +463,7 @@ class ContinualPlan(Plan):
     def _figure_checked(self, figure: str) -> str:
         exp = self.figure_experiment(figure)
         if exp not in self.config.get("experiments", {}):
-            hint = " (Figures 4, 5, 7: --configfile config/config.yaml config/scale.yaml)" if figure in (
-                "figure4", "figure5", "figure7") else ""
-            raise SaptError(f"config experiments: no experiment {exp!r}, so {figure} has no runs to plot{hint}")
+            raise SaptError(f"config experiments: no experiment {exp!r}, so {figure} has no runs to plot")
         if not self.figure_configured(figure):
             raise SaptError(f"config experiments.{exp}: {figure} plots shared attention, but the experiment lists no "
                             f"SAPT method (methods: {', '.join(self.experiment(exp)['methods'])})")

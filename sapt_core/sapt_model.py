@@ -18,11 +18,12 @@ from sapt_core.prompt_blocks import MultiBlockPrompt
 from sapt_core.shared_attention import SharedAttention, temperature_for
 
 # names of SAPT's own tensors inside the model's state_dict (everything else is the frozen backbone)
-OWN_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B", "attention.", "prompts.")
+OWN_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B", "attention.", "prompts.", "selector.")
 
 
 # routing -> the PET types it applies to
-ROUTINGS = {"attention": ("lora", "prompt"), "sum": ("lora",), "concat": ("prompt",), "epi": ("prompt",)}
+ROUTINGS = {"attention": ("lora", "prompt"), "sum": ("lora",), "concat": ("prompt",), "epi": ("prompt",),
+            "pipeline": ("lora", "prompt"), "top1": ("lora", "prompt")}
 
 
 @dataclass
@@ -40,7 +41,8 @@ class SaptConfig:
     pool_mask_pads: bool = False        # official: pads enter the max-pool
     routing: str = "attention"          # attention (SAPT, Eq. 2) | sum (O-LoRA: every block with weight 1) |
     #                                     concat (ProgPrompt: all prompts prepended, newest first) |
-    #                                     epi (EPI: one prompt per input, picked by Mahalanobis task selection)
+    #                                     epi (EPI: one prompt per input, picked by Mahalanobis task selection) |
+    #                                     pipeline (-Alignment) / top1 (-DA): a separate selector at test time
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,7 +55,7 @@ class SaptConfig:
             raise ValueError(f"routing: expected one of {', '.join(ROUTINGS)}, got {self.routing!r}")
         if self.pet not in ROUTINGS[self.routing]:
             raise ValueError(f"routing {self.routing!r} does not apply to {self.pet} blocks "
-                             "(sum: lora; concat, epi: prompt)")
+                             f"({'; '.join(f'{r}: {chr(44).join(p)}' for r, p in ROUTINGS.items())})")
         return self
 
 
@@ -83,6 +85,14 @@ class SaptModel(nn.Module):
             from sapt_core.epi import EpiStats
 
             self.epi = EpiStats(d)
+        if cfg.routing in ("pipeline", "top1"):
+            from sapt_core.selector import Selector
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed + 1)
+                self.selector = Selector(d, cfg.n_blocks, cfg.d_p, temperature_for(cfg.temperature, d),
+                                         cfg.projection_order, cfg.pool_mask_pads)
+            self.selector.to(device=backbone.device)
         self.attention.to(device=backbone.device, dtype=backbone.dtype)
         self.config = backbone.config  # lets HF Trainer read model attributes
 
@@ -92,19 +102,24 @@ class SaptModel(nn.Module):
 
     def route(self, query_ids: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Block weights a [B, t] of Eq. 2 for a batch of prompts (no transformer forward); all ones for ``sum``."""
-        if self.cfg.routing == "epi":  # training (task known): the newest prompt; testing: EPI's selected task
-            n = self.cfg.n_blocks
+        routing, n = self.cfg.routing, self.cfg.n_blocks
+        dtype = self.attention.proj.down.weight.dtype
+        newest = nn.functional.one_hot(torch.full((query_ids.shape[0],), n - 1, device=query_ids.device), n).to(dtype)
+        if routing == "epi":  # training (task known): the newest prompt; testing: EPI's selected task
             if self.training or int(self.epi.n_tasks) < n:
-                idx = torch.full((query_ids.shape[0],), n - 1, device=query_ids.device)
-            else:
-                from sapt_core.epi import frozen_features
+                return newest
+            from sapt_core.epi import frozen_features
 
-                idx = self.epi.select(frozen_features(self.model, self.family, query_ids, query_mask
-                                                      if query_mask is not None else torch.ones_like(query_ids)))
-            return nn.functional.one_hot(idx, n).to(self.attention.proj.down.weight.dtype)
-        if self.cfg.routing in ("sum", "concat"):
-            return torch.ones(query_ids.shape[0], self.cfg.n_blocks, device=query_ids.device,
-                              dtype=self.attention.proj.down.weight.dtype)
+            idx = self.epi.select(frozen_features(self.model, self.family, query_ids, query_mask
+                                                  if query_mask is not None else torch.ones_like(query_ids)))
+            return nn.functional.one_hot(idx, n).to(dtype)
+        if routing in ("pipeline", "top1"):  # ablations: learning and selection not aligned (selector.py)
+            if not self.training and int(self.selector.n_fitted) >= n:  # test time: the separate selector
+                return self.selector.weights(self.embed(query_ids), query_mask, routing == "top1")
+            if routing == "top1":  # -DA learning: block t alone
+                return newest
+        elif routing in ("sum", "concat"):
+            return torch.ones(query_ids.shape[0], n, device=query_ids.device, dtype=dtype)
         return self.attention(self.embed(query_ids), query_mask)
 
     def _prepare(self, input_ids, attention_mask, query_ids, query_mask, labels=None):

@@ -5,7 +5,8 @@ Layout: ``<dir>/state.safetensors`` + ``<dir>/state.json`` (sidecar), written in
 and renamed into place, so a state directory on disk is always complete.
 
 Tensor names: ``lora.<site>.A`` [t, r, in], ``lora.<site>.B`` [t, out, r] (oldest block first), ``prompt.P`` [t, L, d],
-``attention.keys`` [t, d], ``attention.proj.<param>``, ``arm.targets`` [t, t] (row i = a_{i+1}, zero-padded).
+``attention.keys`` [t, d], ``attention.proj.<param>``, ``arm.targets`` [t, t] (row i = a_{i+1}, zero-padded);
+EPI adds ``epi.*`` (class statistics), the Table 2 pipeline ablations ``selector.*`` (:mod:`sapt_core.selector`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def state_tensors(model, targets: torch.Tensor) -> dict[str, torch.Tensor]:
     for k, v in model.attention.proj.state_dict().items():
         out[f"attention.proj.{k}"] = v
     out["arm.targets"] = targets
-    if hasattr(model, "epi"):
-        out.update(model.epi.tensors())
+    for extra in ("epi", "selector"):  # EPI's class statistics; the ablations' separate selector
+        if hasattr(model, extra):
+            out.update(getattr(model, extra).tensors())
     return {k: v.detach().contiguous().cpu() for k, v in out.items()}
 
 
@@ -65,6 +67,8 @@ def load_into(model, tensors: dict[str, torch.Tensor]) -> int:
         model.attention.proj.load_state_dict(proj)
         if hasattr(model, "epi") and "epi.means" in tensors:
             model.epi.load_tensors(tensors)
+        if hasattr(model, "selector") and "selector.keys" in tensors:
+            model.selector.load_tensors(tensors)
     return n
 
 

@@ -1,5 +1,6 @@
-"""Baselines and ablations (facts section 10, paper section 6.3): SeqLoRA, Replay, MTL (train-seq), O-LoRA and -ARM
-(train-step), each a 3-task chain through the CLI on a tiny T5, plus their method-specific properties."""
+"""Baselines and ablations (facts section 10, paper section 6.3): SeqLoRA, Replay, MTL, L2P, LFPT5 (train-seq),
+O-LoRA, ProgPrompt, EPI and the Table 2 ablations -ARM, +Replay, -Alignment, -DA (train-step), each a 3-task chain
+through the CLI on a tiny T5, plus their method-specific properties."""
 
 from __future__ import annotations
 
@@ -143,10 +144,12 @@ def test_noarm_ablation_is_sapt_lora_with_lambda_zero(tiny_t5, chain_dirs, tmp_p
 
 def test_baseline_keys_are_declared_and_recipes_known():
     methods = load_methods()
-    for name in ("seq-lora", "replay", "mtl", "o-lora", "sapt-lora-noarm", "progprompt", "l2p"):
+    seq = ("seq-lora", "replay", "mtl", "l2p", "lfpt5")
+    for name in seq + ("o-lora", "sapt-lora-noarm", "progprompt", "epi", "sapt-lora-replay", "sapt-lora-noalign",
+                       "sapt-lora-noda"):
         m = methods["methods"][name]
         assert set(m["defaults"]) <= set(KEY_SPECS)
-        assert m["recipe"] == ("train-seq" if name in ("seq-lora", "replay", "mtl", "l2p") else "train-step")
+        assert m["recipe"] == ("train-seq" if name in seq else "train-step")
 
 
 def test_progprompt_input_grows_by_one_prompt_per_task_and_earlier_prompts_stay(tiny_t5, chain_dirs, tmp_path):
@@ -275,3 +278,192 @@ def test_figure6_variants_and_series():
     assert replay_series(metrics)["SuperNI"]["AP"]["replay (real)"] == {0.5: [15.0, 40.0]}
     with pytest.raises(SaptError, match="unknown method"):
         plan.replay_variant("nope", "real", 0.1)
+
+
+# ---- Table 2 ablations: +Replay, -Alignment, -DA ------------------------------------------------------------------
+def _pseudo_files(dirs, tmp_path, n=6):
+    """Stand-in pseudo inputs (real test inputs, answers dropped) of each task, in the generator's output schema."""
+    from sapt_core.data import load_split
+
+    out = []
+    for d in dirs:
+        rows = [{**r, "target": "", "references": []} for r in load_split(d, "test")[:n]]
+        p = tmp_path / f"pseudo_{d.name}.jsonl"
+        p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        out.append(p)
+    return out
+
+
+def _model_at(tiny_t5, state, k):
+    from sapt_core.models import load_backbone
+    from sapt_core.sapt_model import SaptConfig, SaptModel
+    from sapt_core.state import load_into
+
+    tensors, side = _tensors(state)
+    bb = load_backbone(str(tiny_t5))
+    model = SaptModel(bb.model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": k}))
+    load_into(model, tensors)
+    return bb, model.eval(), tensors, side
+
+
+def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5, chain_dirs, tmp_path):
+    """+Replay: no KL; the pseudo inputs of tasks 1..t-1 join task t's data with the step t-1 model's answers."""
+    from sapt_core.cli import main
+    from sapt_core.generation import greedy_generate
+    from sapt_core.io import read_jsonl
+
+    pseudo = _pseudo_files(chain_dirs, tmp_path)
+    states = _chain(main, "train-step", "sapt-lora-replay", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "lora", "--lambda", "0", "--reflection", "mix", "--max-new-tokens", "4",
+                               *(["--pseudo", *map(str, pseudo[:k - 1])] if k > 1 else [])])
+    side = _tensors(states[2])[1]
+    assert side["arm"]["used"] is False and side["arm"]["reflection"] == "mix"
+    assert [h["n_replayed"] for h in side["history"]] == [0, 6, 12]
+    # the answers are the step-1 model's own greedy outputs (deterministic), not blank targets
+    bb, model, tensors, _ = _model_at(tiny_t5, states[0], 1)
+    from sapt_core.baselines import label_pseudo
+    from sapt_core.sapt_model import SaptConfig
+    import argparse
+
+    args = argparse.Namespace(backbone=str(tiny_t5), dtype="float32", device="cpu", seed=0, eval_batch_size=8,
+                              max_new_tokens=4, max_source_len=48)
+    labelled = label_pseudo(args, SaptConfig(**{**side["sapt"], "n_blocks": 1}), tensors,
+                            [read_jsonl(pseudo[0], "pseudo")])
+    expected = greedy_generate(model, bb.tokenizer, bb.family, read_jsonl(pseudo[0], "pseudo"), 8, 4, 48)
+    assert [r["target"] for r in labelled] == expected and all(r["references"] == [r["target"]] for r in labelled)
+    # wrong number of pseudo files, or mixing together with a KL: one-line errors
+    bad = ["train-step", "--method", "x", "--pet", "lora", "--backbone", str(tiny_t5), "--data-dir",
+           str(chain_dirs[1]), "--state-in", str(states[0]), "--state-out", str(tmp_path / "bad"), *COMMON]
+    assert main([*bad, "--lambda", "0", "--reflection", "mix"]) == 2
+    assert main([*bad, "--lambda", "0.5", "--reflection", "mix", "--pseudo", str(pseudo[0])]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_alignment_ablation_learns_with_attention_and_selects_with_a_separate_selector(tiny_t5, chain_dirs,
+                                                                                       tmp_path):
+    """-Alignment: training routes through the shared attention, test inputs through the fitted selector, whose
+    weights on each task's pseudo inputs approach the stored a_i."""
+    from sapt_core.cli import main
+    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.io import read_jsonl
+
+    pseudo = _pseudo_files(chain_dirs, tmp_path)
+    states = _chain(main, "train-step", "sapt-lora-noalign", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "pipeline",
+                               "--pseudo", *map(str, pseudo[:k])])
+    bb, model, tensors, side = _model_at(tiny_t5, states[2], 3)
+    assert tensors["selector.keys"].shape[0] == 3 and int(tensors["selector.n_fitted"]) == 3
+    assert side["selector"]["final_loss"] < 0.2 * side["selector"]["first_loss"]
+    targets = tensors["arm.targets"]
+    for i, p in enumerate(pseudo):
+        batch = Collator(bb.tokenizer.pad_token_id, "t5")(encode_rows(read_jsonl(p, "pseudo"), bb.tokenizer, "t5",
+                                                                        48, train=False))
+        test_w = model.route(batch["input_ids"], batch["attention_mask"])
+        assert torch.allclose(test_w.mean(0), targets[i], atol=0.1)            # selector reproduces a_i ...
+        model.train()
+        learn_w = model.route(batch["input_ids"], batch["attention_mask"])
+        model.eval()
+        assert torch.allclose(learn_w, model.attention(model.embed(batch["input_ids"]), batch["attention_mask"]))
+        assert not torch.allclose(learn_w, test_w, atol=1e-3)                   # ... but is not the attention
+
+
+def test_da_ablation_learns_each_block_alone_and_selects_the_top1_block(tiny_t5, chain_dirs, tmp_path):
+    """-DA: a_t is one-hot (block t learned alone), earlier blocks stay frozen, and each test input uses exactly one
+    block: the selector's most confident; with separable inputs the selector recognises the task."""
+    from sapt_core.cli import main
+    from sapt_core.selector import Selector, fit_selector
+
+    pseudo = _pseudo_files(chain_dirs, tmp_path)
+    states = _chain(main, "train-step", "sapt-lora-noda", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "top1",
+                               "--pseudo", *map(str, pseudo[:k])])
+    (a2, _), (a3, s3) = _tensors(states[1]), _tensors(states[2])
+    assert torch.equal(a3["arm.targets"], torch.eye(3))
+    for k in a2:
+        if k.startswith("lora."):
+            assert torch.equal(a2[k], a3[k][:2]), k
+    _, model, _, _ = _model_at(tiny_t5, states[2], 3)
+    ids = torch.tensor([[5, 6, 7, 1], [9, 10, 11, 1]])
+    w = model.route(ids, torch.ones_like(ids))
+    assert torch.equal(w.sum(1), torch.ones(2)) and set(w.flatten().tolist()) <= {0.0, 1.0}
+
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(3, 16, generator=g) * 3
+    pooled = [centers[i] + 0.3 * torch.randn(20, 16, generator=g) for i in range(3)]
+    torch.manual_seed(0)
+    sel = Selector(16, 3, 8, temperature=4.0)
+    fit_selector(sel, pooled, torch.eye(3), steps=200, lr=1e-2)
+    picks = [sel.logits_from_pooled(p).argmax(-1) for p in pooled]
+    assert all(bool((p == i).all()) for i, p in enumerate(picks)) and int(sel.n_fitted) == 3
+
+
+# ---- LFPT5 ------------------------------------------------------------------------------------------------------
+def test_lfpt5_generation_rows_and_example_split():
+    from sapt_core.lfpt5 import generation_rows, split_example
+
+    row = {"id": "1", "task": "agnews", "source": "Classify: stocks fell", "target": "Business"}
+    assert generation_rows([row]) == [{"id": "1", "task": "agnews", "source": "__gen__ agnews",
+                                       "target": "Classify: stocks fell __ans__ Business"}]
+    assert split_example("Classify: x __ans__ Sports __ans__ junk") == ("Classify: x", "Sports")
+    assert split_example("no marker here") is None and split_example(" __ans__ Sports") is None
+
+
+def test_lfpt5_continues_one_long_prompt_and_replays_the_configured_volume(tiny_t5, chain_dirs, tmp_path,
+                                                                           monkeypatch):
+    """LFPT5: one prompt (300 tokens in the paper; 12 here) carried across tasks; before task t it draws exactly
+    max(1, int(v * N_i)) examples of each earlier task from itself and mixes the valid ones into the data; the
+    generation loss enters the objective."""
+    from sapt_core import lfpt5
+    from sapt_core.cli import main
+
+    drawn = []
+    real_generate = lfpt5.generate_examples
+
+    def spy(model, tok, family, task, n, sampling, seed, batch_size=16):
+        rows, n_texts = real_generate(model, tok, family, task, n, sampling, seed, batch_size)
+        drawn.append((task, n, n_texts))
+        return rows + [{"id": f"{task}-forced", "task": task, "source": "x", "target": "y", "references": ["y"]}], n_texts
+
+    monkeypatch.setattr(lfpt5, "generate_examples", spy)
+    common = ["--pet", "prompt", "--prompt-len", "12", "--lm-lambda", "0.25", "--gen-max-new-tokens", "8"]
+    states = _chain(main, "train-seq", "lfpt5", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: [*common, *(["--gen-replay-volume", "0.25", "--replay-data",
+                                           *map(str, chain_dirs[:k - 1])] if k > 1 else [])])
+    (p1, _), (p3, s3) = _tensors(states[0]), _tensors(states[2])
+    assert p3["prompt.P"].shape == (1, 12, p1["prompt.P"].shape[-1]) and not torch.equal(p1["prompt.P"], p3["prompt.P"])
+    assert drawn == [("agnews", 5, 15), ("agnews", 5, 15), ("boolq", 5, 15)]   # 25% of 20, 3 candidates each
+    assert s3["lfpt5"]["drawn"] == [5, 5] and s3["history"][-1]["n_replayed"] == sum(s3["lfpt5"]["kept"]) >= 2
+    # the generation loss is part of the objective: same data without it trains to a different prompt
+    plain = tmp_path / "nolm"
+    assert main(["train-seq", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[0]),
+                 "--state-out", str(plain), *COMMON, "--pet", "prompt", "--prompt-len", "12"]) == 0
+    assert not torch.equal(_tensors(plain)[0]["prompt.P"], p1["prompt.P"])
+    assert main(["train-seq", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[1]),
+                 "--state-in", str(states[0]), "--state-out", str(tmp_path / "bad"), *COMMON, *common[:4],
+                 "--gen-replay-volume", "0.25"]) == 2                            # no --replay-data: one-line error
+
+
+@pytest.mark.parametrize("method", ["lfpt5", "sapt-lora-noalign", "sapt-lora-replay"])
+def test_new_methods_run_on_a_decoder_only_backbone(method, tiny_llama, chain_dirs, tmp_path):
+    """LFPT5 and the selector / replay ablations on the tiny LLaMA: a 2-task chain trains and scores."""
+    from sapt_core.cli import main
+
+    pseudo = _pseudo_files(chain_dirs[:2], tmp_path)
+    extra = {"lfpt5": lambda k: ["--pet", "prompt", "--prompt-len", "8", "--lm-lambda", "0.25",
+                                 "--gen-max-new-tokens", "8",
+                                 *(["--gen-replay-volume", "0.1", "--replay-data", str(chain_dirs[0])] if k > 1 else [])],
+             "sapt-lora-noalign": lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "pipeline",
+                                             "--pseudo", *map(str, pseudo[:k])],
+             "sapt-lora-replay": lambda k: ["--pet", "lora", "--lambda", "0", "--reflection", "mix",
+                                            "--max-new-tokens", "4", *(["--pseudo", str(pseudo[0])] if k > 1 else [])]}
+    recipe = "train-seq" if method == "lfpt5" else "train-step"
+    states = []
+    for k, d in enumerate(chain_dirs[:2], 1):
+        out = tmp_path / f"{method}{k}"
+        assert main([recipe, "--method", method, "--backbone", str(tiny_llama), "--data-dir", str(d), "--state-out",
+                     str(out), *COMMON, *extra[method](k), *(["--state-in", str(states[-1])] if states else [])]) == 0
+        states.append(out)
+    scores = tmp_path / "scores.json"
+    assert main(["evaluate", "--backbone", str(tiny_llama), "--state", str(states[-1]), "--data-dirs",
+                 *map(str, chain_dirs[:2]), "--max-source-len", "48", "--max-new-tokens", "4", "--out", str(scores)]) == 0
+    assert set(json.loads(scores.read_text())["tasks"]) == set(TASKS[:2])

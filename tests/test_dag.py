@@ -30,8 +30,8 @@ def test_paper_grid_job_counts(repo_root, data_root):
     plan = ContinualPlan(cfg, data_root="unused")
     # Figure 6's volume x type variants: the runs of a replay type at a volume other than the method's default
     variants = {name: plan.experiment_methods(name) for name in cfg["experiments"]}
-    assert len(variants["figure6"]) == 6 + 6 + 6  # Replay real; SAPT pseudo; SAPT real: 6 volumes each
-    assert {"replay", "sapt-lora"} <= set(variants["figure6"])  # the 0.02 defaults are Table 1's own runs
+    assert len(variants["figure6"]) == 4 * 6  # Replay real; LFPT5 generated; SAPT pseudo; SAPT real: 6 volumes each
+    assert {"replay", "lfpt5", "sapt-lora"} <= set(variants["figure6"])  # the 0.02 defaults are Table 1's own runs
     runs = {(b, o, bb, m, s) for name, e in cfg["experiments"].items() for b in e["benchmarks"]
             for o in cfg["orders"][b] for bb in e["backbones"] for m in variants[name] if m != "zero-shot"
             and b in (methods["methods"][m.split("~")[0]]["benchmarks"] or [b]) for s in cfg["seeds"]}
@@ -44,8 +44,12 @@ def test_paper_grid_job_counts(repo_root, data_root):
         for k, t in enumerate(tasks):
             data.add((b, t, s))
             single.add((b, bb, h["pet"], t, s))
-            uses_arm = h["recipe"] == "train-step" and h.get("routing", "attention") == "attention" and h["lambda"] > 0
-            if k < len(tasks) - 1 and uses_arm:  # ARM: pseudo inputs of every task but the last feed later steps
+            routing = h.get("routing", "attention") if h["recipe"] == "train-step" else None
+            # ARM (lambda > 0) and +Replay: pseudo inputs of every task but the last feed later steps; the -Alignment
+            # / -DA selector is fitted on every seen task's, the last one's included
+            reads = len(tasks) if routing in ("pipeline", "top1") else len(tasks) - 1 if routing == "attention" and (
+                h["lambda"] > 0 or h.get("reflection") == "mix") else 0
+            if k < reads:
                 pseudo.add((b, bb, h["pet"], s, h["pseudo_source"], h["replay_volume"], t))
                 if h["pseudo_source"] == "generated":
                     generators.add((b, bb, h["pet"], s, t))
@@ -58,12 +62,12 @@ def test_paper_grid_job_counts(repo_root, data_root):
     counts = _job_counts(repo_root, "--configfile", "config/paper.yaml", f"--config=data_root={data_root}")
     for rule, n in expected.items():
         assert counts.get(rule) == n, (rule, counts.get(rule), n)
-    # the grid: 8 methods x 2 benchmarks (+ EPI on Long Sequence only) x 2 orders x 3 seeds on T5-large (Table 1), + SAPT-LoRA -ARM (Table 2),
-    # + 3 methods on the other sizes / LLaMA (Figures 4, 5, 7)
+    # the grid: 9 methods x 2 benchmarks (+ EPI on Long Sequence only) x 2 orders x 3 seeds on T5-large (Table 1),
+    # + 4 SAPT-LoRA ablations (Table 2), + 3 methods on the other sizes / LLaMA (Figures 4, 5, 7)
     assert expected["train_step"] == len(runs) * 15
     seeds_orders = 2 * 2 * 3  # 2 benchmarks x 2 orders x 3 seeds
-    assert len(runs) == ((8 + 1) * seeds_orders + 2 * 3 + 3 * 2 * seeds_orders + 3 * 2 * seeds_orders
-                         + 16 * 2 * 3)  # T5-XL/XXL; LLaMA x2; Figure 6: 16 new variants x 2 SuperNI orders x 3 seeds
+    assert len(runs) == ((9 + 4) * seeds_orders + 2 * 3 + 3 * 2 * seeds_orders + 3 * 2 * seeds_orders
+                         + 21 * 2 * 3)  # T5-XL/XXL; LLaMA x2; Figure 6: 21 new variants x 2 SuperNI orders x 3 seeds
 
 
 def test_resources_come_from_the_backbone_table(repo_root):

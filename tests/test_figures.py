@@ -333,19 +333,15 @@ def test_figure12_end_to_end_and_html_report(repo_root, data_root, tmp_path):
     assert "Adding figure12.png" in out and "Adding figure3.png" not in out and (wd / "built.html").is_file()
 
 
-def test_scale_overlay_figure4_schedules_its_backbones_only(repo_root, data_root, tmp_path):
-    """config/scale.yaml adds Figures 4, 5, 7; figure4 builds the three T5 sizes' runs, not tiny-llama's."""
+def test_figure4_schedules_its_backbones_only(repo_root, data_root, tmp_path):
+    """The default's Figure 4 (scale) builds the three tiny T5 sizes' runs of its three methods, not tiny-llama's."""
     from wf_helpers import _copy_workflow
 
     wd = _copy_workflow(repo_root, tmp_path)
-    res, jobs = _dry_jobs(wd, "figure4", "--configfile", "config/config.yaml", "config/scale.yaml", "--config",
-                          f"data_root={data_root}")
+    res, jobs = _dry_jobs(wd, "figure4", "--config", f"data_root={data_root}")
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = {(w["benchmark"], w["backbone"], w["method"]) for r, w in jobs if r == "run_metrics"}
-    assert metrics == {(b, bb, "sapt-lora") for b in ("SuperNI", "Long_Sequence")
-                       for bb in ("tiny-t5-s", "tiny-t5", "tiny-t5-l")}
+    assert metrics == {("Long_Sequence", bb, m) for bb in ("tiny-t5-s", "tiny-t5", "tiny-t5-l")
+                       for m in ("replay", "o-lora", "sapt-lora")}
     assert {w["backbone"] for r, w in jobs if r == "build_backbone"} == {"tiny-t5-s", "tiny-t5", "tiny-t5-l"}
     assert ("metric_figure", {"figure": "figure4"}) in jobs
-    # the default alone does not schedule Figures 4, 5, 7 (not configured there)
-    res, jobs = _dry_jobs(wd, "all_tables", "--forceall", "--config", f"data_root={data_root}")
-    assert res.returncode == 0 and not [w for r, w in jobs if r == "metric_figure"]

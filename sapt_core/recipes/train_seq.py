@@ -5,7 +5,10 @@ One PET block (LoRA on q/v, or a soft prompt) is carried through the whole task 
 - Replay: SeqLoRA + ``--real-replay-volume 0.02`` of each earlier task's real training data mixed into task t's data
   (``--replay-data`` = the earlier tasks' prepared directories);
 - MTL (the upper bound): ``--init fresh --real-replay-volume 1.0``: a fresh block on the union of tasks 1..t;
-- L2P: ``--pet l2p``: the carried-over state is L2P's prompt pool with its keys (:mod:`sapt_core.l2p`).
+- L2P: ``--pet l2p``: the carried-over state is L2P's prompt pool with its keys (:mod:`sapt_core.l2p`);
+- LFPT5: ``--pet prompt --prompt-len 300 --lm-lambda 0.25 --gen-replay-volume 0.02``: one prompt carried through the
+  sequence that also learns to generate its tasks' examples, and replays examples of tasks 1..t-1 it samples itself
+  (:mod:`sapt_core.lfpt5`; ``--replay-data`` then only gives each earlier task's name and training-set size).
 
 The output is a step state in the SAPT layout (one block, weight 1), so ``sapt evaluate --state`` scores it and the
 workflow treats every method alike.
@@ -32,6 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replay-data", nargs="*", default=[], help="prepared directories of tasks 1..t-1, in order")
     p.add_argument("--real-replay-volume", dest="replay_volume", type=float, default=0.0,
                    help="fraction of each earlier task's training set mixed in (0 = none, 1 = all)")
+    g = p.add_argument_group("LFPT5 (generation loss and generative replay)")
+    g.add_argument("--lm-lambda", type=float, default=0.0, help="weight of the example-generation LM loss")
+    g.add_argument("--gen-replay-volume", type=float, default=0.0,
+                   help="examples of each earlier task sampled from the prompt, as a fraction of its training set")
+    g.add_argument("--gen-top-k", type=int, default=64)
+    g.add_argument("--gen-repetition-penalty", type=float, default=2.5)
+    g.add_argument("--gen-candidates", type=int, default=3, help="sampled candidates per drawn example")
+    g.add_argument("--gen-max-new-tokens", type=int, default=None, help="default: max source + target length")
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--lora-alpha", type=int, default=32)
     p.add_argument("--lora-dropout", type=float, default=0.0)
@@ -52,15 +63,21 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import sha256_file
     from sapt_core.state import check_compatible, read_state
 
-    if not 0 <= args.replay_volume <= 1:
-        raise SaptError(f"--real-replay-volume: expected a fraction in [0, 1], got {args.replay_volume}")
+    for flag, v in (("--real-replay-volume", args.replay_volume), ("--gen-replay-volume", args.gen_replay_volume)):
+        if not 0 <= v <= 1:
+            raise SaptError(f"{flag}: expected a fraction in [0, 1], got {v}")
+    if args.lm_lambda < 0:
+        raise SaptError(f"--lm-lambda: expected a non-negative number, got {args.lm_lambda}")
+    if args.gen_replay_volume > 0 and (args.replay_volume > 0 or args.pet != "prompt" or args.lm_lambda <= 0):
+        raise SaptError("--gen-replay-volume: LFPT5's generative replay needs --pet prompt, --lm-lambda > 0 "
+                        "and no real replay")
     cfg = train_config(args, "adafactor" if args.pet == "prompt" else "adamw")
     manifest, rows = load_train_rows(args.data_dir)
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
     n_prev = prev_side.get("step", 0)
     if prev_side and prev_side.get("method") != args.method:
         raise SaptError(f"{args.state_in}: state of method {prev_side.get('method')!r}, not {args.method!r}")
-    if args.replay_volume > 0 and len(args.replay_data) != n_prev:
+    if (args.replay_volume > 0 or args.gen_replay_volume > 0) and len(args.replay_data) != n_prev:
         raise SaptError(f"--replay-data: expected {n_prev} directories (one per earlier task), got {len(args.replay_data)}")
     replayed = []
     for i, d in enumerate(args.replay_data if args.replay_volume > 0 else []):
@@ -100,19 +117,37 @@ def run(args: argparse.Namespace) -> int:
         if prev_tensors is not None and args.init == "continue":
             load_into(model, prev_tensors)
         structure = {"sapt": scfg.to_dict()}
-    train_rows = rows + replayed
     tok = bb.tokenizer
+    lfpt5 = None
+    if args.gen_replay_volume > 0:  # LFPT5: examples of tasks 1..t-1 sampled from the prompt of step t-1
+        replayed, lfpt5 = _generative_replay(args, model, tok, bb.family, cfg)
+    train_rows = rows + replayed
     train_set = encode_rows(train_rows, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
+    extra = None
+    if args.lm_lambda > 0:  # LFPT5: lm_lambda * LM loss of generating whole examples, one batch per micro-step
+        from sapt_core.arm.reflection import PseudoReplay
+        from sapt_core.lfpt5 import generation_rows
+
+        gen = PseudoReplay([encode_rows(generation_rows(train_rows), tok, bb.family, 32,
+                                        cfg.max_source_len + cfg.max_target_len, train=True)],
+                           Collator(tok.pad_token_id, bb.family), cfg.batch_size, args.seed)
+
+        def gen_loss(model_, inputs, global_step):
+            device = next(model_.parameters()).device
+            return args.lm_lambda * model_(**{k: v.to(device) for k, v in gen.next_batches()[0].items()}).loss
+
+        extra = gen_loss
     state_out = Path(args.state_out)
     workdir = Path(args.workdir or f"{state_out}.work")
     history, resumed_step = train(model, train_set, Collator(tok.pad_token_id, bb.family, with_query=True), cfg,
-                                  workdir, progress=not args.no_progress)
+                                  workdir, extra_loss=extra, progress=not args.no_progress)
     summary = train_summary(history, resumed_step)
     sidecar = {
         "kind": "seq_state", "method": args.method, "step": step,
         "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
         "seed": args.seed, **structure, "train": cfg.to_dict(),
         "seq": {"init": args.init, "replay_volume": args.replay_volume, "n_replayed": len(replayed)},
+        **({"lfpt5": lfpt5 or {"lm_lambda": args.lm_lambda, "drawn": [], "kept": []}} if args.lm_lambda > 0 else {}),
         "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "inputs": {"train.jsonl": sha256_file(Path(args.data_dir) / "train.jsonl"),
                    **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
@@ -127,3 +162,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"step {step} ({manifest['task']}): {len(rows)} rows + {len(replayed)} replayed, final loss "
           f"{summary['final_train_loss']}")
     return 0
+
+
+def _generative_replay(args, model, tok, family: str, cfg) -> tuple[list[dict], dict]:
+    """LFPT5's replay: ``max(1, int(v * N_i))`` drawn examples of every earlier task i (N_i from its manifest)."""
+    from sapt_core.arm.generator import pseudo_count
+    from sapt_core.data import load_manifest
+    from sapt_core.lfpt5 import GenSampling, generate_examples
+
+    sampling = GenSampling(args.gen_top_k, args.gen_repetition_penalty, args.gen_candidates,
+                           args.gen_max_new_tokens or cfg.max_source_len + cfg.max_target_len)
+    rows, drawn, kept = [], [], []
+    for i, d in enumerate(args.replay_data):
+        m = load_manifest(d)
+        n = pseudo_count(m["counts"]["train"], args.gen_replay_volume)
+        got, _ = generate_examples(model, tok, family, m["task"], n, sampling, args.seed * 1000 + i)
+        rows += got
+        drawn.append(n)
+        kept.append(len(got))
+    model.train()
+    return rows, {"lm_lambda": args.lm_lambda, "gen_replay_volume": args.gen_replay_volume,
+                  "sampling": sampling.to_dict(), "drawn": drawn, "kept": kept}

@@ -13,7 +13,14 @@ Baselines with the same block layout (facts 10):
   (:mod:`sapt_core.epi`; classification tasks only);
 - ``--routing sum --orth-lambda L``: O-LoRA, every LoRA block with weight 1 (no attention, no ARM), and
   L * sum_sites |A_prev A_new^T|_1 added to the task loss.
-Ablation -ARM of Table 2 is ``--lambda 0``.
+Ablations of Table 2 (paper section 6.3):
+- -ARM: ``--lambda 0``;
+- +Replay: ``--reflection mix --lambda 0``: instead of ARM's KL, the pseudo inputs of tasks 1..t-1, labelled by the
+  model of step t-1 (greedy decoding; the pseudo inputs carry no answers, facts 3.1), are mixed into task t's data;
+- -Alignment: ``--routing pipeline``: block t learns with shared attention (no ARM), then a separate selector is
+  fitted to the stored weights a_1..a_t on pseudo inputs of tasks 1..t and routes the test inputs;
+- -DA: ``--routing top1``: block t learns on task t alone; the selector learns to recognise tasks 1..t on their
+  pseudo inputs and each test input takes its single most confident block (:mod:`sapt_core.selector`).
 """
 
 from __future__ import annotations
@@ -39,9 +46,10 @@ def add_sapt_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--projection-order", default="official", choices=["official", "paper"])
     g.add_argument("--pool-mask-pads", action=argparse.BooleanOptionalAction, default=False,
                    help="mask pads out of the max-pool (official: no)")
-    g.add_argument("--routing", default="attention", choices=["attention", "sum", "concat", "epi"],
+    g.add_argument("--routing", default="attention", choices=["attention", "sum", "concat", "epi", "pipeline", "top1"],
                    help="attention: shared attention (SAPT); sum: every LoRA block with weight 1 (O-LoRA); concat: "
-                        "every prompt prepended, newest first (ProgPrompt); epi: Mahalanobis task selection (EPI)")
+                        "every prompt prepended, newest first (ProgPrompt); epi: Mahalanobis task selection (EPI); "
+                        "pipeline / top1: a separate selector at test time (Table 2 -Alignment / -DA)")
     g.add_argument("--orth-lambda", type=float, default=0.0,
                    help="O-LoRA: weight of sum |A_prev A_new^T|_1 (orthogonal subspaces)")
 
@@ -57,12 +65,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_sapt_args(p)
     g = p.add_argument_group("ARM (Eq. 5-6)")
     g.add_argument("--lambda", dest="lam", type=float, default=0.1, help="weight of the KL term")
+    g.add_argument("--reflection", default="kl", choices=["kl", "mix"],
+                   help="kl: ARM's KL on the pseudo inputs (Eq. 5-6); mix: +Replay, the pseudo inputs labelled by "
+                        "step t-1's model are mixed into the training data (Table 2)")
     g.add_argument("--kl-direction", default="target_first", choices=["target_first", "paper"])
     g.add_argument("--kl-scale-by-gas", action=argparse.BooleanOptionalAction, default=False,
                    help="divide the KL by gradient accumulation like the task loss (official T5: no)")
     g.add_argument("--kl-start-step", type=int, default=1, help="first optimizer step with KL (official: 1)")
     g.add_argument("--attn-split", default="test", choices=["test", "val"], help="inputs whose mean attention is a_t")
     g.add_argument("--proj-lr", type=float, default=None, help="separate LR of the query projection (App. C prompts)")
+    g.add_argument("--selector-steps", type=int, default=300,
+                   help="--routing pipeline/top1: full-batch Adam steps that fit the selector after the step")
+    g.add_argument("--selector-lr", type=float, default=1e-2, help="--routing pipeline/top1: the selector's LR")
     g.add_argument("--eval-every-epochs", dest="select_every_epochs", type=int, default=0,
                    help="model selection: score the --attn-split set every N epochs and keep the best epoch "
                         "(official: 5, on the test=dev file); 0 = keep the last epoch")
@@ -124,9 +138,17 @@ def run(args: argparse.Namespace) -> int:
     attn_rows = load_split(data_dir, args.attn_split)
     prev_tensors, prev_side = (read_state(args.state_in) if args.state_in else (None, {}))
     n_prev = prev_side.get("step", 0)
-    uses_arm = args.routing == "attention" and args.lam > 0
-    if uses_arm and len(args.pseudo) != n_prev:
-        raise SaptError(f"--pseudo: expected {n_prev} files (one per earlier task of {args.state_in}), got {len(args.pseudo)}")
+    uses_arm = args.routing == "attention" and args.lam > 0 and args.reflection == "kl"
+    mixes = args.routing == "attention" and args.reflection == "mix"
+    selects = args.routing in ("pipeline", "top1")
+    if args.reflection == "mix" and (args.lam > 0 or not mixes):
+        raise SaptError("--reflection mix: +Replay replaces ARM's KL (use --lambda 0) and needs --routing attention")
+    if selects and args.selector_steps <= 0:
+        raise SaptError(f"--selector-steps: expected a positive integer, got {args.selector_steps}")
+    want = n_prev + 1 if selects else n_prev if (uses_arm or mixes) else len(args.pseudo)
+    if len(args.pseudo) != want:
+        raise SaptError(f"--pseudo: expected {want} files (one per {'seen' if selects else 'earlier'} task of this "
+                        f"step), got {len(args.pseudo)}")
     if prev_side and prev_side.get("method") != args.method:
         raise SaptError(f"{args.state_in}: state of method {prev_side.get('method')!r}, not {args.method!r}")
     pseudo_rows = [read_jsonl(p, "pseudo-input file") for p in args.pseudo]
@@ -144,16 +166,25 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.state import load_into, save_state, state_tensors
     from sapt_core.training import clear_checkpoints, train
 
+    step = n_prev + 1
+    mixed = []
+    if mixes and n_prev:  # +Replay: answers for the pseudo inputs from the model of step t-1
+        from dataclasses import replace
+
+        from sapt_core.baselines import label_pseudo
+
+        mixed = label_pseudo(args, replace(scfg, n_blocks=n_prev), prev_tensors, pseudo_rows)
     torch.manual_seed(args.seed)
     bb = load_backbone(args.backbone, args.dtype, args.device)
-    step = n_prev + 1
     model = SaptModel(bb.model, bb.family, scfg, seed=args.seed * 100003 + step)
+    if args.routing == "top1":  # -DA: block t learns alone; the shared attention plays no part
+        model.attention.requires_grad_(False)
     targets = torch.zeros(0, 0)
     if prev_tensors is not None:
         load_into(model, prev_tensors)
         targets = prev_tensors["arm.targets"].float()
     tok = bb.tokenizer
-    train_set = encode_rows(rows, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
+    train_set = encode_rows(rows + mixed, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
     query_collate = Collator(tok.pad_token_id, bb.family)
     extra = None
     if n_prev and uses_arm:
@@ -216,6 +247,17 @@ def run(args: argparse.Namespace) -> int:
     new_targets = torch.zeros(step, step)
     new_targets[:n_prev, :n_prev] = targets
     new_targets[step - 1] = a_t
+    selector_log = None
+    if selects:  # -Alignment / -DA: fit the separate selector to a_1..a_t on pseudo inputs of tasks 1..t
+        from sapt_core.selector import fit_selector, pooled_inputs
+
+        pooled = [pooled_inputs(model, (query_collate(enc[s:s + 64]) for s in range(0, len(enc), 64)))
+                  for enc in (encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows)]
+        torch.manual_seed(args.seed)
+        losses_sel = fit_selector(model.selector, pooled, new_targets, args.selector_steps, args.selector_lr,
+                                  args.kl_direction)
+        selector_log = {"steps": args.selector_steps, "lr": args.selector_lr, "first_loss": losses_sel[0],
+                        "final_loss": losses_sel[-1], "n_inputs": [p.shape[0] for p in pooled]}
     losses = [h["loss"] for h in history if "loss" in h]
     sidecar = {
         "kind": "sapt_state", "method": args.method, "step": step,
@@ -223,7 +265,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed, "sapt": scfg.to_dict(),
         "arm": {"lambda": args.lam, "kl_direction": args.kl_direction, "kl_scale_by_gas": args.kl_scale_by_gas,
                 "kl_start_step": args.kl_start_step, "attn_split": args.attn_split, "proj_lr": args.proj_lr,
-                "used": bool(n_prev and uses_arm)},
+                "used": bool(n_prev and uses_arm), "reflection": args.reflection},
+        "selector": selector_log,
         "orth_lambda": args.orth_lambda,
         "train": cfg.to_dict(), "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
@@ -233,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         "a_t": a_t.tolist(),
         "history": prev_side.get("history", []) + [{
             "task": manifest["task"], "final_train_loss": losses[-1] if losses else None,
-            "resumed_from_step": resumed_step, "n_train": len(rows), "selected": selected,
+            "resumed_from_step": resumed_step, "n_train": len(rows), "n_replayed": len(mixed), "selected": selected,
             "train_log": [{k: h[k] for k in ("step", "loss") if k in h} for h in history if "loss" in h]}],
     }
     save_state(state_out, state_tensors(model, new_targets), sidecar)

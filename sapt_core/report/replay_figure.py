@@ -2,7 +2,8 @@
 
 The runs are method variants (``plan.ContinualPlan.replay_variant``): Replay with ``real_replay_volume=v`` (real
 samples mixed into training), SAPT with ``replay_volume=v`` (ARM pseudo inputs) or ``replay_volume=v,
-pseudo_source=real`` (real inputs in their place). One series per (method, type); x = the volume (log scale);
+pseudo_source=real`` (real inputs in their place), LFPT5 with ``gen_replay_volume=v`` (examples it generates
+itself). One series per (method, type); x = the volume (log scale);
 a point is the mean over orders within a seed, then over seeds (error bars: ±1 sd over seeds).
 """
 
@@ -23,6 +24,8 @@ def replay_point(method: str, methods: dict | None = None) -> tuple[str, str, fl
 
             methods = load_methods()
         v = methods["methods"].get(method, {}).get("defaults", {})
+    if "gen_replay_volume" in v:  # LFPT5: examples it generates itself
+        return base, "pseudo", float(v["gen_replay_volume"])
     if "real_replay_volume" in v:
         return base, "real", float(v["real_replay_volume"])
     if "replay_volume" in v:
