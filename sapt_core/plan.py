@@ -177,6 +177,8 @@ class ContinualPlan(Plan):
         from sapt_core.hparams import resolve
 
         key = (method, backbone, benchmark, order)
+        if key in self._hparams:  # asked per job (~40k times on the paper grid): skip the variant parse
+            return dict(self._hparams[key])
         base, variant = split_variant(method)
         if key not in self._hparams and variant:
             h = self.hparams(base, backbone, benchmark, order)
@@ -310,6 +312,10 @@ class ContinualPlan(Plan):
         h = self.hparams(method, backbone, benchmark, order)
         return (f"--batch-size {h['eval_batch_size']} --max-new-tokens {h['max_new_tokens']} "
                 f"--max-source-len {h['max_source_len']}")
+
+    def step_data_dir(self, benchmark, order, seed, k) -> str:
+        """The data slice that step k of a run trains on."""
+        return self.data_dir(benchmark, self.order_tasks(benchmark, order)[int(k) - 1], seed)
 
     def eval_data_dirs(self, benchmark, order, seed, k) -> list[str]:
         return [self.data_dir(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]

@@ -1,4 +1,6 @@
-# Shared helpers: config access and paths. Logic lives in sapt_core.plan (plain Python, unit-tested).
+# Shared helpers: config access, paths and the per-job functions of the model rules. Logic lives in sapt_core.plan
+# (plain Python, unit-tested).
+import inspect
 import os
 
 from sapt_core import plan
@@ -19,3 +21,25 @@ wildcard_constraints:
 
 def demo_targets():
     return PLAN.demo_targets()
+
+
+def per_job(func):
+    """Mark an input / params / resources function that Snakemake evaluates once per job. Snakemake inspects such a
+    function's signature on every evaluation (inspect.signature, 1-2 times per call, ~300k calls on the paper grid);
+    the signature stored once (PEP 362 ``__signature__``) makes that a lookup."""
+    func.__signature__ = inspect.signature(func)
+    return func
+
+
+# the same per-backbone functions in every model rule: `threads: backbone_threads`, `resources: **BACKBONE_RESOURCES`
+backbone_path = per_job(lambda wc: PLAN.backbone_path(wc.backbone))
+backbone_input = per_job(lambda wc: PLAN.backbone_input(wc.backbone))
+backbone_threads = per_job(lambda wc: PLAN.threads(wc.backbone))
+BACKBONE_RESOURCES = {
+    key: per_job(lambda wc, attempt, key=key: PLAN.resources(wc.backbone, key, attempt))
+    for key in ("gpu", "mem_mb", "runtime", "cpus_per_task")
+}
+task_data_dir = per_job(lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed))
+# wildcard patterns where a path needs no function per job: a task's data manifest, a run's directory
+TASK_MANIFEST = os.path.join(PLAN.data_dir("{benchmark}", "{task}", "{seed}"), "manifest.json")
+RUN_DIR = PLAN.run_dir("{benchmark}", "{order}", "{backbone}", "{method}", "{seed}")

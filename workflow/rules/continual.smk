@@ -2,29 +2,27 @@ rule train_step:
     """Step k of a run: SAPT (block k + key k + projection, task loss + lambda * ARM KL), O-LoRA (train-step), or a
     single-block baseline (train-seq: SeqLoRA, Replay, MTL); writes the step state."""
     input:
-        unpack(lambda wc: PLAN.step_inputs(wc)),
+        unpack(per_job(lambda wc: PLAN.step_inputs(wc))),
     output:
         state="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.safetensors",
         sidecar="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.json",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
-        data_dir=lambda wc: PLAN.data_dir(wc.benchmark, PLAN.order_tasks(wc.benchmark, wc.order)[int(wc.k) - 1], wc.seed),
-        state_in=lambda wc, input: f"--state-in {os.path.dirname(input.state)}" if "state" in input.keys() else "",
-        pseudo=lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else "",
-        replay=lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
-        if input.replay else "",
-        recipe=lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order),
-        hparams=lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+        backbone=backbone_path,
+        data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
+        state_in=per_job(lambda wc, input: f"--state-in {os.path.dirname(input.state)}"
+                         if "state" in input.keys() else ""),
+        pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
+        replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
+                       if input.replay else ""),
+        recipe=per_job(lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order)),
+        hparams=per_job(lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
     log:
         "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
         "results/benchmarks/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
         "{params.state_in} {params.pseudo} {params.replay} {params.hparams} --seed {wildcards.seed} --no-progress "
@@ -35,25 +33,23 @@ rule evaluate_step:
     """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input attention)."""
     input:
         state=rules.train_step.output.state,
-        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)],
+        manifests=per_job(lambda wc: [f"{d}/manifest.json"
+                                      for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)]),
     output:
         scores="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/scores.json",
         attention="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/attention.json",
         predictions="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/predictions.jsonl",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
-        data_dirs=lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)),
-        args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+        backbone=backbone_path,
+        data_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
+        args=per_job(lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
     log:
         "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
         "results/benchmarks/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
         "{params.args} --out {output.scores} --attention-out {output.attention} "
@@ -63,16 +59,17 @@ rule evaluate_step:
 rule run_metrics:
     """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
     input:
-        steps=lambda wc: [f"{PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)}/step{k}/scores.json"
-                          for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)],
-        single=lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed),
+        steps=per_job(lambda wc: [f"{PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)}/step{k}/"
+                                  "scores.json" for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)]),
+        single=per_job(lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order,
+                                                           wc.seed)),
     output:
         metrics="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/metrics.json",
         matrix="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/matrix.csv",
     params:
-        tasks=lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order)),
-        run_dir=lambda wc: PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed),
-        extra=lambda wc: PLAN.run_metrics_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+        tasks=per_job(lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order))),
+        run_dir=RUN_DIR,
+        extra=per_job(lambda wc: PLAN.run_metrics_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
     log:
         "results/logs/run_metrics/{benchmark}/{order}/{backbone}/{method}/seed{seed}.log",
     shell:

@@ -1,25 +1,22 @@
 rule single_task:
     """One PET block trained on one task alone: a_{0,t} for FWT (paper section 5.1.2)."""
     input:
-        backbone=lambda wc: PLAN.backbone_input(wc.backbone),
-        manifest=lambda wc: f"{PLAN.data_dir(wc.benchmark, wc.task, wc.seed)}/manifest.json",
+        backbone=backbone_input,
+        manifest=TASK_MANIFEST,
     output:
         block="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.safetensors",
         sidecar="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.json",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
-        data_dir=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed),
-        hparams=lambda wc: PLAN.single_task_args(wc.pet),
+        backbone=backbone_path,
+        data_dir=task_data_dir,
+        hparams=per_job(lambda wc: PLAN.single_task_args(wc.pet)),
     log:
         "results/logs/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
         "--seed {wildcards.seed} {params.hparams} --no-progress --out {output.block} > {log} 2>&1"
@@ -29,24 +26,21 @@ rule evaluate_single_task:
     """Greedy decoding on the task's test set; accuracy or Rouge-L per the task's metric."""
     input:
         block=rules.single_task.output.block,
-        manifest=lambda wc: f"{PLAN.data_dir(wc.benchmark, wc.task, wc.seed)}/manifest.json",
+        manifest=TASK_MANIFEST,
     output:
         scores="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/scores.json",
         predictions="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/predictions.jsonl",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
-        data_dir=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed),
+        backbone=backbone_path,
+        data_dir=task_data_dir,
         eval_args=PLAN.eval_args(),
     log:
         "results/logs/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --block {input.block} --data-dirs {params.data_dir} "
         "{params.eval_args} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"

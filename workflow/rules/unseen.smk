@@ -10,19 +10,16 @@ rule evaluate_unseen:
     output:
         scores="results/runs/SuperNI/{order}/{backbone}/{method}/seed{seed}/unseen_scores.json",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
     log:
         "results/logs/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
         "{params.args} --out {output.scores} > {log} 2>&1"
@@ -31,24 +28,21 @@ rule evaluate_unseen:
 rule zero_shot_unseen:
     """Table 3's zero-shot row (T5-ZS): the backbone without any PET block on the unseen tasks."""
     input:
-        backbone=lambda wc: PLAN.backbone_input(wc.backbone),
+        backbone=backbone_input,
         manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
         scores="results/zero_shot/SuperNI_unseen/{backbone}/seed{seed}/scores.json",
     params:
-        backbone=lambda wc: PLAN.backbone_path(wc.backbone),
+        backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(),
     log:
         "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
     benchmark:
         "results/benchmarks/zero_shot_unseen/{backbone}/seed{seed}.tsv"
-    threads: lambda wc: PLAN.threads(wc.backbone)
+    threads: backbone_threads
     resources:
-        gpu=lambda wc: PLAN.resources(wc.backbone, "gpu"),
-        mem_mb=lambda wc, attempt: PLAN.resources(wc.backbone, "mem_mb"),
-        runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
-        cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
+        **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} "
         "--out {output.scores} > {log} 2>&1"
