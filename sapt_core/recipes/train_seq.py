@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.sapt_model import SaptConfig, SaptModel
     from sapt_core.state import load_into, save_state, state_tensors
-    from sapt_core.training import clear_checkpoints, train
+    from sapt_core.training import clear_checkpoints, gathered, is_main_process, train
 
     torch.manual_seed(args.seed)
     step = n_prev + 1
@@ -120,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
         "history": prev_side.get("history", []) + [{"task": manifest["task"], "n_train": len(rows),
                                                     "n_replayed": len(replayed), **summary}],
     }
-    tensors = model.own_state() if args.pet == "l2p" else state_tensors(model, torch.ones(1, 1))
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = model.own_state() if args.pet == "l2p" else state_tensors(model, torch.ones(1, 1))
+        tensors = {k: v.detach().cpu().clone() for k, v in tensors.items()}
+    if not is_main_process():
+        return 0
     save_state(state_out, tensors, sidecar)
     if not args.keep_workdir:
         clear_checkpoints(workdir)

@@ -15,6 +15,8 @@ rule train_step:
         if input.replay else "",
         recipe=lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order),
         hparams=lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+        launch=lambda wc: PLAN.launcher(wc.backbone),
+        device=lambda wc: PLAN.train_device_args(wc.backbone),
     log:
         "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
@@ -26,9 +28,9 @@ rule train_step:
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
-        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} --seed {wildcards.seed} --no-progress "
-        "--state-out $(dirname {output.state}) > {log} 2>&1"
+        "{params.launch} sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
+        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} {params.device} --seed {wildcards.seed} "
+        "--no-progress --state-out $(dirname {output.state}) > {log} 2>&1"
 
 
 rule evaluate_step:
@@ -44,6 +46,7 @@ rule evaluate_step:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dirs=lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order),
+        device=lambda wc: PLAN.device_args(wc.backbone),
     log:
         "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
@@ -56,7 +59,7 @@ rule evaluate_step:
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
-        "{params.args} --out {output.scores} --attention-out {output.attention} "
+        "{params.args} {params.device} --out {output.scores} --attention-out {output.attention} "
         "--predictions {output.predictions} > {log} 2>&1"
 
 

@@ -10,6 +10,8 @@ rule train_generator:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dir=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed),
         args=lambda wc: PLAN.generator_args(wc.pet),
+        launch=lambda wc: PLAN.launcher(wc.backbone),
+        device=lambda wc: PLAN.train_device_args(wc.backbone),
     log:
         "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -21,7 +23,8 @@ rule train_generator:
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
+        "{params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
+        "{params.device} "
         "--seed {wildcards.seed} --no-progress --out {output.gen} > {log} 2>&1"
 
 
@@ -33,6 +36,7 @@ rule generate_pseudo:
         pseudo="results/pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.jsonl",
     params:
         args=lambda wc, input: PLAN.pseudo_args(wc, input),
+        device=lambda wc: PLAN.device_args(wc.backbone),
     log:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
@@ -44,5 +48,5 @@ rule generate_pseudo:
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt generate-pseudo {params.args} --seed {wildcards.seed} --volume {wildcards.volume} "
+        "sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"

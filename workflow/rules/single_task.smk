@@ -10,6 +10,8 @@ rule single_task:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dir=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed),
         hparams=lambda wc: PLAN.single_task_args(wc.pet),
+        launch=lambda wc: PLAN.launcher(wc.backbone),
+        device=lambda wc: PLAN.train_device_args(wc.backbone),
     log:
         "results/logs/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -21,8 +23,8 @@ rule single_task:
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
-        "--seed {wildcards.seed} {params.hparams} --no-progress --out {output.block} > {log} 2>&1"
+        "{params.launch} sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
+        "--seed {wildcards.seed} {params.hparams} {params.device} --no-progress --out {output.block} > {log} 2>&1"
 
 
 rule evaluate_single_task:
@@ -37,6 +39,7 @@ rule evaluate_single_task:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dir=lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed),
         eval_args=PLAN.eval_args(),
+        device=lambda wc: PLAN.device_args(wc.backbone),
     log:
         "results/logs/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -49,4 +52,4 @@ rule evaluate_single_task:
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt evaluate --backbone {params.backbone} --block {input.block} --data-dirs {params.data_dir} "
-        "{params.eval_args} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"
+        "{params.eval_args} {params.device} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"

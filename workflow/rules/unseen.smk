@@ -13,6 +13,7 @@ rule evaluate_unseen:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
+        device=lambda wc: PLAN.device_args(wc.backbone),
     log:
         "results/logs/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.log",
     benchmark:
@@ -25,7 +26,7 @@ rule evaluate_unseen:
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
-        "{params.args} --out {output.scores} > {log} 2>&1"
+        "{params.args} {params.device} --out {output.scores} > {log} 2>&1"
 
 
 rule zero_shot_unseen:
@@ -39,6 +40,7 @@ rule zero_shot_unseen:
         backbone=lambda wc: PLAN.backbone_path(wc.backbone),
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(),
+        device=lambda wc: PLAN.device_args(wc.backbone),
     log:
         "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
     benchmark:
@@ -50,7 +52,7 @@ rule zero_shot_unseen:
         runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt),
         cpus_per_task=lambda wc: PLAN.resources(wc.backbone, "cpus_per_task"),
     shell:
-        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} "
+        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} {params.device} "
         "--out {output.scores} > {log} 2>&1"
 
 
