@@ -101,7 +101,7 @@ def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction
         pooled = [max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
                   for b in batches]
     sizes = [p.shape[0] for p in pooled]
-    logits = att.logits_from_pooled(torch.cat(pooled))
+    logits = att(pooled=torch.cat(pooled))  # the module call (not .logits_from_pooled): ZeRO-3 gathers `key` for it
     tgt = torch.cat([targets[i].to(device).expand(n, -1) for i, n in enumerate(sizes)])
     per_row = kl_rows(logits, tgt, direction)
     # batch-mean per earlier task, summed over tasks (Eq. 5 with the official batchmean reduction)
