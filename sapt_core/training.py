@@ -52,6 +52,11 @@ class TrainConfig:
             bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
         if self.deepspeed and not Path(self.deepspeed).is_file():
             bad("deepspeed", "a DeepSpeed JSON config file")
+        if self.deepspeed and self.optimizer == "adafactor":
+            # ZeRO hands the optimizer flat 1-D partitions: Adafactor's factored second moments (per matrix row and
+            # column) silently become unfactored ones, so the run would not be the plain path's (measured)
+            raise SaptError(f"train deepspeed: {self.deepspeed} with optimizer adafactor is not supported (ZeRO "
+                            "flattens parameters, which changes Adafactor's update); use --optimizer adamw")
         return self
 
     def to_dict(self) -> dict:
@@ -70,6 +75,17 @@ def _trainer_class():
         """
 
         extra_loss = None
+        param_groups = None  # explicit optimizer groups (e.g. a separate LR for SAPT-Prompt's projection)
+        train_config = None
+
+        def create_optimizer(self, *args, **kwargs):
+            """The optimizer over ``param_groups`` when given. Built here rather than passed to the constructor:
+            the Trainer refuses a ready optimizer under DeepSpeed, and DeepSpeed calls this to wrap it."""
+            if self.param_groups is None:
+                return super().create_optimizer(*args, **kwargs)
+            if self.optimizer is None:
+                self.optimizer = build_optimizer(self.param_groups, self.train_config)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
@@ -255,15 +271,15 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
     )
-    optimizers = (build_optimizer(param_groups, cfg), None) if param_groups else (None, None)
     callbacks = list(callbacks or [])
     if extra_state:
         callbacks.append(_extra_state_callback(extra_state))
     if os.environ.get(FAULT_ENV):
         callbacks.append(_fault_callback())
     trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
-                               optimizers=optimizers, callbacks=callbacks)
+                               callbacks=callbacks)
     trainer.extra_loss = extra_loss
+    trainer.param_groups, trainer.train_config = (param_groups or None), cfg
     resume = resumable_checkpoint(workdir, bool(extra_state))
     if resume and extra_state:
         from sapt_core.io import read_json

@@ -49,6 +49,15 @@ def test_deepspeed_configs_are_bf16_zero_without_jit_ops(repo_root, stage):
     assert cfg["train_micro_batch_size_per_gpu"] == cfg["gradient_accumulation_steps"] == "auto"
 
 
+def test_deepspeed_with_adafactor_is_refused(repo_root):
+    from sapt_core.errors import SaptError
+    from sapt_core.training import TrainConfig
+
+    with pytest.raises(SaptError, match="adafactor is not supported"):
+        TrainConfig(optimizer="adafactor", deepspeed=str(repo_root / "config/deepspeed/zero2.json")).validate()
+    TrainConfig(optimizer="adamw", deepspeed=str(repo_root / "config/deepspeed/zero2.json")).validate()
+
+
 def test_torchrun_rank_takes_its_own_gpu(monkeypatch):
     from sapt_core.models.backbone import resolve_device
 
@@ -105,3 +114,12 @@ def test_deepspeed_zero2_zero3_match_the_plain_loss_trajectory(tiny_t5, cb_dir, 
             assert w[k].shape == plain_w[k].shape and (w[k] - plain_w[k]).abs().max() <= WEIGHT_TOL, k
         print(f"\n[deepspeed] ZeRO-{stage}: max |loss - plain| {max(diffs):.2e}, "
               f"max |weight - plain| {max((w[k] - plain_w[k]).abs().max().item() for k in w):.2e}")
+
+    # explicit optimizer groups (SAPT-Prompt's projection LR) reach DeepSpeed through Trainer.create_optimizer
+    prompt = ["--method", "sapt-prompt", "--lr", "0.03", "--proj-lr", "1e-3", "--optimizer", "adamw", "--lambda", "0"]
+    _train_step(tiny_t5, cb_dir, tmp_path / "prompt-plain", *prompt)
+    _train_step(tiny_t5, cb_dir, tmp_path / "prompt-zero2", *prompt, "--deepspeed", "config/deepspeed/zero2.json",
+                env=DS_ENV)
+    logs = [[h["loss"] for h in json.loads((tmp_path / f"prompt-{v}/state.json").read_text())["history"][-1]["train_log"]]
+            for v in ("plain", "zero2")]
+    assert max(abs(a - b) for a, b in zip(*logs)) <= LOSS_TOL, logs
