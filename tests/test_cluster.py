@@ -63,7 +63,8 @@ def _workdir(repo_root, tmp_path_factory, name):
 
 def _slurm_snakemake(wd, data_root, *args, env=None, timeout=1200):
     """``snakemake --profile workflow/profiles/slurm`` with the profile's default resources, partition replaced; the
-    first status check after 2 s (the profile's 30 s suits a real cluster, not a 10-s-per-job CI run)."""
+    first status check after 2 s (the profile's 30 s suits a real cluster, not a 10-s-per-job CI run) and 2 jobs at
+    a time (the 2-CPU node). Everything else (retries, requeue, log dir, sacct status) is the profile's."""
     profile = REPO / "workflow" / "profiles" / "slurm"
     defaults = yaml.safe_load((profile / "config.yaml").read_text())["default-resources"]
     defaults["slurm_partition"] = PARTITION
