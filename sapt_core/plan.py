@@ -54,6 +54,31 @@ class Plan:
         are dominated by single-threaded start-up, so two run side by side on 2 cores; else ``cpus_per_task``."""
         return 1 if "tiny" in self.backbone(name) else int(self.resources(name, "cpus_per_task"))
 
+    def device_args(self, name: str) -> str:
+        """``--dtype`` (config ``backbones.<name>.dtype``, default float32) and, for GPU backbones, ``--device cuda``
+        (each torchrun rank takes cuda:LOCAL_RANK, :func:`sapt_core.models.backbone.resolve_device`)."""
+        dtype = self.backbone(name).get("dtype", "float32")
+        return f"--dtype {dtype}" + (" --device cuda" if int(self.resources(name, "gpu")) > 0 else "")
+
+    def train_device_args(self, name: str) -> str:
+        """Model args of a training job: :meth:`device_args`, ``--bf16`` mixed precision for bf16 GPU backbones and
+        the backbone's DeepSpeed config (``resources.deepspeed``: config/deepspeed/zero{2,3}.json)."""
+        out = [self.device_args(name)]
+        if int(self.resources(name, "gpu")) > 0 and self.backbone(name).get("dtype") == "bfloat16":
+            out.append("--bf16")
+        ds = (self.backbone(name).get("resources") or {}).get("deepspeed")
+        if ds:
+            out.append(f"--deepspeed {ds}")
+        return " ".join(out)
+
+    def launcher(self, name: str) -> str:
+        """Prefix of a training job's ``sapt`` command. A multi-GPU backbone (``resources.gpu`` > 1) starts one rank per
+        GPU with torchrun inside the job's allocation: the slurm executor already runs every job's command in an
+        ``srun -n1 --gpus=N`` step, so torchrun (single node, rendezvous on localhost) sees all N GPUs. Empty (plain
+        ``sapt``) for CPU and single-GPU backbones."""
+        n = int(self.resources(name, "gpu"))
+        return f"torchrun --standalone --nnodes=1 --nproc-per-node={n} --no-python" if n > 1 else ""
+
     def backbone_path(self, name: str) -> str:
         b = self.backbone(name)
         return b["path"] if "path" in b else f"results/backbones/{name}"

@@ -87,6 +87,11 @@ class SharedAttention(nn.Module):
     def logits(self, embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.logits_from_pooled(max_pool(embeds, mask, self.pool_mask_pads))
 
-    def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Attention weights a [B, t] over the blocks (Eq. 2)."""
+    def forward(self, embeds: torch.Tensor | None = None, mask: torch.Tensor | None = None, *,
+                pooled: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention weights a [B, t] over the blocks (Eq. 2); with ``pooled`` (already max-pooled embeddings [B, d])
+        the logits [B, t] instead (ARM's KL). Both through the module call: DeepSpeed ZeRO-3 fetches a module's
+        partitioned parameters (``key``) only around its ``forward``."""
+        if pooled is not None:
+            return self.logits_from_pooled(pooled)
         return torch.softmax(self.logits(embeds, mask).float(), dim=-1).to(embeds.dtype)

@@ -8,7 +8,9 @@ checkpoint instead of step 0 (design section 2). Checkpoints are safetensors / `
 from __future__ import annotations
 
 import math
+import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +52,11 @@ class TrainConfig:
             bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
         if self.deepspeed and not Path(self.deepspeed).is_file():
             bad("deepspeed", "a DeepSpeed JSON config file")
+        if self.deepspeed and self.optimizer == "adafactor":
+            # ZeRO hands the optimizer flat 1-D partitions: Adafactor's factored second moments (per matrix row and
+            # column) silently become unfactored ones, so the run would not be the plain path's (measured)
+            raise SaptError(f"train deepspeed: {self.deepspeed} with optimizer adafactor is not supported (ZeRO "
+                            "flattens parameters, which changes Adafactor's update); use --optimizer adamw")
         return self
 
     def to_dict(self) -> dict:
@@ -68,6 +75,17 @@ def _trainer_class():
         """
 
         extra_loss = None
+        param_groups = None  # explicit optimizer groups (e.g. a separate LR for SAPT-Prompt's projection)
+        train_config = None
+
+        def create_optimizer(self, *args, **kwargs):
+            """The optimizer over ``param_groups`` when given. Built here rather than passed to the constructor:
+            the Trainer refuses a ready optimizer under DeepSpeed, and DeepSpeed calls this to wrap it."""
+            if self.param_groups is None:
+                return super().create_optimizer(*args, **kwargs)
+            if self.optimizer is None:
+                self.optimizer = build_optimizer(self.param_groups, self.train_config)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
@@ -178,10 +196,63 @@ def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
     return torch.optim.AdamW(param_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+FAULT_ENV = "SAPT_FAULT_KILL_AT_STEP"
+EXTRA_STATE = "sapt_extra_state.json"
+
+
+def _fault_callback():
+    """Fault injection for the preemption tests: ``SAPT_FAULT_KILL_AT_STEP=N`` SIGKILLs this process right after
+    optimizer step N (a hard kill: no handler, no cleanup, like a node failure or an OOM kill)."""
+    from transformers import TrainerCallback
+
+    at = int(os.environ[FAULT_ENV])
+
+    class _Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == at:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return _Kill()
+
+
+def _extra_state_callback(extra_state: dict):
+    """Saves ``{name: obj.state_dict()}`` of training-loop state the Trainer does not know (e.g. ARM's pseudo-batch
+    streams) into every in-job checkpoint, so a resumed job continues them where the checkpoint was taken."""
+    from transformers import TrainerCallback
+
+    class _Save(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            if not is_main_process():
+                return
+            from sapt_core.io import atomic_write_json
+
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            atomic_write_json(ckpt / EXTRA_STATE, {k: v.state_dict() for k, v in extra_state.items()})
+
+    return _Save()
+
+
+def resumable_checkpoint(workdir: str | Path, need_extra: bool) -> str | None:
+    """The newest in-job checkpoint that is complete: HF's last checkpoint, and (when the loop has extra state) the
+    newest one whose extra-state file was written (a kill between the two writes leaves one without it)."""
+    workdir = Path(workdir)
+    last = last_checkpoint(workdir)
+    if last is None or not need_extra:
+        return last
+    done = [c for c in workdir.glob("checkpoint-*") if (c / EXTRA_STATE).is_file() and (c / "trainer_state.json").is_file()]
+    if not done:
+        return None
+    return str(max(done, key=lambda c: int(c.name.split("-")[-1])))
+
+
 def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True,
-          param_groups: list[dict] | None = None, callbacks: list | None = None):
+          param_groups: list[dict] | None = None, callbacks: list | None = None, extra_state: dict | None = None):
     """Train ``model`` (its trainable parameters) on ``train_set``; resume from ``workdir`` if it holds a checkpoint.
 
+    ``extra_state``: ``{name: obj}`` with ``state_dict()``/``load_state_dict(d)``, loop state beyond the Trainer's
+    (model, optimizer, scheduler, RNG, data order), saved with every checkpoint and restored on resume.
     Returns (log history: list of dicts with ``loss``/``step``, the step resumed from or 0).
     """
     from transformers import TrainingArguments
@@ -200,14 +271,58 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
     )
-    optimizers = (build_optimizer(param_groups, cfg), None) if param_groups else (None, None)
+    callbacks = list(callbacks or [])
+    if extra_state:
+        callbacks.append(_extra_state_callback(extra_state))
+    if os.environ.get(FAULT_ENV):
+        callbacks.append(_fault_callback())
     trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
-                               optimizers=optimizers, callbacks=callbacks)
+                               callbacks=callbacks)
     trainer.extra_loss = extra_loss
-    resume = last_checkpoint(workdir)
+    trainer.param_groups, trainer.train_config = (param_groups or None), cfg
+    resume = resumable_checkpoint(workdir, bool(extra_state))
+    if resume and extra_state:
+        from sapt_core.io import read_json
+
+        saved = read_json(Path(resume) / EXTRA_STATE, "in-job checkpoint extra state")
+        for name, obj in extra_state.items():
+            obj.load_state_dict(saved[name])
+    import time
+
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
+    seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
+    peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""
+    print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step){peak}", flush=True)
+    if trainer.is_deepspeed_enabled:  # the job log shows which engine trained (tests and cluster logs read it)
+        engine = trainer.model_wrapped
+        print(f"deepspeed: {type(engine).__name__}, ZeRO stage {engine.zero_optimization_stage()}, "
+              f"world size {engine.world_size}, optimizer {type(engine.optimizer).__name__}", flush=True)
     return trainer.state.log_history, resumed_step
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun/DeepSpeed launch (or a plain single process): the one that writes the step's outputs."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@contextmanager
+def gathered(model):
+    """Full parameters on every rank while inside: ZeRO-3 leaves each rank a slice (``p.data`` empty elsewhere), so
+    reading the trained state needs this collective gather (every rank must enter). A no-op without ZeRO-3."""
+    params = [p for p in model.parameters() if hasattr(p, "ds_id")]
+    if not params:
+        yield
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
+        yield
 
 
 def clear_checkpoints(workdir: str | Path) -> None:

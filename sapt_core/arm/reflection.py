@@ -49,25 +49,44 @@ def pad_target(a: torch.Tensor, t: int) -> torch.Tensor:
 
 
 class PseudoReplay:
-    """Cycling, seeded batches of pseudo inputs, one stream per earlier task (facts 3.2)."""
+    """Cycling, seeded batches of pseudo inputs, one stream per earlier task (facts 3.2).
+
+    The streams are deterministic, so the position (batches consumed) is their whole state: ``state_dict`` /
+    ``load_state_dict`` let a job resumed from an in-job checkpoint continue the streams where the checkpoint was taken
+    instead of replaying the first batches again.
+    """
 
     def __init__(self, encoded_per_task: list[list], collate, batch_size: int, seed: int):
+        self.encoded, self.collate, self.consumed = encoded_per_task, collate, 0
         self.streams = []
         for i, enc in enumerate(encoded_per_task):
             if not enc:
                 raise ValueError(f"pseudo inputs of earlier task {i + 1} are empty")
             g = torch.Generator().manual_seed(seed * 1000 + i)
-            self.streams.append(self._cycle(enc, collate, batch_size, g))
+            self.streams.append(self._cycle(len(enc), batch_size, g))
 
     @staticmethod
-    def _cycle(enc, collate, batch_size, g):
+    def _cycle(n, batch_size, g):
         for _ in itertools.count():
-            order = torch.randperm(len(enc), generator=g).tolist()
+            order = torch.randperm(n, generator=g).tolist()
             for s in range(0, len(order), batch_size):
-                yield collate([enc[j] for j in order[s:s + batch_size]])
+                yield order[s:s + batch_size]
 
     def next_batches(self) -> list[dict]:
-        return [next(s) for s in self.streams]
+        self.consumed += 1
+        return [self.collate([enc[j] for j in next(s)]) for enc, s in zip(self.encoded, self.streams)]
+
+    def state_dict(self) -> dict:
+        return {"consumed": self.consumed}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Fast-forward a fresh instance to a saved position."""
+        if self.consumed:
+            raise ValueError("PseudoReplay.load_state_dict: only a fresh instance can be fast-forwarded")
+        for _ in range(int(state["consumed"])):
+            for s in self.streams:
+                next(s)
+        self.consumed = int(state["consumed"])
 
 
 def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction: str = "target_first") -> torch.Tensor:
@@ -82,7 +101,7 @@ def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction
         pooled = [max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
                   for b in batches]
     sizes = [p.shape[0] for p in pooled]
-    logits = att.logits_from_pooled(torch.cat(pooled))
+    logits = att(pooled=torch.cat(pooled))  # the module call (not .logits_from_pooled): ZeRO-3 gathers `key` for it
     tgt = torch.cat([targets[i].to(device).expand(n, -1) for i, n in enumerate(sizes)])
     per_row = kl_rows(logits, tgt, direction)
     # batch-mean per earlier task, summed over tasks (Eq. 5 with the official batchmean reduction)

@@ -41,6 +41,15 @@ def _looks_local(path_or_id: str) -> bool:
     return p.exists() or path_or_id.startswith((".", "/", "~")) or path_or_id.count("/") > 1
 
 
+def resolve_device(device: str) -> str:
+    """``cuda`` under a multi-process launcher (torchrun sets ``LOCAL_RANK``) means this rank's own GPU."""
+    import os
+
+    if device == "cuda" and os.environ.get("LOCAL_RANK") is not None:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
+
+
 def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") -> Backbone:
     """Load model + tokenizer with ``from_pretrained``. Errors are one line naming the backbone."""
     import torch
@@ -61,7 +70,7 @@ def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") 
     family = family_of(config)
     cls = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM
     model = cls.from_pretrained(path_or_id, dtype=getattr(torch, dtype))
-    model.to(device)
+    model.to(resolve_device(device))
     tokenizer = AutoTokenizer.from_pretrained(path_or_id)
     if tokenizer.pad_token_id is None:
         # LLaMA checkpoints ship no pad token; the official code pads with id 1 (<s>), i.e. bos.

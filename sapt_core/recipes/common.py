@@ -102,7 +102,13 @@ def save_pet_block(args, out: Path, model, sidecar: dict) -> None:
     from sapt_core.pet import pet_state
     from sapt_core.training import clear_checkpoints
 
-    save_weights(out, pet_state(model), sidecar)
+    from sapt_core.training import gathered, is_main_process
+
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = {k: v.cpu().clone() for k, v in pet_state(model).items()}
+    if not is_main_process():
+        return
+    save_weights(out, tensors, sidecar)
     if not args.keep_workdir:
         clear_checkpoints(Path(args.workdir or f"{out}.work"))
 

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.sapt_model import SaptConfig, SaptModel
     from sapt_core.state import load_into, save_state, state_tensors
-    from sapt_core.training import clear_checkpoints, train
+    from sapt_core.training import clear_checkpoints, gathered, is_main_process, train
 
     torch.manual_seed(args.seed)
     step = n_prev + 1
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         replayed, lfpt5 = _generative_replay(args, model, tok, bb.family, cfg)
     train_rows = rows + replayed
     train_set = encode_rows(train_rows, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
-    extra = None
+    extra = gen = None
     if args.lm_lambda > 0:  # LFPT5: lm_lambda * LM loss of generating whole examples, one batch per micro-step
         from sapt_core.arm.reflection import PseudoReplay
         from sapt_core.lfpt5 import generation_rows
@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     state_out = Path(args.state_out)
     workdir = Path(args.workdir or f"{state_out}.work")
     history, resumed_step = train(model, train_set, Collator(tok.pad_token_id, bb.family, with_query=True), cfg,
-                                  workdir, extra_loss=extra, progress=not args.no_progress)
+                                  workdir, extra_loss=extra, progress=not args.no_progress,
+                                  extra_state={"lfpt5_generation": gen} if extra is not None else None)
     summary = train_summary(history, resumed_step)
     sidecar = {
         "kind": "seq_state", "method": args.method, "step": step,
@@ -155,7 +156,11 @@ def run(args: argparse.Namespace) -> int:
         "history": prev_side.get("history", []) + [{"task": manifest["task"], "n_train": len(rows),
                                                     "n_replayed": len(replayed), **summary}],
     }
-    tensors = model.own_state() if args.pet == "l2p" else state_tensors(model, torch.ones(1, 1))
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = model.own_state() if args.pet == "l2p" else state_tensors(model, torch.ones(1, 1))
+        tensors = {k: v.detach().cpu().clone() for k, v in tensors.items()}
+    if not is_main_process():
+        return 0
     save_state(state_out, tensors, sidecar)
     if not args.keep_workdir:
         clear_checkpoints(workdir)

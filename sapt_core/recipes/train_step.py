@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.sapt_model import SaptModel
     from sapt_core.state import load_into, save_state, state_tensors
-    from sapt_core.training import clear_checkpoints, train
+    from sapt_core.training import clear_checkpoints, gathered, is_main_process, train
 
     step = n_prev + 1
     mixed = []
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     tok = bb.tokenizer
     train_set = encode_rows(rows + mixed, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
     query_collate = Collator(tok.pad_token_id, bb.family)
-    extra = None
+    extra, replay = None, None
     if n_prev and uses_arm:
         replay = PseudoReplay([encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows],
                               query_collate, cfg.batch_size, args.seed)
@@ -232,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
                                 lambda m, t: m.load_state_dict(t, strict=False))
     history, resumed_step = train(model, train_set, Collator(tok.pad_token_id, bb.family, with_query=True), cfg,
                                   workdir, extra_loss=extra, progress=not args.no_progress, param_groups=param_groups,
-                                  callbacks=[selector.callback()] if selector else None)
+                                  callbacks=[selector.callback()] if selector else None,
+                                  extra_state={"pseudo_replay": replay} if replay is not None else None)
     selected = selector.restore(model) if selector else None
     if args.routing == "epi":  # EPI: task t's class statistics of frozen-backbone features (no prompt)
         from sapt_core.epi import frozen_features
@@ -279,7 +280,11 @@ def run(args: argparse.Namespace) -> int:
             "resumed_from_step": resumed_step, "n_train": len(rows), "n_replayed": len(mixed), "selected": selected,
             "train_log": [{k: h[k] for k in ("step", "loss") if k in h} for h in history if "loss" in h]}],
     }
-    save_state(state_out, state_tensors(model, new_targets), sidecar)
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = {k: v.clone() for k, v in state_tensors(model, new_targets).items()}
+    if not is_main_process():
+        return 0
+    save_state(state_out, tensors, sidecar)
     if not args.keep_workdir:
         clear_checkpoints(workdir)
     print(f"step {step} ({manifest['task']}): a_t = {[round(x, 3) for x in a_t.tolist()]}, final loss "

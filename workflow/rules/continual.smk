@@ -16,6 +16,8 @@ rule train_step:
                        if input.replay else ""),
         recipe=per_job(lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order)),
         hparams=per_job(lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
+        launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
+        device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
         "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
@@ -24,9 +26,9 @@ rule train_step:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
-        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} --seed {wildcards.seed} --no-progress "
-        "--state-out $(dirname {output.state}) > {log} 2>&1"
+        "{params.launch} sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
+        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} {params.device} --seed {wildcards.seed} "
+        "--no-progress --state-out $(dirname {output.state}) > {log} 2>&1"
 
 
 rule evaluate_step:
@@ -43,6 +45,7 @@ rule evaluate_step:
         backbone=backbone_path,
         data_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
         args=per_job(lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
     benchmark:
@@ -52,7 +55,7 @@ rule evaluate_step:
         **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
-        "{params.args} --out {output.scores} --attention-out {output.attention} "
+        "{params.args} {params.device} --out {output.scores} --attention-out {output.attention} "
         "--predictions {output.predictions} > {log} 2>&1"
 
 

@@ -10,6 +10,8 @@ rule train_generator:
         backbone=backbone_path,
         data_dir=task_data_dir,
         args=per_job(lambda wc: PLAN.generator_args(wc.pet)),
+        launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
+        device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
         "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -18,7 +20,8 @@ rule train_generator:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
+        "{params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
+        "{params.device} "
         "--seed {wildcards.seed} --no-progress --out {output.gen} > {log} 2>&1"
 
 
@@ -30,6 +33,7 @@ rule generate_pseudo:
         pseudo="results/pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.jsonl",
     params:
         args=per_job(lambda wc, input: PLAN.pseudo_args(wc, input)),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
@@ -38,5 +42,5 @@ rule generate_pseudo:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt generate-pseudo {params.args} --seed {wildcards.seed} --volume {wildcards.volume} "
+        "sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"

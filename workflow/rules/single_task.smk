@@ -10,6 +10,8 @@ rule single_task:
         backbone=backbone_path,
         data_dir=task_data_dir,
         hparams=per_job(lambda wc: PLAN.single_task_args(wc.pet)),
+        launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
+        device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
         "results/logs/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -18,8 +20,8 @@ rule single_task:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
-        "--seed {wildcards.seed} {params.hparams} --no-progress --out {output.block} > {log} 2>&1"
+        "{params.launch} sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
+        "--seed {wildcards.seed} {params.hparams} {params.device} --no-progress --out {output.block} > {log} 2>&1"
 
 
 rule evaluate_single_task:
@@ -34,6 +36,7 @@ rule evaluate_single_task:
         backbone=backbone_path,
         data_dir=task_data_dir,
         eval_args=PLAN.eval_args(),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
@@ -43,4 +46,4 @@ rule evaluate_single_task:
         **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --block {input.block} --data-dirs {params.data_dir} "
-        "{params.eval_args} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"
+        "{params.eval_args} {params.device} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"

@@ -13,6 +13,7 @@ rule evaluate_unseen:
         backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.log",
     benchmark:
@@ -22,7 +23,7 @@ rule evaluate_unseen:
         **BACKBONE_RESOURCES,
     shell:
         "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
-        "{params.args} --out {output.scores} > {log} 2>&1"
+        "{params.args} {params.device} --out {output.scores} > {log} 2>&1"
 
 
 rule zero_shot_unseen:
@@ -36,6 +37,7 @@ rule zero_shot_unseen:
         backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
     benchmark:
@@ -44,7 +46,7 @@ rule zero_shot_unseen:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} "
+        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} {params.device} "
         "--out {output.scores} > {log} 2>&1"
 
 

@@ -1,0 +1,66 @@
+"""The SLURM profile: what it sets, the SITE lines a user edits, and ``sapt install-profile`` putting it where
+``snakemake --profile slurm`` finds it by name (issue 6, item 1). The live submission is tests/test_cluster.py."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sapt_core.errors import SaptError
+from sapt_core.profiles import install_profile, user_profile_dir
+
+
+def test_slurm_profile_settings(repo_root):
+    text = (repo_root / "workflow/profiles/slurm/config.yaml").read_text()
+    prof = yaml.safe_load(text)
+    assert prof["executor"] == "slurm" and prof["configfile"] == "config/paper.yaml"
+    assert prof["retries"] >= 1 and prof["rerun-incomplete"] is True
+    assert prof["slurm-requeue"] is True and prof["slurm-logdir"] == "results/logs/slurm"
+    assert 0 < prof["slurm-init-seconds-before-status-checks"] < 40  # the plugin's default 40 s delays every run
+    assert prof["slurm-status-command"] in ("sacct", "squeue")
+    assert set(prof["default-resources"]) == {"slurm_partition", "runtime", "mem_mb", "cpus_per_task"}
+    site = [line for line in text.splitlines() if "SITE" in line]
+    assert any("slurm_partition" in line for line in site) and any("account" in line for line in site)
+    assert "slurm_account" not in prof["default-resources"]  # the plugin validates accounts with sacctmgr: opt in
+
+
+def test_model_rules_scale_runtime_with_the_attempt(repo_root):
+    for smk in (repo_root / "workflow/rules").glob("*.smk"):
+        text = smk.read_text()
+        for block in text.split("\nrule ")[1:]:
+            if 'PLAN.resources(wc.backbone, "gpu")' in block:
+                assert 'runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt)' in block, smk
+
+
+def test_install_profile_honours_xdg_config_home(monkeypatch, tmp_path, repo_root):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert user_profile_dir() == tmp_path / "xdg" / "snakemake"
+    target = install_profile()
+    assert target == tmp_path / "xdg/snakemake/slurm"
+    assert (target / "config.yaml").read_text() == (repo_root / "workflow/profiles/slurm/config.yaml").read_text()
+    (target / "config.yaml").write_text("executor: slurm  # edited SITE values\n")
+    with pytest.raises(SaptError, match="already installed"):
+        install_profile()
+    assert "edited" in (target / "config.yaml").read_text()  # not replaced without --force
+    install_profile(force=True)
+    assert (target / "config.yaml").read_text() == (repo_root / "workflow/profiles/slurm/config.yaml").read_text()
+    assert [p.name for p in target.parent.iterdir()] == ["slurm"]  # no temporary directory left behind
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_profile_dir() == tmp_path / "home/.config/snakemake"
+
+
+def test_snakemake_finds_the_installed_profile_by_name(tmp_path, repo_root, data_root):
+    """``sapt install-profile`` then ``snakemake --profile slurm`` (dry run, the tiny .test config) from the repo."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run(["sapt", "install-profile"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", "table1", "--configfile",
+                          ".test/config.yaml", "--config", f"data_root={data_root}", "--quiet", "rules"],
+                         cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    assert "Using profile slurm" in out and "train_step" in out
