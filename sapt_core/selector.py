@@ -76,7 +76,9 @@ def fit_selector(selector: Selector, pooled_per_task: list[torch.Tensor], target
                  lr: float, direction: str = "target_first") -> list[float]:
     """Fit the selector to ``targets`` [t, t] (row i = a_i zero-padded) on each task's pooled inputs; Adam, full batch.
 
-    Returns the loss after every step. The loss is the sum over tasks of the task-mean KL (as ARM, Eq. 5)."""
+    The loss is the sum over tasks of the task-mean KL (as ARM, Eq. 5). The selector keeps the parameters of the
+    lowest loss seen (with near-identical inputs of different tasks, as on tiny backbones, Adam oscillates around a
+    compromise). Returns the loss of the parameters before every step, then of the kept ones (``steps + 1`` values)."""
     if len(pooled_per_task) != targets.shape[0]:
         raise ValueError(f"selector: {len(pooled_per_task)} input sets for {targets.shape[0]} tasks")
     dtype = selector.keys.dtype
@@ -85,14 +87,20 @@ def fit_selector(selector: Selector, pooled_per_task: list[torch.Tensor], target
     tgt = torch.cat([targets[i].expand(n, -1) for i, n in enumerate(sizes)]).to(x.device)
     selector.requires_grad_(True)
     opt = torch.optim.Adam(selector.parameters(), lr=lr)
-    history = []
-    for _ in range(steps):
+    history, best, best_state = [], float("inf"), None
+    for _ in range(steps + 1):
         per_row = kl_rows(selector.logits_from_pooled(x), tgt, direction)
         loss = torch.stack([chunk.mean() for chunk in per_row.split(sizes)]).sum()
+        history.append(float(loss.detach()))
+        if history[-1] < best:
+            best, best_state = history[-1], {k: v.detach().clone() for k, v in selector.state_dict().items()}
+        if len(history) > steps:
+            break
         opt.zero_grad()
         loss.backward()
         opt.step()
-        history.append(float(loss.detach()))
+    selector.load_state_dict(best_state)
+    history.append(best)
     selector.requires_grad_(False)
     selector.n_fitted.fill_(targets.shape[0])
     return history
