@@ -72,8 +72,9 @@ def replay_figure(metrics: list[dict], plt):
     orders = sorted({m["run"]["order"] for m in metrics})
     seeds = sorted({m["run"]["seed"] for m in metrics})
     backbones = sorted({m["run"]["backbone"] for m in metrics})
-    fig.suptitle("Figure 6: replay volume and type (real samples vs ARM pseudo inputs; paper App. E.2); volume = "
-                 "fraction of each earlier task's training set\n"
+    fig.suptitle("Figure 6: replay volume and type (paper App. E.2): real = stored real samples; pseudo = ARM pseudo "
+                 "inputs (SAPT) or self-generated examples (LFPT5)\nvolume = fraction of each earlier task's training "
+                 "set | "
                  f"backbone {', '.join(backbones)} | orders {', '.join(orders)} (averaged) | seeds "
                  f"{', '.join(map(str, seeds))} (error bars: ±1 sd) | solid: real, dashed: pseudo", fontsize=10)
     fig.tight_layout()
