@@ -236,26 +236,35 @@ def ap_figure(metrics: list[dict], plt, methods=None):
 
     curves = ap_curves(metrics)
     benches = _order(curves, ["SuperNI", "Long_Sequence"])
-    fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4.6), squeeze=False)
+    # one colour and marker per method across panels (EPI runs on one benchmark only), one legend below
+    every = _order({m: None for b in benches for m in curves[b]}, methods)
+    cmap = plt.get_cmap("tab10" if len(every) <= 10 else "tab20")
+    style = {m: (cmap(i % cmap.N), "osD^v<>ph*"[i % 10]) for i, m in enumerate(every)}
+    handles = {}
     for ax, bench in zip(axes[0], benches):
         for method in _order(curves[bench], methods):
             c = np.array(curves[bench][method])
             mean = c.mean(0)
             steps = np.arange(1, len(mean) + 1)
-            ax.plot(steps, mean, marker="o", label=f"{method} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
+            color, marker = style[method]
+            (line,) = ax.plot(steps, mean, marker=marker, color=color,
+                              label=f"{method} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
+            handles.setdefault(method, line)
             if len(c) > 1:
                 sd = c.std(0, ddof=1)
-                ax.fill_between(steps, mean - sd, mean + sd, alpha=0.2)
+                ax.fill_between(steps, mean - sd, mean + sd, alpha=0.2, color=color)
         ax.set_title(f"{bench.replace('_', ' ')}: AP after each task")
         ax.set_xlabel("tasks learned (time step t)")
         ax.set_ylabel("average performance over seen tasks (AP)")
         ax.set_xticks(range(1, max(len(np.array(v).mean(0)) for v in curves[bench].values()) + 1))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    ordered = [handles[m] for m in every if m in handles]
+    fig.legend(ordered, [h.get_label() for h in ordered], loc="lower center", ncol=min(5, len(ordered)), fontsize=8)
     backbones = ", ".join(sorted({m["run"]["backbone"] for m in metrics}))
     fig.suptitle(f"Figure 8: average performance at each time step, backbone {backbones} "
                  "(mean over orders; shaded: ±1 sd over seeds)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(ordered) + 4) // 5), 1, 1))
     return fig
 
 
