@@ -61,25 +61,12 @@ def generate_examples(model, tokenizer, family: str, task: str, n: int, sampling
 
     Each draw samples ``sampling.candidates`` texts and keeps the first that splits into (source, answer); a draw
     whose candidates all lack the marker yields nothing (LAMOL drops such samples)."""
-    import torch
+    from sapt_core.generation import sample_from
 
-    from sapt_core.models.batching import Collator, encode_rows
-
-    enc = encode_rows([{"source": gen_source(task)}], tokenizer, family, max_source_len=32, train=False)[0]
-    collate = Collator(tokenizer.pad_token_id, family)
-    device = next(model.parameters()).device
-    model.eval()
-    torch.manual_seed(seed)
-    texts: list[str] = []
-    total = n * sampling.candidates
-    with torch.inference_mode():
-        for start in range(0, total, batch_size):
-            batch = {k: v.to(device) for k, v in collate([enc] * min(batch_size, total - start)).items()}
-            out = model.generate(**batch, do_sample=True, top_k=sampling.top_k, top_p=1.0, temperature=1.0,
-                                 repetition_penalty=sampling.repetition_penalty, num_beams=1,
-                                 max_new_tokens=sampling.max_new_tokens, use_cache=True,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            texts.extend(tokenizer.batch_decode(out, skip_special_tokens=True))
+    texts = sample_from(model, tokenizer, family, gen_source(task), n * sampling.candidates, batch_size,
+                        sampling.max_new_tokens, 32, seed,
+                        {"do_sample": True, "top_k": sampling.top_k, "top_p": 1.0, "temperature": 1.0,
+                         "repetition_penalty": sampling.repetition_penalty, "num_beams": 1})
     rows = []
     for d in range(n):
         for text in texts[d * sampling.candidates:(d + 1) * sampling.candidates]:

@@ -85,26 +85,11 @@ def _volume(s) -> float:
 def sample_texts(model, tokenizer, family: str, n: int, batch_size: int, max_new_tokens: int, max_source_len: int,
                  seed: int) -> list[str]:
     """``n`` texts sampled from ``__gen__`` with :data:`SAMPLING`, seeded; LLaMA: only the new tokens are decoded."""
-    import torch
-
     from sapt_core.arm.generator import GEN_MARKER
-    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.generation import sample_from
 
-    enc = encode_rows([{"source": GEN_MARKER}], tokenizer, family, max_source_len=max_source_len, train=False)[0]
-    collate = Collator(tokenizer.pad_token_id, family)
-    device = next(model.parameters()).device
-    model.eval()
-    torch.manual_seed(seed)
-    texts: list[str] = []
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            batch = {k: v.to(device) for k, v in collate([enc] * min(batch_size, n - start)).items()}
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, use_cache=True,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **SAMPLING)
-            if family != "t5":
-                out = out[:, batch["input_ids"].shape[1]:]
-            texts.extend(tokenizer.batch_decode(out, skip_special_tokens=True))
-    return texts
+    return sample_from(model, tokenizer, family, GEN_MARKER, n, batch_size, max_new_tokens, max_source_len, seed,
+                       SAMPLING)
 
 
 def _check_generator(path: Path, side: dict, manifest: dict, backbone: str) -> None:
