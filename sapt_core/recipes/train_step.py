@@ -186,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
     tok = bb.tokenizer
     train_set = encode_rows(rows + mixed, tok, bb.family, cfg.max_source_len, cfg.max_target_len, train=True)
     query_collate = Collator(tok.pad_token_id, bb.family)
+
+    def query_batches(enc):  # prompts only, 64 at a time (routing features: attention, EPI, selector)
+        return (query_collate(enc[i:i + 64]) for i in range(0, len(enc), 64))
     extra, replay = None, None
     if n_prev and uses_arm:
         replay = PseudoReplay([encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows],
@@ -241,10 +244,10 @@ def run(args: argparse.Namespace) -> int:
         enc = encode_rows(rows, tok, bb.family, cfg.max_source_len, train=False)
         feats = torch.cat([frozen_features(bb.model, bb.family, b["input_ids"].to(bb.model.device),
                                            b["attention_mask"].to(bb.model.device)).cpu()
-                           for b in (query_collate(enc[i:i + 64]) for i in range(0, len(enc), 64))])
+                           for b in query_batches(enc)])
         model.epi.add_task(feats, [r["target"] for r in rows], step - 1)
     attn_enc = encode_rows(attn_rows, tok, bb.family, cfg.max_source_len, train=False)
-    a_t = mean_attention(model, (query_collate(attn_enc[s:s + 64]) for s in range(0, len(attn_enc), 64)))
+    a_t = mean_attention(model, query_batches(attn_enc))
     new_targets = torch.zeros(step, step)
     new_targets[:n_prev, :n_prev] = targets
     new_targets[step - 1] = a_t
@@ -252,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     if selects:  # -Alignment / -DA: fit the separate selector to a_1..a_t on pseudo inputs of tasks 1..t
         from sapt_core.selector import fit_selector, pooled_inputs
 
-        pooled = [pooled_inputs(model, (query_collate(enc[s:s + 64]) for s in range(0, len(enc), 64)))
+        pooled = [pooled_inputs(model, query_batches(enc))
                   for enc in (encode_rows(r, tok, bb.family, cfg.max_source_len, train=False) for r in pseudo_rows)]
         torch.manual_seed(args.seed)
         losses_sel = fit_selector(model.selector, pooled, new_targets, args.selector_steps, args.selector_lr,
