@@ -104,20 +104,25 @@ class SaptModel(nn.Module):
         """Block weights a [B, t] of Eq. 2 for a batch of prompts (no transformer forward); all ones for ``sum``."""
         routing, n = self.cfg.routing, self.cfg.n_blocks
         dtype = self.attention.proj.down.weight.dtype
-        newest = nn.functional.one_hot(torch.full((query_ids.shape[0],), n - 1, device=query_ids.device), n).to(dtype)
+
+        def one_hot(idx):  # EPI and -DA: a single block per input (default: the newest, block t)
+            if idx is None:
+                idx = torch.full((query_ids.shape[0],), n - 1, device=query_ids.device)
+            return nn.functional.one_hot(idx, n).to(dtype)
+
         if routing == "epi":  # training (task known): the newest prompt; testing: EPI's selected task
             if self.training or int(self.epi.n_tasks) < n:
-                return newest
+                return one_hot(None)
             from sapt_core.epi import frozen_features
 
             idx = self.epi.select(frozen_features(self.model, self.family, query_ids, query_mask
                                                   if query_mask is not None else torch.ones_like(query_ids)))
-            return nn.functional.one_hot(idx, n).to(dtype)
+            return one_hot(idx)
         if routing in ("pipeline", "top1"):  # ablations: learning and selection not aligned (selector.py)
             if not self.training and int(self.selector.n_fitted) >= n:  # test time: the separate selector
                 return self.selector.weights(self.embed(query_ids), query_mask, routing == "top1")
             if routing == "top1":  # -DA learning: block t alone
-                return newest
+                return one_hot(None)
         elif routing in ("sum", "concat"):
             return torch.ones(query_ids.shape[0], n, device=query_ids.device, dtype=dtype)
         return self.attention(self.embed(query_ids), query_mask)
