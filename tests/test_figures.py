@@ -213,8 +213,9 @@ def test_plan_schedules_only_configured_figures():
     assert plan.figure_outputs() == ["results/figures/figure4.png", "results/figures/figure8.png",
                                      "results/figures/figure9.png"]      # figure11 has no SAPT method; 3 not declared
     assert plan.attention_figure_runs("figure9") == ["results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0"]
+    last = plan.config["n_tasks"]                                         # the final model's test-time attention
     assert plan.attention_figure_inputs("figure9")["attention"] == [
-        "results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0/step3/attention.json"]
+        f"results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0/step{last}/attention.json"]
     assert plan.figure_metrics("figure4") == [f"results/runs/SuperNI/order1/tiny-t5/{m}/seed0/metrics.json"
                                               for m in ("sapt-lora", "seqlora")]
     assert plan.figure_args("figure4") == "--methods sapt-lora seqlora --backbones tiny-t5"
@@ -257,13 +258,16 @@ def _dry_jobs(wd, *args):
 
 
 def test_figure_target_schedules_only_its_experiments_runs(repo_root, data_root, tmp_path):
+    import yaml
+
     from wf_helpers import _copy_workflow
 
     wd = _copy_workflow(repo_root, tmp_path)
     res, jobs = _dry_jobs(wd, "figure9", "--config", f"data_root={data_root}")
     assert res.returncode == 0, res.stderr[-3000:]
     steps = [w for r, w in jobs if r == "train_step"]
-    assert len(steps) == 3                                                 # the 3-task SuperNI order1 chain
+    n_tasks = yaml.safe_load((wd / "config/config.yaml").read_text())["n_tasks"]
+    assert n_tasks >= 2 and sorted(w["k"] for w in steps) == [str(k) for k in range(1, n_tasks + 1)]  # one chain
     assert {(w["benchmark"], w["order"], w["backbone"], w["method"], w["seed"]) for w in steps} == {
         ("SuperNI", "order1", "tiny-t5", "sapt-prompt", "0")}
     assert ("attention_figure", {"figure": "figure9"}) in jobs
