@@ -146,7 +146,7 @@ GENERATOR_SPECS: dict[str, dict[str, KeySpec]] = {
 }
 
 _TOP_KEYS = ("backbone_sizes", "methods", "generator")
-_METHOD_KEYS = ("pet", "recipe", "extends", "benchmarks", "description", "defaults") + LAYERS
+_METHOD_KEYS = ("pet", "recipe", "extends", "benchmarks", "label", "description", "defaults") + LAYERS
 _BACKBONE_KEYS = ("family", "size", "hub_id", "d_model")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -219,7 +219,7 @@ def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
     base = methods_doc.get(base_name)
     _need(isinstance(base, dict) and "extends" not in base, path, f"methods.{name}.extends",
           "the name of a method defined in this file that does not itself extend another", base_name)
-    out = {k: v for k, v in base.items() if k not in LAYERS + ("defaults",)}
+    out = {k: v for k, v in base.items() if k not in LAYERS + ("defaults", "label")}
     out.update({k: v for k, v in spec.items() if k not in LAYERS + ("defaults", "extends")})
     out["defaults"] = {**(base.get("defaults") or {}), **(spec.get("defaults") or {})}
     pinned = set(spec.get("defaults") or {})  # the extending entry's defaults win over the base's layers
@@ -239,6 +239,9 @@ def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
     _need(spec.get("pet") in PET_TYPES, path, f"{w}.pet", f"one of {', '.join(PET_TYPES)}", spec.get("pet"))
     desc = spec.get("description", "")
     _need(isinstance(desc, str), path, f"{w}.description", "a string", desc)
+    label = spec.get("label", name)                     # the row / legend name of the paper's tables and figures
+    _need(isinstance(label, str) and label.strip() and "=" not in label, path, f"{w}.label",
+          "a non-empty display name without '='", label)
     defaults = spec.get("defaults")
     _need(isinstance(defaults, dict) and defaults, path, f"{w}.defaults", "a non-empty mapping of hyperparameters",
           defaults)
@@ -247,7 +250,7 @@ def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
     applies = spec.get("benchmarks")
     _need(applies is None or (isinstance(applies, list) and applies and all(isinstance(b, str) for b in applies)),
           path, f"{w}.benchmarks", "a non-empty list of the benchmarks the method applies to", applies)
-    out = {"pet": spec["pet"], "recipe": recipe, "benchmarks": applies, "description": desc,
+    out = {"pet": spec["pet"], "recipe": recipe, "benchmarks": applies, "label": label, "description": desc,
            "defaults": _values(path, f"{w}.defaults", defaults, allowed=None)}
     allowed = set(out["defaults"])
     for layer in LAYERS:

@@ -440,6 +440,16 @@ class ContinualPlan(Plan):
                 for t in self.order_tasks(benchmark, order)]
 
     # ---- report --------------------------------------------------------------------------------------------------
+    def labels_arg(self, methods: list[str]) -> str:
+        """``--labels`` of a table / figure job: the paper's name of each listed method (``label`` in the methods
+        file, e.g. ``- ARM`` for sapt-lora-noarm; ``Zero-shot`` for Table 3's backbone row), shell-quoted."""
+        import shlex
+
+        labels = {m: ("Zero-shot" if m == ZERO_SHOT else self.methods["methods"][m]["label"])
+                  for m in methods if m == ZERO_SHOT or m in self.methods["methods"]}
+        items = [shlex.quote(f"{m}={lab}") for m, lab in labels.items() if lab != m]
+        return f"--labels {' '.join(items)}" if items else ""
+
     def table_args(self, table: str) -> str:
         exp = self.experiment(table)
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
@@ -448,7 +458,8 @@ class ContinualPlan(Plan):
         na = [f"{m}:{b}" for m in exp["methods"] for b in exp["benchmarks"] if not self.applies(m, b)]
         return ((f"--not-applicable {' '.join(na)} " if na else "") +
                 f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
-                f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone}")
+                f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone} "
+                f"{self.labels_arg(exp['methods'])}").rstrip()
 
     def table_manifests(self, benchmark: str | None) -> list[str]:
         """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
@@ -514,7 +525,8 @@ class ContinualPlan(Plan):
     def figure_args(self, figure: str) -> str:
         """``--methods`` (series order) and ``--backbones`` (x-axis order) of a metrics figure."""
         exp = self.experiment(self._figure_checked(figure))
-        return f"--methods {' '.join(exp['methods'])} --backbones {' '.join(exp['backbones'])}"
+        return (f"--methods {' '.join(exp['methods'])} --backbones {' '.join(exp['backbones'])} "
+                f"{self.labels_arg(exp['methods'])}").rstrip()
 
     def figure_sources(self, figure: str) -> list[str]:
         from sapt_core.report.figures import ATTENTION_FIGURES

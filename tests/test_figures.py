@@ -218,7 +218,7 @@ def test_plan_schedules_only_configured_figures():
         f"results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0/step{last}/attention.json"]
     assert plan.figure_metrics("figure4") == [f"results/runs/SuperNI/order1/tiny-t5/{m}/seed0/metrics.json"
                                               for m in ("sapt-lora", "seqlora")]
-    assert plan.figure_args("figure4") == "--methods sapt-lora seqlora --backbones tiny-t5"
+    assert plan.figure_args("figure4") == "--methods sapt-lora seqlora --backbones tiny-t5 --labels sapt-lora=SAPT-LoRA"
     with pytest.raises(SaptError, match="no experiment 'figure3'"):
         plan.attention_figure_runs("figure3")
     with pytest.raises(SaptError, match="lists no SAPT method"):

@@ -178,6 +178,8 @@ def test_edit_changes_only_that_method(methods_path, methods, tmp_path):
      "methods.sapt-lora.size.huge", "unknown size"),
     (lambda d: d["methods"]["sapt-lora"].__setitem__("pet", "adapter"),
      "methods.sapt-lora.pet", "expected one of lora, prompt"),
+    (lambda d: d["methods"]["sapt-lora"].__setitem__("label", "a=b"),
+     "methods.sapt-lora.label", "a non-empty display name without '='"),
     (lambda d: d["generator"]["lora"]["sampling"].__setitem__("top_k", 0),
      "generator.lora.sampling.top_k", "expected an integer > 0"),
 ])
@@ -224,3 +226,20 @@ def test_every_numeric_value_has_a_source_comment(methods_path):
         body = line.split("#", 1)[0]
         if ":" in body and any(ch.isdigit() for ch in body.split(":", 1)[1]):
             assert "#" in line, f"line {i} has no source comment: {line.strip()}"
+
+
+def test_labels_are_the_papers_row_names_and_not_inherited(methods, methods_path, tmp_path):
+    """Tables and figures name methods as the paper does (Table 2: "- ARM"); an `extends` entry gives its own label,
+    and a method without one is shown by its name."""
+    from sapt_core.plan import ContinualPlan
+
+    m = methods["methods"]
+    assert [m[k]["label"] for k in ("sapt-lora", "sapt-lora-noarm", "sapt-lora-replay", "sapt-lora-noalign",
+                                    "sapt-lora-noda", "seq-lora", "o-lora")] == \
+        ["SAPT-LoRA", "- ARM", "+ Replay", "- Alignment", "- DA", "SeqLoRA", "O-LoRA"]
+    doc = _raw(methods_path)
+    doc["methods"]["my-ablation"] = {"extends": "sapt-lora", "pet": "lora", "defaults": {"lambda": 0.0}}
+    assert load_methods(_write(tmp_path, doc))["methods"]["my-ablation"]["label"] == "my-ablation"
+    plan = ContinualPlan({"methods_file": str(methods_path)}, data_root="unused")
+    assert plan.labels_arg(["sapt-lora-noarm", "zero-shot", "sapt-lora~replay_volume=1.0"]) == \
+        "--labels 'sapt-lora-noarm=- ARM' zero-shot=Zero-shot"

@@ -248,6 +248,18 @@ def test_table1_one_seed_and_orders(tmp_path, metrics_files):
     assert "Ignored inputs" in md  # seed 1 and seqlora files were given but not used
 
 
+def test_labels_rename_rows_and_keep_the_method_in_the_csv(tmp_path, metrics_files):
+    rc, prefix = _table(tmp_path, "table1", metrics_files,
+                        ["--methods", "sapt-lora", "seqlora", "--labels", "sapt-lora=SAPT-LoRA", "seqlora=- ARM"])
+    assert rc == 0
+    rows = _md_rows(prefix.with_suffix(".md").read_text())
+    assert list(rows)[1:] == ["SAPT-LoRA", "- ARM"] and rows["SAPT-LoRA"][5] == "76.50 ± 2.12"
+    c = _csv_rows(prefix.with_suffix(".csv"))
+    assert (c["sapt-lora"]["label"], c["seqlora"]["label"]) == ("SAPT-LoRA", "- ARM")
+    rc, bad = _table(tmp_path / "bad", "table1", metrics_files, ["--labels", "sapt-lora"])
+    assert rc != 0 and not bad.with_suffix(".md").exists()
+
+
 def test_table1_partial_runs_marked(tmp_path, metrics_files):
     files = [f for f in metrics_files if not f.endswith("order4/tiny-t5/sapt-lora/seed1/metrics.json")]
     rc, prefix = _table(tmp_path, "table1", files, ["--methods", "sapt-lora", "--orders", "order3", "order4"])

@@ -51,6 +51,8 @@ def test_table_numbers_equal_recomputed_metrics(tiny_workflow):
 def test_cells_trace_back_to_evaluation_files(tiny_workflow):
     wd = tiny_workflow
     md = (wd / "results/tables/table1.md").read_text()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == ["SAPT-LoRA", "SAPT-Prompt"]        # the paper's names (methods.yaml `label`), in config order
     for method in METHODS:
         run = RUN.format(method=method)
         assert f"{run}/metrics.json" in md

@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="*", default=None, help="series order (default: as found)")
     p.add_argument("--backbones", nargs="*", default=None,
                    help="figures 4, 5, 7: x-axis order of the backbones (default: as found)")
+    p.add_argument("--labels", nargs="*", default=[], metavar="METHOD=LABEL",
+                   help="legend names (the paper's, from config/methods.yaml `label`); default: the method name")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.png and <prefix>.pdf")
 
 
@@ -188,7 +190,7 @@ def _order(found, wanted) -> list:
     return [x for x in wanted if x in found] + [x for x in found if x not in wanted] if wanted else found
 
 
-def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones=None):
+def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones=None, labels=None):
     """Figure 4 (lines over backbone sizes) or 5 / 7 (grouped bars per backbone): AP, F.Ra, FWT per method."""
     import numpy as np
 
@@ -208,7 +210,7 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
                 mean = np.array([np.mean(vals[bb]) if bb in vals else np.nan for bb in bbs])
                 sd = np.array([np.std(vals[bb], ddof=1) if len(vals.get(bb, [])) > 1 else 0.0 for bb in bbs])
                 n = max((len(v) for v in vals.values()), default=0)
-                name = f"{method} (n={n} seed{'s' if n > 1 else ''})"
+                name = f"{(labels or {}).get(method, method)} (n={n} seed{'s' if n > 1 else ''})"
                 if kind == "scale":
                     ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, label=name)
                 else:
@@ -224,14 +226,14 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
     seeds = sorted({m["run"]["seed"] for m in metrics})
     what = "backbone size" if kind == "scale" else "backbone architecture"
     fig.suptitle(f"{figure_number(figure)}: continual-learning metrics vs {what} ({PAPER[figure]})\n"
-                 f"methods {', '.join(_order({m['run']['method'] for m in metrics}, methods))} | orders "
+                 f"methods {', '.join((labels or {}).get(m, m) for m in _order({m['run']['method'] for m in metrics}, methods))} | orders "
                  f"{', '.join(orders)} (averaged) | seeds {', '.join(map(str, seeds))} (error bars: ±1 sd)",
                  fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def ap_figure(metrics: list[dict], plt, methods=None):
+def ap_figure(metrics: list[dict], plt, methods=None, labels=None):
     import numpy as np
 
     curves = ap_curves(metrics)
@@ -249,7 +251,7 @@ def ap_figure(metrics: list[dict], plt, methods=None):
             steps = np.arange(1, len(mean) + 1)
             color, marker = style[method]
             (line,) = ax.plot(steps, mean, marker=marker, color=color,
-                              label=f"{method} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
+                              label=f"{(labels or {}).get(method, method)} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
             handles.setdefault(method, line)
             if len(c) > 1:
                 sd = c.std(0, ddof=1)
@@ -277,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from sapt_core.io import atomic_path, read_json
+    from sapt_core.report.tables import parse_labels
 
     if args.figure in ATTENTION_FIGURES:
         fig = heatmap_figure(args.figure, args.runs, plt)
@@ -287,13 +290,13 @@ def run(args: argparse.Namespace) -> int:
         metrics = [read_json(p, "run metrics") for p in args.metrics]
         n = len(metrics)
         if args.figure == "figure8":
-            fig = ap_figure(metrics, plt, args.methods)
+            fig = ap_figure(metrics, plt, args.methods, parse_labels(args.labels))
         elif args.figure == "figure6":
             from sapt_core.report.replay_figure import replay_figure
 
             fig = replay_figure(metrics, plt)
         else:
-            fig = metric_figure(args.figure, metrics, plt, args.methods, args.backbones)
+            fig = metric_figure(args.figure, metrics, plt, args.methods, args.backbones, parse_labels(args.labels))
     _save(fig, args.out_prefix, plt, io, atomic_path)
     print(f"wrote {args.out_prefix}.png/.pdf from {n} runs")
     return 0

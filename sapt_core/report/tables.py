@@ -90,6 +90,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="paper metrics or the official score.py Rouge-L-for-all variant (default: %(default)s)")
     p.add_argument("--not-applicable", nargs="*", default=[], metavar="METHOD:BENCHMARK",
                    help="cells shown as '-': the method does not apply to the benchmark (EPI on SuperNI)")
+    p.add_argument("--labels", nargs="*", default=[], metavar="METHOD=LABEL",
+                   help="row names (the paper's, from config/methods.yaml `label`); default: the method name")
     p.add_argument("--unseen", nargs="*", default=[], metavar="METHOD=SCORES",
                    help="table3: unseen-task score files (sapt evaluate), each labelled with its row's method")
     p.add_argument("--manifests", nargs="*", default=[], metavar="DIR",
@@ -108,11 +110,13 @@ def run(args: argparse.Namespace) -> int:
                 raise SaptError(f"--not-applicable {item!r}: expected METHOD:BENCHMARK with a known benchmark")
             na.append((m, b))
         table = result_table(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
-                             orders=args.orders, seeds=args.seeds, variant=args.variant, not_applicable=na)
+                             orders=args.orders, seeds=args.seeds, variant=args.variant, not_applicable=na,
+                             labels=parse_labels(args.labels))
     elif args.table == "table3":
         from sapt_core.report.unseen import parse_unseen_args, unseen_table
 
-        table = unseen_table(parse_unseen_args(args.unseen), benchmarks, methods=args.methods)
+        table = unseen_table(parse_unseen_args(args.unseen), benchmarks, methods=args.methods,
+                             labels=parse_labels(args.labels))
     elif args.table in DATASET_TABLES:
         table = dataset_table(args.table, benchmarks, args.benchmarks, args.manifests)
     else:
@@ -123,6 +127,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- helpers
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """``--labels METHOD=LABEL ...`` -> {method: label}: the paper's row / legend names (``- ARM`` for
+    sapt-lora-noarm); a method without one is shown by its config name."""
+    out = {}
+    for item in items:
+        method, sep, label = item.partition("=")
+        if not sep or not method or not label.strip():
+            raise SaptError(f"--labels {item!r}: expected METHOD=LABEL")
+        out[method] = label
+    return out
+
+
 def fmt(x: float) -> str:
     s = f"{x:.2f}"
     return "0.00" if s == "-0.00" else s
@@ -162,9 +178,11 @@ def _join(xs) -> str:
 
 # --------------------------------------------------------------------------------------------------- result tables
 def result_table(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper", not_applicable=()) -> Table:
+                 seeds=None, variant: str = "paper", not_applicable=(), labels=None) -> Table:
     """Tables 1, 2 (per benchmark, averaged over its orders) and 8, 9 (per order) from run metrics files.
-    ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``."""
+    ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``.
+    ``labels``: method -> row name (the CSV keeps the method name too)."""
+    labels = labels or {}
     not_applicable = set(not_applicable)
     owner = _order_owner(benchmarks)
     # column groups: (label, benchmark, [orders])
@@ -230,15 +248,16 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
 
     vkey = VARIANTS[variant][0]
     columns = ["Method"] + [f"{label} {name} {arrow}" for label, _, _ in groups for name, arrow in METRICS]
-    csv_fields = ["method", "backbone"] + [f"{label} {name} {x}" for label, _, _ in groups for name, _ in METRICS
+    csv_fields = ["method", "label", "backbone"] + [f"{label} {name} {x}" for label, _, _ in groups for name, _ in METRICS
                                            for x in ("mean", "sd", "n", "cell")] + ["sources"]
     rows, csv_rows = [], []
     missing_runs: list[str] = []
     any_derived, any_partial, any_na, any_missing = set(), False, False, False
     for m in methods:
         for bb in backbones:
-            label = m if len(backbones) == 1 else f"{m} ({bb})"
-            cells, rec, row_files = [label], {"method": m, "backbone": bb if bb is not None else ""}, []
+            shown = labels.get(m, m)
+            label = shown if len(backbones) == 1 else f"{shown} ({bb})"
+            cells, rec, row_files = [label], {"method": m, "label": shown, "backbone": bb if bb is not None else ""}, []
             for glabel, bench, g_orders in groups:
                 if (m, bench) in not_applicable:
                     cells += [NOT_APPLICABLE] * len(METRICS)

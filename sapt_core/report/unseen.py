@@ -27,7 +27,8 @@ def parse_unseen_args(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | None = None) -> Table:
+def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | None = None,
+                 labels: dict[str, str] | None = None) -> Table:
     from sapt_core.benchmarks import get_benchmark
     from sapt_core.io import read_json
 
@@ -53,7 +54,8 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
     rows, csv_rows = [], []
     for m in order:
         vals = per_method.get(m, [])
-        cells, rec = [m], {"method": m, "n": len(vals)}
+        name = (labels or {}).get(m, m)
+        cells, rec = [name], {"method": m, "label": name, "n": len(vals)}
         for c in (*cats, "Avg."):
             xs = [v[c] for v in vals]
             if not xs:
@@ -67,11 +69,12 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
             cells.append(text)
         rows.append(cells)
         csv_rows.append(rec)
-    fields = ["method", "n"] + [f"{c} {k}" for c in (*cats, "Avg.") for k in ("mean", "sd", "cell")]
+    fields = ["method", "label", "n"] + [f"{c} {k}" for c in (*cats, "Avg.") for k in ("mean", "sd", "cell")]
     n_runs = {m: len(per_method.get(m, [])) for m in order}
     return Table(
         caption=("Table 3: Results on unseen tasks after the last SuperNI task: average Rouge-L of the 3 tasks of "
-                 "each category (mean ± sd over runs: " + ", ".join(f"{m} {n}" for m, n in n_runs.items()) + ")."),
+                 "each category (mean ± sd over runs: " + ", ".join(f"{(labels or {}).get(m, m)} {n}" for m, n in n_runs.items())
+                 + ")."),
         columns=columns, rows=rows, csv_fields=fields, csv_rows=csv_rows,
         notes=["Rows: the zero-shot backbone (no PET block) and each method's final SuperNI model; Avg. = mean over "
                "the five categories."],

@@ -78,10 +78,11 @@ rule ap_figure:
         pdf="results/figures/figure8.pdf",
     params:
         methods=lambda wc: " ".join(PLAN.experiment(PLAN.figure_experiment("figure8"))["methods"]),
+        labels=lambda wc: PLAN.labels_arg(PLAN.experiment(PLAN.figure_experiment("figure8"))["methods"]),
     log:
         "results/logs/report/figure8.log",
     shell:
-        "sapt report-figure --figure figure8 --metrics {input.metrics} --methods {params.methods} "
+        "sapt report-figure --figure figure8 --metrics {input.metrics} --methods {params.methods} {params.labels} "
         "--out-prefix results/figures/figure8 > {log} 2>&1"
 
 

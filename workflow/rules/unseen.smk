@@ -68,11 +68,12 @@ rule unseen_table:
     params:
         unseen=lambda wc: " ".join(f"{m}={p}" for m, p in PLAN.unseen_score_files()),
         methods=lambda wc: " ".join(PLAN.experiment("table3")["methods"]),
+        labels=lambda wc: PLAN.labels_arg(PLAN.experiment("table3")["methods"]),
     log:
         "results/logs/report/table3.log",
     shell:
         "sapt report-table --table table3 --benchmarks {input.benchmarks} --unseen {params.unseen} "
-        "--methods {params.methods} --out-prefix results/tables/table3 > {log} 2>&1"
+        "--methods {params.methods} {params.labels} --out-prefix results/tables/table3 > {log} 2>&1"
 
 
 rule table3:
