@@ -3,7 +3,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from sapt_core.plan import config_error_line
+from sapt_core.plan import config_error_line, drop_disabled_experiments
 
 min_version("9.0")
 
@@ -17,6 +17,7 @@ try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as e:  # one line naming the field, instead of jsonschema's multi-line dump
     raise WorkflowError(config_error_line(e)) from None
+drop_disabled_experiments(config)  # an overlay's `experiments.<name>: null` switches that table / figure off
 
 
 include: "workflow/rules/common.smk"

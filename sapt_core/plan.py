@@ -20,6 +20,14 @@ def config_error_line(exc: BaseException) -> str:
     return f"config field {field}: {' '.join(err.message.split())}"
 
 
+def drop_disabled_experiments(config: dict) -> None:
+    """Remove ``experiments`` entries set to null. Snakemake merges a ``--configfile`` overlay into
+    config/config.yaml key by key, so an overlay (``.test/config.yaml``) can only switch a base experiment off by
+    setting it to null."""
+    exps = config.get("experiments") or {}
+    config["experiments"] = {name: exp for name, exp in exps.items() if exp is not None}
+
+
 class Plan:
     def __init__(self, config: dict, data_root: str):
         self.config = config

@@ -17,6 +17,35 @@ def test_config_wrong_type_is_rejected(override, field, repo_root, tmp_path):
     assert not (wd / "results").exists()
 
 
+def test_test_config_switches_off_the_base_experiments(repo_root, data_root, tmp_path):
+    """`.test/config.yaml` is merged over config/config.yaml key by key; its `experiments.<name>: null` entries drop
+    the default's other tables and figures, so its `all_tables` trains Table 1's two runs only. A non-mapping
+    experiment is still a one-line config error."""
+    import re
+    import shutil
+
+    import yaml
+
+    wd = _copy_workflow(repo_root, tmp_path)
+    shutil.copytree(repo_root / ".test", wd / ".test")
+    res = _snakemake(wd, "-n", "all_tables", "--configfile", ".test/config.yaml", "--config", f"data_root={data_root}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    runs = set(re.findall(r"wildcards: benchmark=(\w+), order=(\w+), backbone=([\w-]+), method=([\w~=.,-]+), seed=0, k=",
+                          out))
+    assert runs == {("Long_Sequence", "order3", "tiny-t5", m) for m in ("sapt-lora", "sapt-prompt")}
+    assert {"results/figures/figure3.png", "results/figures/figure12.png",
+            "results/figures/figure8.png"} <= set(re.findall(r"results/figures/figure\d+\.png", out))
+    assert not set(re.findall(r"results/figures/(figure(?:4|5|6|7|9|11))\.png", out))
+    assert not re.search(r"results/tables/table(2|3|8|9)\.md", out)
+    exps = yaml.safe_load((repo_root / ".test/config.yaml").read_text())["experiments"]
+    assert {k for k, v in exps.items() if v is None} == {"table2", "table3", "table8", "table9", "figure4", "figure5",
+                                                         "figure6", "figure7", "figure9", "figure11"}
+    (wd / "bad.yaml").write_text("experiments:\n  table2: sapt-lora\n")
+    res = _snakemake(wd, "-n", "all_tables", "--configfile", "bad.yaml", "--config", f"data_root={data_root}")
+    assert res.returncode != 0 and "config field experiments.table2:" in res.stdout + res.stderr
+
+
 def test_demo_end_to_end(repo_root, data_root, tmp_path):
     wd = _copy_workflow(repo_root, tmp_path)
     res = _snakemake(wd, "--cores", "2", "demo", "--config", f"data_root={data_root}")
