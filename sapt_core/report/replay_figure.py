@@ -34,14 +34,19 @@ def replay_point(method: str, methods: dict | None = None) -> tuple[str, str, fl
 
 
 def replay_series(metrics: list[dict]) -> dict:
-    """{benchmark: {metric: {"<method> (<type>)": {volume: [per-seed values, each the mean over orders]}}}}"""
+    """{benchmark: {metric: {"<label> (<type>)": {volume: [per-seed values, each the mean over orders]}}}}, label =
+    the method's paper name (``label`` in the methods file)."""
     from sapt_core.hparams import load_methods
     from sapt_core.report.figures import grouped_metrics
 
     methods = load_methods()
     points = {m: replay_point(m, methods) for m in {x["run"]["method"] for x in metrics}}
-    return grouped_metrics(metrics, series=lambda r: "{} ({})".format(*points[r["method"]][:2]),
-                           x=lambda r: points[r["method"]][2])
+
+    def series(r):
+        base, kind, _ = points[r["method"]]
+        return f"{methods['methods'].get(base, {}).get('label', base)} ({kind})"
+
+    return grouped_metrics(metrics, series=series, x=lambda r: points[r["method"]][2])
 
 
 def replay_figure(metrics: list[dict], plt):
