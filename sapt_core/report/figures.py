@@ -191,8 +191,11 @@ def _order(found, wanted) -> list:
 
 
 def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones=None, labels=None):
-    """Figure 4 (lines over backbone sizes) or 5 / 7 (grouped bars per backbone): AP, F.Ra, FWT per method."""
+    """Figure 4 (lines over backbone sizes) or 5 / 7 (grouped bars per backbone): AP, F.Ra, FWT per method.
+    ``labels``: method -> legend name (default: the method name)."""
     import numpy as np
+
+    labels = labels or {}
 
     data = backbone_metrics(metrics)
     benches = _order(data, ["SuperNI", "Long_Sequence"])
@@ -210,7 +213,7 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
                 mean = np.array([np.mean(vals[bb]) if bb in vals else np.nan for bb in bbs])
                 sd = np.array([np.std(vals[bb], ddof=1) if len(vals.get(bb, [])) > 1 else 0.0 for bb in bbs])
                 n = max((len(v) for v in vals.values()), default=0)
-                name = f"{(labels or {}).get(method, method)} (n={n} seed{'s' if n > 1 else ''})"
+                name = f"{labels.get(method, method)} (n={n} seed{'s' if n > 1 else ''})"
                 if kind == "scale":
                     ax.errorbar(x, mean, yerr=sd, marker="o", capsize=3, label=name)
                 else:
@@ -225,9 +228,10 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
     orders = sorted({m["run"]["order"] for m in metrics})
     seeds = sorted({m["run"]["seed"] for m in metrics})
     what = "backbone size" if kind == "scale" else "backbone architecture"
+    shown = [labels.get(m, m) for m in _order({m["run"]["method"] for m in metrics}, methods)]
     fig.suptitle(f"{figure_number(figure)}: continual-learning metrics vs {what} ({PAPER[figure]})\n"
-                 f"methods {', '.join((labels or {}).get(m, m) for m in _order({m['run']['method'] for m in metrics}, methods))} | orders "
-                 f"{', '.join(orders)} (averaged) | seeds {', '.join(map(str, seeds))} (error bars: ±1 sd)",
+                 f"methods {', '.join(shown)} | orders {', '.join(orders)} (averaged) | seeds "
+                 f"{', '.join(map(str, seeds))} (error bars: ±1 sd)",
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -236,6 +240,7 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
 def ap_figure(metrics: list[dict], plt, methods=None, labels=None):
     import numpy as np
 
+    labels = labels or {}
     curves = ap_curves(metrics)
     benches = _order(curves, ["SuperNI", "Long_Sequence"])
     fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4.6), squeeze=False)
@@ -251,7 +256,7 @@ def ap_figure(metrics: list[dict], plt, methods=None, labels=None):
             steps = np.arange(1, len(mean) + 1)
             color, marker = style[method]
             (line,) = ax.plot(steps, mean, marker=marker, color=color,
-                              label=f"{(labels or {}).get(method, method)} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
+                              label=f"{labels.get(method, method)} (n={len(c)} seed{'s' if len(c) > 1 else ''})")
             handles.setdefault(method, line)
             if len(c) > 1:
                 sd = c.std(0, ddof=1)

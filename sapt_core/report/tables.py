@@ -248,8 +248,9 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
 
     vkey = VARIANTS[variant][0]
     columns = ["Method"] + [f"{label} {name} {arrow}" for label, _, _ in groups for name, arrow in METRICS]
-    csv_fields = ["method", "label", "backbone"] + [f"{label} {name} {x}" for label, _, _ in groups for name, _ in METRICS
-                                           for x in ("mean", "sd", "n", "cell")] + ["sources"]
+    csv_fields = ["method", "label", "backbone"] + [f"{label} {name} {x}" for label, _, _ in groups
+                                                    for name, _ in METRICS for x in ("mean", "sd", "n", "cell")]
+    csv_fields.append("sources")
     rows, csv_rows = [], []
     missing_runs: list[str] = []
     any_derived, any_partial, any_na, any_missing = set(), False, False, False
@@ -257,7 +258,8 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
         for bb in backbones:
             shown = labels.get(m, m)
             label = shown if len(backbones) == 1 else f"{shown} ({bb})"
-            cells, rec, row_files = [label], {"method": m, "label": shown, "backbone": bb if bb is not None else ""}, []
+            rec = {"method": m, "label": shown, "backbone": bb if bb is not None else ""}
+            cells, row_files = [label], []
             for glabel, bench, g_orders in groups:
                 if (m, bench) in not_applicable:
                     cells += [NOT_APPLICABLE] * len(METRICS)

@@ -32,6 +32,7 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
     from sapt_core.benchmarks import get_benchmark
     from sapt_core.io import read_json
 
+    labels = labels or {}  # method -> row name (default: the method name)
     bench = get_benchmark(benchmarks, UNSEEN)
     categories: dict[str, list[str]] = {}
     for task, info in bench.tasks.items():
@@ -54,7 +55,7 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
     rows, csv_rows = [], []
     for m in order:
         vals = per_method.get(m, [])
-        name = (labels or {}).get(m, m)
+        name = labels.get(m, m)
         cells, rec = [name], {"method": m, "label": name, "n": len(vals)}
         for c in (*cats, "Avg."):
             xs = [v[c] for v in vals]
@@ -70,11 +71,10 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
         rows.append(cells)
         csv_rows.append(rec)
     fields = ["method", "label", "n"] + [f"{c} {k}" for c in (*cats, "Avg.") for k in ("mean", "sd", "cell")]
-    n_runs = {m: len(per_method.get(m, [])) for m in order}
+    n_runs = ", ".join(f"{labels.get(m, m)} {len(per_method.get(m, []))}" for m in order)
     return Table(
         caption=("Table 3: Results on unseen tasks after the last SuperNI task: average Rouge-L of the 3 tasks of "
-                 "each category (mean ± sd over runs: " + ", ".join(f"{(labels or {}).get(m, m)} {n}" for m, n in n_runs.items())
-                 + ")."),
+                 f"each category (mean ± sd over runs: {n_runs})."),
         columns=columns, rows=rows, csv_fields=fields, csv_rows=csv_rows,
         notes=["Rows: the zero-shot backbone (no PET block) and each method's final SuperNI model; Avg. = mean over "
                "the five categories."],
