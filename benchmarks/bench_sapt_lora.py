@@ -7,7 +7,7 @@ Measures (median over interleaved rounds, so every ratio comes from the same run
      step on the same backbone (random T5 of the given size, LoRA on q/v of every attention module);
   2. the stacked mixing (two matmuls for all t blocks) vs a per-block loop (the official code's approach), one site;
   3. a SAPT-LoRA step at t = 15 with ARM's KL over one pseudo batch of each of the 14 earlier tasks vs without.
-Targets (issue 3): SAPT(t=15) <= 1.3x single LoRA; stacked >= 3x faster than the loop; KL adds <= 5%.
+Targets: SAPT(t=15) <= 1.3x single LoRA; stacked >= 3x faster than the loop; KL adds <= 5%.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def main() -> None:
 
     from sapt_core.arm.reflection import reflection_loss
     from sapt_core.lora_blocks import MixingContext, MultiBlockLoRALinear, per_block_loop
-    from sapt_core.sapt_model import SaptConfig, SaptModel
+    from sapt_core.block_model import BlockModel, BlockSpec
+    from sapt_core.shared_attention import AttentionRouter
 
     dev = args.device
     g = torch.Generator().manual_seed(0)
@@ -89,14 +90,15 @@ def main() -> None:
     steps = {"single LoRA (peft)": stepper(peft_model)}
     saptm = {}
     for t in (1, 5, 15):
-        saptm[t] = SaptModel(_t5(args.d_model, args.layers), "t5",
-                             SaptConfig(n_blocks=t, lora_r=args.rank), seed=0).to(dev)
+        saptm[t] = BlockModel(_t5(args.d_model, args.layers), "t5", BlockSpec("lora", t, args.rank),
+                              lambda d, t=t: AttentionRouter(d, t), seed=0).to(dev)
         steps[f"SAPT-LoRA t={t}"] = stepper(saptm[t])
     pseudo = [{"input_ids": torch.randint(2, 8000, (args.batch, args.src_len), generator=g).to(dev),
                "attention_mask": mask} for _ in range(14)]
     targets = torch.softmax(torch.randn(14, 15, generator=g), -1).to(dev)
     sapt15_kl = stepper(saptm[15])
-    steps["SAPT-LoRA t=15 + ARM KL (14 tasks)"] = lambda: sapt15_kl(lambda m: reflection_loss(m, pseudo, targets))
+    steps["SAPT-LoRA t=15 + ARM KL (14 tasks)"] = lambda: sapt15_kl(
+        lambda m: reflection_loss(m.router.attention, m.embed, pseudo, targets))
     res = time_rounds(steps, args.rounds, dev)
 
     # one site at T5-large width: stacked vs per-block loop, forward + backward through x

@@ -14,9 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("sapt_core.data.prepare", "sample deterministic train/val/test splits as JSONL + manifest"),
     "build-backbone": ("sapt_core.models.tiny", "build a tiny T5/LLaMA backbone + tokenizer from a config (no hub)"),
-    "single-task": ("sapt_core.recipes.single_task", "train one LoRA block or soft prompt on one task and save it"),
-    "train-step": ("sapt_core.recipes.train_step", "one SAPT step: train block t with SALS + ARM, store a_t, save the state"),
-    "train-seq": ("sapt_core.recipes.train_seq", "one step of a single-block baseline: SeqLoRA, Replay (real samples), MTL"),
+    "train-step": ("sapt_core.recipes.step", "one step of any method's run (--method): train task k, save the state"),
     "evaluate": ("sapt_core.recipes.evaluate", "greedy-decode test sets and score them (accuracy / Rouge-L)"),
     "train-generator": ("sapt_core.recipes.train_generator", "train the ARM generator B_ref (LoRA) of one task"),
     "generate-pseudo": ("sapt_core.recipes.generate_pseudo", "sample and select the ARM pseudo inputs of one task"),
@@ -29,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command. A command whose flags depend on its arguments (``train-step``: the keys of
+    ``--method``) adds them from ``argv`` through its ``add_dynamic_arguments``."""
+    argv = argv or []
     parser = argparse.ArgumentParser(prog="sapt", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"sapt-core {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         mod = importlib.import_module(module)
         mod.add_arguments(p)
+        if argv[:1] == [name] and hasattr(mod, "add_dynamic_arguments"):
+            mod.add_dynamic_arguments(p, argv[1:])
         p.set_defaults(_module=module)
     return parser
 
@@ -51,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     from sapt_core.errors import SaptError
 
     argv = sys.argv[1:] if argv is None else argv
-    # Build only the parser of the requested command when we can: importing every command module costs nothing
-    # heavy, but keep --help of one command independent of the others' import health.
-    parser = build_parser()
+    try:
+        parser = build_parser(argv)
+    except SaptError as e:  # e.g. an unknown --method: one line listing the known names
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)

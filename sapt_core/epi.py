@@ -78,3 +78,21 @@ class EpiStats(nn.Module):
         for k in ("means", "class_task", "cov_sum", "n_tasks"):
             setattr(self, k, tensors[f"epi.{k}"].clone())
         self._update_precision()
+
+
+class EpiRouter(nn.Module):
+    """EPI's router: while a task is learned (its id is known) its own prompt; at test time the prompt of the task
+    whose class statistics are Mahalanobis-closest to the input's frozen features."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.epi = EpiStats(d_model)
+
+    def forward(self, model, query_ids: torch.Tensor, query_mask: torch.Tensor | None) -> torch.Tensor:
+        n = model.spec.n_blocks
+        if self.training or int(self.epi.n_tasks) < n:
+            idx = torch.full((query_ids.shape[0],), n - 1, device=query_ids.device)
+        else:
+            mask = query_mask if query_mask is not None else torch.ones_like(query_ids)
+            idx = self.epi.select(frozen_features(model.model, model.family, query_ids, mask))
+        return nn.functional.one_hot(idx, n).float()

@@ -13,45 +13,30 @@ across the sequence. ``last_weights`` holds the multi-hot selection [B, M] (for 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
-
-
-@dataclass
-class L2PConfig:
-    pool_size: int = 10
-    prompt_len: int = 10
-    top_n: int = 4
-    pull_weight: float = 0.5
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def validate(self) -> "L2PConfig":
-        if min(self.pool_size, self.prompt_len, self.top_n) <= 0 or self.top_n > self.pool_size:
-            raise ValueError(f"L2P: expected 0 < top_n <= pool_size and prompt_len > 0, got {self.to_dict()}")
-        if self.pull_weight < 0:
-            raise ValueError(f"L2P: pull_weight must be >= 0, got {self.pull_weight}")
-        return self
 
 
 class L2PModel(nn.Module):
     generate_returns_new_tokens_only = True
     accepts_loss_kwargs = False
 
-    def __init__(self, backbone: nn.Module, family: str, cfg: L2PConfig, seed: int = 0):
+    def __init__(self, backbone: nn.Module, family: str, pool_size: int, prompt_len: int, top_n: int,
+                 pull_weight: float, seed: int = 0):
         super().__init__()
-        self.model, self.family, self.cfg = backbone, family, cfg.validate()
+        if min(pool_size, prompt_len, top_n) <= 0 or top_n > pool_size or pull_weight < 0:
+            raise ValueError(f"L2P: expected 0 < top_n <= pool_size, prompt_len > 0 and pull_weight >= 0, got "
+                             f"pool {pool_size}, top_n {top_n}, length {prompt_len}, pull {pull_weight}")
+        self.model, self.family = backbone, family
+        self.pool_size, self.top_n, self.pull_weight = pool_size, top_n, pull_weight
         for p in backbone.parameters():
             p.requires_grad_(False)
         emb = backbone.get_input_embeddings().weight
         g = torch.Generator().manual_seed(seed)
-        ids = torch.randint(0, emb.shape[0], (cfg.pool_size, cfg.prompt_len), generator=g)
-        self.prompts = nn.Parameter(emb.detach()[ids.to(emb.device)].clone())                # [M, L, d]
-        self.keys = nn.Parameter(torch.empty(cfg.pool_size, emb.shape[1]).uniform_(-1.0, 1.0, generator=g)
-                                 .to(device=emb.device, dtype=emb.dtype))
+        ids = torch.randint(0, emb.shape[0], (pool_size, prompt_len), generator=g)
+        self.prompts = nn.Parameter(emb.detach()[ids.to(emb.device)].float().clone())        # [M, L, d], fp32
+        self.keys = nn.Parameter(torch.empty(pool_size, emb.shape[1]).uniform_(-1.0, 1.0, generator=g)
+                                 .to(device=emb.device))
         self.config = backbone.config
         self.last_weights = None
         self._pull = None
@@ -65,7 +50,7 @@ class L2PModel(nn.Module):
     def select(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-N prompt indices [B, N] by cosine similarity, and those similarities (differentiable in the keys)."""
         sim = nn.functional.cosine_similarity(q[:, None, :], self.keys[None], dim=-1)       # [B, M]
-        top = sim.topk(self.cfg.top_n, dim=-1)
+        top = sim.topk(self.top_n, dim=-1)
         return top.indices, top.values
 
     def _prepare(self, input_ids, attention_mask, query_ids, query_mask, labels=None):
@@ -73,7 +58,7 @@ class L2PModel(nn.Module):
                        attention_mask if query_ids is None else query_mask)
         idx, sims = self.select(q)
         self._pull = sims.mean()
-        self.last_weights = torch.zeros(idx.shape[0], self.cfg.pool_size, device=idx.device).scatter_(1, idx, 1.0)
+        self.last_weights = torch.zeros(idx.shape[0], self.pool_size, device=idx.device).scatter_(1, idx, 1.0)
         p = self.prompts[idx].flatten(1, 2)                                                    # [B, N*L, d]
         embeds = self.model.get_input_embeddings()(input_ids)
         kwargs = {"inputs_embeds": torch.cat([p.to(embeds.dtype), embeds], dim=1),
@@ -88,8 +73,8 @@ class L2PModel(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         out = self.model(**self._prepare(input_ids, attention_mask, query_ids, query_mask, labels))
-        if labels is not None and self.cfg.pull_weight > 0:
-            out.loss = out.loss - self.cfg.pull_weight * self._pull
+        if labels is not None and self.pull_weight > 0:
+            out.loss = out.loss - self.pull_weight * self._pull
         return out
 
     @torch.no_grad()

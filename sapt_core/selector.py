@@ -44,7 +44,8 @@ class Selector(nn.Module):
 
     def weights(self, embeds: torch.Tensor, mask: torch.Tensor | None, top1: bool) -> torch.Tensor:
         """Soft weights (pipeline) or the one-hot of the most confident block (top1) [B, t]."""
-        logits = self.logits_from_pooled(max_pool(embeds, mask, self.pool_mask_pads)).float()
+        pooled = max_pool(embeds, mask, self.pool_mask_pads).to(self.keys.dtype)
+        logits = self.logits_from_pooled(pooled).float()
         if top1:
             return nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(embeds.dtype)
         return torch.softmax(logits, dim=-1).to(embeds.dtype)
@@ -64,12 +65,39 @@ class Selector(nn.Module):
             self.n_fitted.fill_(int(tensors["selector.n_fitted"]))
 
 
+class SelectorRouter(nn.Module):
+    """The router of the ablations: at training time the shared attention (-Alignment) or block t alone (-DA, the
+    attention frozen); at test time, once the selector is fitted on every block, the selector (soft or top-1)."""
+
+    def __init__(self, d_model: int, n_blocks: int, d_p: int, temperature: float, projection_order: str,
+                 pool_mask_pads: bool, top1: bool, seed: int):
+        super().__init__()
+        from sapt_core.shared_attention import SharedAttention
+
+        self.top1 = top1
+        self.attention = SharedAttention(d_model, n_blocks, d_p, temperature, projection_order, pool_mask_pads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.selector = Selector(d_model, n_blocks, d_p, temperature, projection_order, pool_mask_pads)
+        if top1:  # -DA: block t learns alone; the shared attention plays no part
+            self.attention.requires_grad_(False)
+
+    def forward(self, model, query_ids: torch.Tensor, query_mask: torch.Tensor | None) -> torch.Tensor:
+        n = model.spec.n_blocks
+        if not self.training and int(self.selector.n_fitted) >= n:  # test time: the separate selector
+            return self.selector.weights(model.embed(query_ids), query_mask, self.top1)
+        if self.top1:  # -DA learning: block t alone
+            idx = torch.full((query_ids.shape[0],), n - 1, device=query_ids.device)
+            return nn.functional.one_hot(idx, n).to(self.attention.key.dtype)
+        return self.attention(model.embed(query_ids), query_mask)
+
+
 @torch.no_grad()
 def pooled_inputs(model, batches) -> torch.Tensor:
     """Max-pooled input embeddings [N, d] of a task's inputs (the selector's only view of an input)."""
     device = next(model.parameters()).device
     return torch.cat([max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device),
-                               model.selector.pool_mask_pads).float().cpu() for b in batches])
+                               model.router.selector.pool_mask_pads).float().cpu() for b in batches])
 
 
 def fit_selector(selector: Selector, pooled_per_task: list[torch.Tensor], targets: torch.Tensor, steps: int,

@@ -25,12 +25,16 @@ PROJECTION_ORDERS = ("official", "paper")
 
 
 def temperature_for(spec, d_model: int) -> float:
-    """``sqrt_d`` (LoRA, Appendix C), ``d_e`` (prompt variant as written in Appendix C: d x e) or a number."""
+    """T of Eq. 2: ``sqrt_d`` (LoRA, Appendix C), ``d_e`` (the prompt variant as Appendix C writes it: d x e) or a
+    positive number (numeric strings from the CLI too)."""
     if spec == "sqrt_d":
         return math.sqrt(d_model)
     if spec == "d_e":
         return d_model * math.e
-    return float(spec)
+    value = float(spec)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"temperature: expected sqrt_d, d_e or a positive number, got {spec!r}")
+    return value
 
 
 class QueryProjection(nn.Module):
@@ -91,7 +95,24 @@ class SharedAttention(nn.Module):
                 pooled: torch.Tensor | None = None) -> torch.Tensor:
         """Attention weights a [B, t] over the blocks (Eq. 2); with ``pooled`` (already max-pooled embeddings [B, d])
         the logits [B, t] instead (ARM's KL). Both through the module call: DeepSpeed ZeRO-3 fetches a module's
-        partitioned parameters (``key``) only around its ``forward``."""
+        partitioned parameters (``key``) only around its ``forward``. The query is computed in the module's own
+        dtype (float32), whatever the backbone's embeddings are in; the weights come back in the embeddings' dtype."""
+        dtype = self.key.dtype
         if pooled is not None:
-            return self.logits_from_pooled(pooled)
-        return torch.softmax(self.logits(embeds, mask).float(), dim=-1).to(embeds.dtype)
+            return self.logits_from_pooled(pooled.to(dtype))
+        pooled = max_pool(embeds, mask, self.pool_mask_pads).to(dtype)
+        return torch.softmax(self.logits_from_pooled(pooled).float(), dim=-1).to(embeds.dtype)
+
+
+class AttentionRouter(nn.Module):
+    """The shared attention as the block router of a :class:`~sapt_core.block_model.BlockModel`: a [B, t] of Eq. 2
+    from the prompt's token embeddings. ``temperature`` is a spec (``sqrt_d``, ``d_e`` or a number)."""
+
+    def __init__(self, d_model: int, n_blocks: int, d_p: int = 100, temperature="sqrt_d",
+                 projection_order: str = "official", pool_mask_pads: bool = False):
+        super().__init__()
+        self.attention = SharedAttention(d_model, n_blocks, d_p, temperature_for(temperature, d_model),
+                                         projection_order, pool_mask_pads)
+
+    def forward(self, model, query_ids: torch.Tensor, query_mask: torch.Tensor | None) -> torch.Tensor:
+        return self.attention(model.embed(query_ids), query_mask)

@@ -27,6 +27,8 @@ class TrainConfig:
     batch_size: int = 8
     grad_accum: int = 1
     optimizer: str = "adamw"          # adamw (LoRA, Appendix C) | adafactor (prompts, Appendix C)
+    lr_scheduler: str = "constant"    # constant | linear (decay to 0 after the warm-up)
+    warmup_ratio: float = 0.0
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     bf16: bool = False
@@ -123,14 +125,30 @@ def _trainer_class():
 
 
 class BestSelector:
-    """Model selection as the official code does it (``load_best_model_at_end``, eval every N epochs, facts 7):
-    every ``every_epochs`` epochs ``score_fn(model)`` is computed (the task metric on the selection split) and the
-    trainable state of the best epoch is kept in the work directory (``best.safetensors``), so a resumed job keeps it.
+    """Model selection (the official code's ``load_best_model_at_end`` with an evaluation every N epochs): every
+    ``every_epochs`` epochs ``score_fn(model)`` is computed (the task metric on the selection split) and the
+    trainable parameters of the best epoch are kept in the work directory (``best.safetensors``), so a resumed job
+    keeps them.
     """
 
-    def __init__(self, score_fn, every_epochs: int, workdir: str | Path, get_state, set_state):
+    def __init__(self, score_fn, every_epochs: int, workdir: str | Path):
         self.score_fn, self.every, self.workdir = score_fn, every_epochs, Path(workdir)
-        self.get_state, self.set_state = get_state, set_state
+
+    @staticmethod
+    def get_state(model) -> dict:
+        return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+    @staticmethod
+    def set_state(model, tensors: dict) -> None:
+        import torch
+
+        params = dict(model.named_parameters())
+        missing = sorted(set(tensors) - set(params))
+        if missing:
+            raise SaptError(f"best-epoch state: no parameter {missing[0]!r} in the model")
+        with torch.no_grad():
+            for n, v in tensors.items():
+                params[n].copy_(v.to(params[n]))
 
     @property
     def path(self) -> Path:
@@ -176,6 +194,18 @@ class BestSelector:
 
             self.set_state(model, load_file(str(self.path)))
         return best
+
+
+def train_config(method_cfg, args) -> TrainConfig:
+    """The training settings of one step: the method's optimisation keys and the command's run flags."""
+    c = method_cfg
+    return TrainConfig(lr=c.lr, epochs=c.epochs, max_steps=args.max_steps, batch_size=c.batch_size,
+                       grad_accum=c.grad_accum, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
+                       warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
+                       max_grad_norm=c.max_grad_norm if c.max_grad_norm is not None else 0.0, bf16=args.bf16,
+                       seed=args.seed, save_steps=args.save_steps, logging_steps=args.logging_steps,
+                       deepspeed=args.deepspeed, max_source_len=c.max_source_len,
+                       max_target_len=c.max_target_len).validate()
 
 
 def last_checkpoint(workdir: str | Path) -> str | None:
@@ -265,7 +295,9 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     args = TrainingArguments(
         output_dir=str(workdir), per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps, lr_scheduler_type="constant", warmup_steps=0, weight_decay=cfg.weight_decay,
+        max_steps=cfg.max_steps, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=float(cfg.warmup_ratio) if 0 < cfg.warmup_ratio < 1 else 0,
+        weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm, optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,

@@ -117,11 +117,15 @@ def test_train_generator(fam, generators, tmp_path):
 
 def test_train_generator_defaults_are_appendix_c():
     from sapt_core.cli import build_parser
+    from sapt_core.recipes.train_generator import settings
 
-    a = build_parser().parse_args(["train-generator", "--backbone", "b", "--data-dir", "d", "--out", "o.safetensors",
-                                   "--seed", "0"])
-    assert (a.lr, a.max_steps, a.batch_size, a.max_target_len, a.lora_r, a.lora_alpha, a.lora_dropout) == \
+    argv = ["train-generator", "--backbone", "b", "--data-dir", "d", "--out", "o.safetensors", "--seed", "0"]
+    s = settings(build_parser(argv).parse_args(argv))
+    assert (s["lr"], s["max_steps"], s["batch_size"], s["max_target_len"], s["r"], s["alpha"], s["dropout"]) == \
         (1e-3, 5000, 16, 512, 8, 32, 0.1)
+    p = settings(build_parser(argv + ["--pet", "prompt"]).parse_args(argv + ["--pet", "prompt"]))
+    assert (p["length"], p["epochs"], p["optimizer"], p["lr"], p["batch_size"]) == (300, 80, "adafactor", 0.5, 16)
+    assert "max_steps" not in p  # the prompt generator trains for its epochs (App. C: 80), not for 5k steps
 
 
 def test_train_generator_resumes(tiny_t5, cb_dir, tmp_path):

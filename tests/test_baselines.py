@@ -1,6 +1,6 @@
-"""Baselines and ablations (facts section 10, paper section 6.3): SeqLoRA, Replay, MTL, L2P, LFPT5 (train-seq),
-O-LoRA, ProgPrompt, EPI and the Table 2 ablations -ARM, +Replay, -Alignment, -DA (train-step), each a 3-task chain
-through the CLI on a tiny T5, plus their method-specific properties."""
+"""Baselines and ablations (paper sections 5.2 and 6.3): SeqLoRA, Replay, MTL, L2P, LFPT5, O-LoRA, ProgPrompt, EPI and
+the Table 2 ablations -ARM, +Replay, -Alignment, -DA, each a 3-task chain through the one step recipe (``sapt
+train-step --method``) on a tiny T5, plus their method-specific properties."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import json
 import pytest
 import torch
 
-from sapt_core.baselines import orthogonality_loss, replay_sample
 from sapt_core.errors import SaptError
-from sapt_core.hparams import KEY_SPECS, load_methods, resolve
+from sapt_core.methods.o_lora import orthogonality_loss
+from sapt_core.methods.single_block import replay_sample
+from sapt_core.methods_file import load_methods, resolve
 
 TASKS = ["agnews", "boolq", "sst2"]
-COMMON = ["--seed", "0", "--batch-size", "8", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
+COMMON = ["--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
           "--no-progress"]
 
 
@@ -29,11 +30,11 @@ def chain_dirs(data_root, request, tmp_path_factory):
     return [root / t for t in TASKS]
 
 
-def _chain(main, recipe, method, backbone, dirs, tmp_path, extra_for_step):
+def _chain(main, method, backbone, dirs, tmp_path, extra_for_step):
     states = []
     for k, d in enumerate(dirs, 1):
         out = tmp_path / f"{method}{k}"
-        args = [recipe, "--method", method, "--backbone", str(backbone), "--data-dir", str(d), "--state-out", str(out),
+        args = ["train-step", "--method", method, "--backbone", str(backbone), "--data-dir", str(d), "--state-out", str(out),
                 *COMMON, *extra_for_step(k)]
         if k > 1:
             args += ["--state-in", str(states[-1])]
@@ -52,21 +53,32 @@ def _tensors(state):
     return load_file(str(state / "state.safetensors")), json.loads((state / "state.json").read_text())
 
 
+def _model_at(backbone, state):
+    """The model of a saved state, rebuilt from its sidecar (as ``sapt evaluate`` does), in eval mode."""
+    from sapt_core.models import load_backbone
+    from sapt_core.state import method_of
+
+    tensors, side = _tensors(state)
+    bb = load_backbone(str(backbone))
+    return bb, method_of(side, str(state)).load(bb.model, bb.family, tensors, side).eval(), tensors, side
+
+
 def test_seqlora_continues_one_block_and_mtl_starts_fresh_on_the_union(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main
 
-    seq = _chain(main, "train-seq", "seq-lora", tiny_t5, chain_dirs, tmp_path, lambda k: [])
+    seq = _chain(main, "seq-lora", tiny_t5, chain_dirs, tmp_path, lambda k: [])
     (a1, s1), (a2, s2) = _tensors(seq[0]), _tensors(seq[1])
-    assert s2["tasks"] == TASKS[:2] and s2["seq"] == {"init": "continue", "replay_volume": 0.0, "n_replayed": 0}
+    assert s2["tasks"] == TASKS[:2] and s2["component"] == "single-block"
+    assert (s2["config"]["init"], s2["config"]["real_replay_volume"], s2["history"][-1]["n_replayed"]) == \
+        ("continue", 0.0, 0)
     assert all(v.shape[0] == 1 for k, v in a2.items() if k.startswith("lora."))  # one block all along
     assert s2["inputs"]["state_in"]  # step 2 started from step 1's block ...
     assert any(not torch.equal(a1[k], a2[k]) for k in a1 if k.endswith(".B"))  # ... and went on training it
 
-    mtl = _chain(main, "train-seq", "mtl", tiny_t5, chain_dirs, tmp_path,
-                 lambda k: ["--init", "fresh", "--real-replay-volume", "1.0",
-                            "--replay-data", *map(str, chain_dirs[:k - 1])] if k > 1 else [])
+    mtl = _chain(main, "mtl", tiny_t5, chain_dirs, tmp_path,
+                 lambda k: ["--replay-data", *map(str, chain_dirs[:k - 1])] if k > 1 else [])
     side = _tensors(mtl[2])[1]
-    assert side["seq"]["n_replayed"] == 40 and side["history"][-1]["n_train"] == 20  # union of 3 x 20 rows
+    assert side["history"][-1]["n_replayed"] == 40 and side["history"][-1]["n_train"] == 20  # union of 3 x 20 rows
 
 
 def test_replay_draws_exactly_the_configured_volume(tiny_t5, chain_dirs, tmp_path):
@@ -80,12 +92,12 @@ def test_replay_draws_exactly_the_configured_volume(tiny_t5, chain_dirs, tmp_pat
     assert replay_sample(rows, 0.25, 0, 0) != replay_sample(rows, 0.25, 1, 0)
     with pytest.raises(ValueError):
         replay_sample(rows, 0.0, 0, 0)
-    states = _chain(main, "train-seq", "replay", tiny_t5, chain_dirs, tmp_path,
+    states = _chain(main, "replay", tiny_t5, chain_dirs, tmp_path,
                     lambda k: ["--real-replay-volume", "0.25", "--replay-data", *map(str, chain_dirs[:k - 1])]
                     if k > 1 else [])
     assert [h["n_replayed"] for h in _tensors(states[2])[1]["history"]] == [0, 5, 10]
     # a wrong number of earlier-task directories is one clear error, nothing written
-    assert main(["train-seq", "--method", "replay", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[2]),
+    assert main(["train-step", "--method", "replay", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[2]),
                  "--state-in", str(states[1]), "--state-out", str(tmp_path / "bad"), "--real-replay-volume", "0.25",
                  "--replay-data", str(chain_dirs[0]), *COMMON]) == 2
     assert not (tmp_path / "bad").exists()
@@ -93,11 +105,11 @@ def test_replay_draws_exactly_the_configured_volume(tiny_t5, chain_dirs, tmp_pat
 
 def test_olora_orthogonality_loss_and_frozen_earlier_adapters(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main
+    from sapt_core.methods.o_lora import OLora, OLoraConfig
     from sapt_core.models import load_backbone
-    from sapt_core.sapt_model import SaptConfig, SaptModel
 
     bb = load_backbone(str(tiny_t5))
-    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=2, lora_r=2, routing="sum"))
+    model = OLora("o-lora", OLoraConfig(lora_r=2))._model(bb.model, bb.family, 2, 0)
     site = next(iter(model.sites.values()))
     d_in = site.prev_A.shape[-1]
     with torch.no_grad():
@@ -114,10 +126,10 @@ def test_olora_orthogonality_loss_and_frozen_earlier_adapters(tiny_t5, chain_dir
     w = model.route(torch.ones(3, 5, dtype=torch.long))
     assert torch.equal(w, torch.ones(3, 2))
 
-    states = _chain(main, "train-step", "o-lora", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "lora", "--routing", "sum", "--orth-lambda", "0.5"])
+    states = _chain(main, "o-lora", tiny_t5, chain_dirs, tmp_path, lambda k: ["--orth-lambda", "0.5"])
     (a2, _), (a3, s3) = _tensors(states[1]), _tensors(states[2])
-    assert s3["sapt"]["routing"] == "sum" and s3["orth_lambda"] == 0.5 and s3["arm"]["used"] is False
+    assert s3["component"] == "o-lora" and s3["config"]["orth_lambda"] == 0.5 and not any(
+        k.startswith("attention.") for k in a3)
     for k in a2:
         if k.startswith("lora."):
             assert torch.equal(a2[k], a3[k][:2]), k                     # blocks 1-2 bit-identical after step 3
@@ -133,61 +145,55 @@ def test_noarm_ablation_is_sapt_lora_with_lambda_zero(tiny_t5, chain_dirs, tmp_p
                                    ("llama-2-7b", "Long_Sequence", "order4")]:
         full = resolve(methods, "sapt-lora", backbone, bench, order)
         ablated = resolve(methods, "sapt-lora-noarm", backbone, bench, order)
-        assert full["lambda"] > 0 and ablated["lambda"] == 0.0
-        assert {k: v for k, v in ablated.items() if k not in ("method", "lambda")} == \
-            {k: v for k, v in full.items() if k not in ("method", "lambda")}
-    states = _chain(main, "train-step", "sapt-lora-noarm", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "lora", "--lambda", "0"])
+        assert full["kl_lambda"] > 0 and ablated["kl_lambda"] == 0.0
+        assert {k: v for k, v in ablated.items() if k not in ("method", "kl_lambda")} == \
+            {k: v for k, v in full.items() if k not in ("method", "kl_lambda")}
+    states = _chain(main, "sapt-lora-noarm", tiny_t5, chain_dirs, tmp_path, lambda k: [])
     side = _tensors(states[2])[1]
-    assert side["arm"]["lambda"] == 0.0 and side["arm"]["used"] is False and side["inputs"]["pseudo"] == []
+    assert side["config"]["kl_lambda"] == 0.0 and "arm_kl" not in side["history"][-1]
+    assert side["inputs"]["pseudo"] == []
 
 
-def test_baseline_keys_are_declared_and_recipes_known():
+def test_every_method_names_a_registered_component():
+    """Method identity comes from the registry: each methods-file entry names its component, nothing else."""
+    from sapt_core.methods import components
+
+    expect = {"sapt-lora": "sapt", "sapt-prompt": "sapt", "sapt-lora-noarm": "sapt", "sapt-lora-replay": "sapt",
+              "sapt-lora-noalign": "sapt-selector", "sapt-lora-noda": "sapt-selector", "seq-lora": "single-block",
+              "replay": "single-block", "mtl": "single-block", "single-task": "single-block", "o-lora": "o-lora",
+              "progprompt": "progprompt", "l2p": "l2p", "lfpt5": "lfpt5", "epi": "epi"}
     methods = load_methods()
-    seq = ("seq-lora", "replay", "mtl", "l2p", "lfpt5")
-    for name in seq + ("o-lora", "sapt-lora-noarm", "progprompt", "epi", "sapt-lora-replay", "sapt-lora-noalign",
-                       "sapt-lora-noda"):
-        m = methods["methods"][name]
-        assert set(m["defaults"]) <= set(KEY_SPECS)
-        assert m["recipe"] == ("train-seq" if name in seq else "train-step")
+    assert {n: m["component"] for n, m in methods["methods"].items()} == expect
+    assert set(expect.values()) == set(components())
 
 
 def test_progprompt_input_grows_by_one_prompt_per_task_and_earlier_prompts_stay(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main
-    from sapt_core.models import load_backbone
-    from sapt_core.sapt_model import SaptConfig, SaptModel
-    from sapt_core.state import load_into
 
-    states = _chain(main, "train-step", "progprompt", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "prompt", "--routing", "concat", "--optimizer", "adamw", "--lr", "0.3"])
+    states = _chain(main, "progprompt", tiny_t5, chain_dirs, tmp_path, lambda k: ["--lr", "0.3"])
     (p2, _), (p3, s3) = _tensors(states[1]), _tensors(states[2])
     assert p3["prompt.P"].shape[0] == 3 and torch.equal(p3["prompt.P"][:2], p2["prompt.P"])  # frozen earlier prompts
     assert not torch.equal(p3["prompt.P"][2], p3["prompt.P"][1])
     ids = torch.tensor([[5, 6, 7, 1]])
     lengths = []
     for k, st in enumerate(states, 1):
-        bb = load_backbone(str(tiny_t5))
-        tensors, side = _tensors(st)
-        model = SaptModel(bb.model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": k}))
-        load_into(model, tensors)
+        _, model, tensors, side = _model_at(tiny_t5, st)
         kw = model._prepare(ids, torch.ones_like(ids), None, None)
         lengths.append(kw["inputs_embeds"].shape[1])
         if k == 3:  # newest first: [P_3; P_2; P_1; x]
-            L = side["sapt"]["prompt_len"]
+            L = side["config"]["prompt_len"]
             assert torch.equal(kw["inputs_embeds"][0, :L], tensors["prompt.P"][2])
             assert torch.equal(kw["inputs_embeds"][0, 2 * L:3 * L], tensors["prompt.P"][0])
     assert lengths == [4 + 10, 4 + 20, 4 + 30]
-    with pytest.raises(ValueError, match="does not apply"):
-        SaptModel(load_backbone(str(tiny_t5)).model, "t5", SaptConfig(pet="lora", routing="concat"))
 
 
 def test_l2p_selects_top_n_keys_by_cosine_and_pool_keeps_training(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main
-    from sapt_core.l2p import L2PConfig, L2PModel
+    from sapt_core.l2p import L2PModel
     from sapt_core.models import load_backbone
 
     bb = load_backbone(str(tiny_t5))
-    model = L2PModel(bb.model, bb.family, L2PConfig(pool_size=5, prompt_len=3, top_n=2, pull_weight=0.5))
+    model = L2PModel(bb.model, bb.family, pool_size=5, prompt_len=3, top_n=2, pull_weight=0.5)
     ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]])
     mask = (ids != 0).long()
     q = model.query(ids, mask)
@@ -208,10 +214,11 @@ def test_l2p_selects_top_n_keys_by_cosine_and_pool_keeps_training(tiny_t5, chain
     assert torch.allclose(model(ids, mask, labels=labels).loss, plain - 0.5 * model._pull)  # pull-key term
     assert d == model.keys.shape[1]
 
-    states = _chain(main, "train-seq", "l2p", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "l2p", "--pool-size", "6", "--top-n", "2", "--lr", "0.3"])
+    states = _chain(main, "l2p", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pool-size", "6", "--top-n", "2", "--lr", "0.3"])
     (a1, _), (a3, s3) = _tensors(states[0]), _tensors(states[2])
-    assert s3["l2p"] == {"pool_size": 6, "prompt_len": 10, "top_n": 2, "pull_weight": 0.5}
+    assert {k: s3["config"][k] for k in ("pool_size", "prompt_len", "top_n", "pull_weight")} == \
+        {"pool_size": 6, "prompt_len": 10, "top_n": 2, "pull_weight": 0.5}
     assert a3["l2p.prompts"].shape == (6, 10, d) and not torch.equal(a1["l2p.keys"], a3["l2p.keys"])
 
 
@@ -235,13 +242,12 @@ def test_epi_picks_the_closest_task_and_refuses_generation_tasks(tiny_t5, chain_
     gen_dir = tmp_path / "samsum"
     prepare_task(str(data_root), str(request.config.rootpath / "config/benchmarks.yaml"), "SuperNI",
                  "task1572_samsum_summary", "official", 0, gen_dir, n_train=8, n_val=2, n_test=2)
-    rc = main(["train-step", "--method", "epi", "--pet", "prompt", "--routing", "epi", "--backbone", str(tiny_t5),
+    rc = main(["train-step", "--method", "epi", "--backbone", str(tiny_t5),
                "--data-dir", str(gen_dir), "--state-out", str(tmp_path / "bad"), *COMMON])
     err = capsys.readouterr().err
     assert rc == 2 and "needs classification" in err and "'rougeL'" in err and not (tmp_path / "bad").exists()
 
-    states = _chain(main, "train-step", "epi", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "prompt", "--routing", "epi", "--optimizer", "adamw", "--lr", "0.03"])
+    states = _chain(main, "epi", tiny_t5, chain_dirs, tmp_path, lambda k: ["--lr", "0.03"])
     tensors, side = _tensors(states[2])
     assert tensors["epi.class_task"].unique().tolist() == [0, 1, 2] and int(tensors["epi.n_tasks"]) == 3
 
@@ -257,10 +263,9 @@ def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
     assert all(v == "n/a (missing)" for k, v in row.items() if k.startswith("Long_Sequence"))
 
 
-def test_figure6_variants_and_series():
-    """Figure 6's runs: volume x type variants of Replay and SAPT-LoRA; the series average orders, then seeds."""
+def test_figure6_variants():
+    """Figure 6's runs: volume x type variants of Replay and SAPT-LoRA, each read back as (method, type, volume)."""
     from sapt_core.plan import ContinualPlan, split_variant
-    from sapt_core.report.replay_figure import replay_point, replay_series
 
     plan = ContinualPlan({"experiments": {"figure6": {"methods": ["replay", "sapt-lora"], "backbones": ["b"],
                                                         "benchmarks": ["SuperNI"], "replay_volumes": [0.02, 0.5]}}},
@@ -269,13 +274,9 @@ def test_figure6_variants_and_series():
     assert names == ["replay", "replay~real_replay_volume=0.5", "sapt-lora~replay_volume=0.02,pseudo_source=real",
                      "sapt-lora~replay_volume=0.5,pseudo_source=real", "sapt-lora", "sapt-lora~replay_volume=0.5"]
     assert split_variant(names[3]) == ("sapt-lora", {"replay_volume": 0.5, "pseudo_source": "real"})
-    assert [replay_point(n) for n in names] == [
+    assert [plan.replay_point(n) for n in names] == [
         ("replay", "real", 0.02), ("replay", "real", 0.5), ("sapt-lora", "real", 0.02), ("sapt-lora", "real", 0.5),
         ("sapt-lora", "pseudo", 0.02), ("sapt-lora", "pseudo", 0.5)]
-    metrics = [{"run": {"benchmark": "SuperNI", "order": o, "method": "replay~real_replay_volume=0.5", "seed": s},
-                "metrics": {"AP": ap, "F.Ra": 1.0, "FWT": 0.0}}
-               for o, s, ap in [("order1", 0, 10.0), ("order2", 0, 20.0), ("order1", 1, 30.0), ("order2", 1, 50.0)]]
-    assert replay_series(metrics)["SuperNI"]["AP"]["Replay (real)"] == {0.5: [15.0, 40.0]}   # the paper's name
     with pytest.raises(SaptError, match="unknown method"):
         plan.replay_variant("nope", "real", 0.1)
 
@@ -294,18 +295,6 @@ def _pseudo_files(dirs, tmp_path, n=6):
     return out
 
 
-def _model_at(tiny_t5, state, k):
-    from sapt_core.models import load_backbone
-    from sapt_core.sapt_model import SaptConfig, SaptModel
-    from sapt_core.state import load_into
-
-    tensors, side = _tensors(state)
-    bb = load_backbone(str(tiny_t5))
-    model = SaptModel(bb.model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": k}))
-    load_into(model, tensors)
-    return bb, model.eval(), tensors, side
-
-
 def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5, chain_dirs, tmp_path):
     """+Replay: no KL; the pseudo inputs of tasks 1..t-1 join task t's data with the step t-1 model's answers."""
     from sapt_core.cli import main
@@ -313,29 +302,31 @@ def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5,
     from sapt_core.io import read_jsonl
 
     pseudo = _pseudo_files(chain_dirs, tmp_path)
-    states = _chain(main, "train-step", "sapt-lora-replay", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "lora", "--lambda", "0", "--reflection", "mix", "--max-new-tokens", "4",
+    states = _chain(main, "sapt-lora-replay", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--max-new-tokens", "4", "--eval-batch-size", "8",
                                *(["--pseudo", *map(str, pseudo[:k - 1])] if k > 1 else [])])
     side = _tensors(states[2])[1]
-    assert side["arm"]["used"] is False and side["arm"]["reflection"] == "mix"
+    assert side["config"]["reflection"] == "mix" and "arm_kl" not in side["history"][-1]
     assert [h["n_replayed"] for h in side["history"]] == [0, 6, 12]
     # the answers are the step-1 model's own greedy outputs (deterministic), not blank targets
-    bb, model, tensors, _ = _model_at(tiny_t5, states[0], 1)
-    from sapt_core.baselines import label_pseudo
-    from sapt_core.sapt_model import SaptConfig
     import argparse
 
-    args = argparse.Namespace(backbone=str(tiny_t5), dtype="float32", device="cpu", seed=0, eval_batch_size=8,
-                              max_new_tokens=4, max_source_len=48)
-    labelled = label_pseudo(args, SaptConfig(**{**side["sapt"], "n_blocks": 1}), tensors,
-                            [read_jsonl(pseudo[0], "pseudo")])
+    from sapt_core.methods.base import StepContext
+    from sapt_core.state import method_of
+
+    bb, model, tensors, side1 = _model_at(tiny_t5, states[0])
+    method = method_of(side, "step 3")
+    args = argparse.Namespace(backbone=str(tiny_t5), dtype="float32", device="cpu")
+    ctx = StepContext(args, "sapt-lora-replay", 2, 0, {}, [], [], tensors, side1, [read_jsonl(pseudo[0], "pseudo")],
+                      [], None)
+    labelled = method.extra_rows(ctx, None)
     expected = greedy_generate(model, bb.tokenizer, bb.family, read_jsonl(pseudo[0], "pseudo"), 8, 4, 48)
     assert [r["target"] for r in labelled] == expected and all(r["references"] == [r["target"]] for r in labelled)
     # wrong number of pseudo files, or mixing together with a KL: one-line errors
-    bad = ["train-step", "--method", "x", "--pet", "lora", "--backbone", str(tiny_t5), "--data-dir",
+    bad = ["train-step", "--method", "sapt-lora-replay", "--backbone", str(tiny_t5), "--data-dir",
            str(chain_dirs[1]), "--state-in", str(states[0]), "--state-out", str(tmp_path / "bad"), *COMMON]
-    assert main([*bad, "--lambda", "0", "--reflection", "mix"]) == 2
-    assert main([*bad, "--lambda", "0.5", "--reflection", "mix", "--pseudo", str(pseudo[0])]) == 2
+    assert main(bad) == 2
+    assert main([*bad, "--kl-lambda", "0.5", "--pseudo", str(pseudo[0])]) == 2
     assert not (tmp_path / "bad").exists()
 
 
@@ -348,12 +339,12 @@ def test_alignment_ablation_learns_with_attention_and_selects_with_a_separate_se
     from sapt_core.io import read_jsonl
 
     pseudo = _pseudo_files(chain_dirs, tmp_path)
-    states = _chain(main, "train-step", "sapt-lora-noalign", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "pipeline",
-                               "--pseudo", *map(str, pseudo[:k])])
-    bb, model, tensors, side = _model_at(tiny_t5, states[2], 3)
+    states = _chain(main, "sapt-lora-noalign", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: ["--pseudo", *map(str, pseudo[:k])])
+    bb, model, tensors, side = _model_at(tiny_t5, states[2])
     assert tensors["selector.keys"].shape[0] == 3 and int(tensors["selector.n_fitted"]) == 3
-    assert side["selector"]["final_loss"] < 0.2 * side["selector"]["first_loss"]
+    fit = side["history"][-1]["selector"]
+    assert fit["final_loss"] < 0.2 * fit["first_loss"]
     targets = tensors["arm.targets"]
     for i, p in enumerate(pseudo):
         batch = Collator(bb.tokenizer.pad_token_id, "t5")(encode_rows(read_jsonl(p, "pseudo"), bb.tokenizer, "t5",
@@ -363,7 +354,8 @@ def test_alignment_ablation_learns_with_attention_and_selects_with_a_separate_se
         model.train()
         learn_w = model.route(batch["input_ids"], batch["attention_mask"])
         model.eval()
-        assert torch.allclose(learn_w, model.attention(model.embed(batch["input_ids"]), batch["attention_mask"]))
+        assert torch.allclose(learn_w, model.router.attention(model.embed(batch["input_ids"]),
+                                                              batch["attention_mask"]))
         assert not torch.allclose(learn_w, test_w, atol=1e-3)                   # ... but is not the attention
 
 
@@ -374,15 +366,13 @@ def test_da_ablation_learns_each_block_alone_and_selects_the_top1_block(tiny_t5,
     from sapt_core.selector import Selector, fit_selector
 
     pseudo = _pseudo_files(chain_dirs, tmp_path)
-    states = _chain(main, "train-step", "sapt-lora-noda", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "top1",
-                               "--pseudo", *map(str, pseudo[:k])])
+    states = _chain(main, "sapt-lora-noda", tiny_t5, chain_dirs, tmp_path, lambda k: ["--pseudo", *map(str, pseudo[:k])])
     (a2, _), (a3, s3) = _tensors(states[1]), _tensors(states[2])
     assert torch.equal(a3["arm.targets"], torch.eye(3))
     for k in a2:
         if k.startswith("lora."):
             assert torch.equal(a2[k], a3[k][:2]), k
-    _, model, _, _ = _model_at(tiny_t5, states[2], 3)
+    _, model, _, _ = _model_at(tiny_t5, states[2])
     ids = torch.tensor([[5, 6, 7, 1], [9, 10, 11, 1]])
     w = model.route(ids, torch.ones_like(ids))
     assert torch.equal(w.sum(1), torch.ones(2)) and set(w.flatten().tolist()) <= {0.0, 1.0}
@@ -425,22 +415,22 @@ def test_lfpt5_continues_one_long_prompt_and_replays_the_configured_volume(tiny_
         return rows + [{"id": f"{task}-forced", "task": task, "source": "x", "target": "y", "references": ["y"]}], n_texts
 
     monkeypatch.setattr(lfpt5, "generate_examples", spy)
-    common = ["--pet", "prompt", "--prompt-len", "12", "--lm-lambda", "0.25", "--gen-max-new-tokens", "8"]
-    states = _chain(main, "train-seq", "lfpt5", tiny_t5, chain_dirs, tmp_path,
-                    lambda k: [*common, *(["--gen-replay-volume", "0.25", "--replay-data",
-                                           *map(str, chain_dirs[:k - 1])] if k > 1 else [])])
+    common = ["--prompt-len", "12", "--lm-lambda", "0.25", "--gen-max-new-tokens", "8", "--gen-replay-volume", "0.25"]
+    states = _chain(main, "lfpt5", tiny_t5, chain_dirs, tmp_path,
+                    lambda k: [*common, *(["--replay-data", *map(str, chain_dirs[:k - 1])] if k > 1 else [])])
     (p1, _), (p3, s3) = _tensors(states[0]), _tensors(states[2])
     assert p3["prompt.P"].shape == (1, 12, p1["prompt.P"].shape[-1]) and not torch.equal(p1["prompt.P"], p3["prompt.P"])
     assert drawn == [("agnews", 5, 15), ("agnews", 5, 15), ("boolq", 5, 15)]   # 25% of 20, 3 candidates each
-    assert s3["lfpt5"]["drawn"] == [5, 5] and s3["history"][-1]["n_replayed"] == sum(s3["lfpt5"]["kept"]) >= 2
+    last = s3["history"][-1]
+    assert last["lfpt5"]["drawn"] == [5, 5] and last["n_replayed"] == sum(last["lfpt5"]["kept"]) >= 2
     # the generation loss is part of the objective: same data without it trains to a different prompt
     plain = tmp_path / "nolm"
-    assert main(["train-seq", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[0]),
-                 "--state-out", str(plain), *COMMON, "--pet", "prompt", "--prompt-len", "12"]) == 0
+    assert main(["train-step", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[0]),
+                 "--state-out", str(plain), *COMMON, "--prompt-len", "12", "--lm-lambda", "0"]) == 0
     assert not torch.equal(_tensors(plain)[0]["prompt.P"], p1["prompt.P"])
-    assert main(["train-seq", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[1]),
-                 "--state-in", str(states[0]), "--state-out", str(tmp_path / "bad"), *COMMON, *common[:4],
-                 "--gen-replay-volume", "0.25"]) == 2                            # no --replay-data: one-line error
+    assert main(["train-step", "--method", "lfpt5", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[1]),
+                 "--state-in", str(states[0]), "--state-out", str(tmp_path / "bad"), *COMMON, *common]) == 2
+    assert not (tmp_path / "bad").exists()                                      # no --replay-data: one-line error
 
 
 @pytest.mark.parametrize("method", ["lfpt5", "sapt-lora-noalign", "sapt-lora-replay"])
@@ -449,18 +439,14 @@ def test_new_methods_run_on_a_decoder_only_backbone(method, tiny_llama, chain_di
     from sapt_core.cli import main
 
     pseudo = _pseudo_files(chain_dirs[:2], tmp_path)
-    extra = {"lfpt5": lambda k: ["--pet", "prompt", "--prompt-len", "8", "--lm-lambda", "0.25",
-                                 "--gen-max-new-tokens", "8",
-                                 *(["--gen-replay-volume", "0.1", "--replay-data", str(chain_dirs[0])] if k > 1 else [])],
-             "sapt-lora-noalign": lambda k: ["--pet", "lora", "--lambda", "0", "--routing", "pipeline",
-                                             "--pseudo", *map(str, pseudo[:k])],
-             "sapt-lora-replay": lambda k: ["--pet", "lora", "--lambda", "0", "--reflection", "mix",
-                                            "--max-new-tokens", "4", *(["--pseudo", str(pseudo[0])] if k > 1 else [])]}
-    recipe = "train-seq" if method == "lfpt5" else "train-step"
+    extra = {"lfpt5": lambda k: ["--prompt-len", "8", "--lm-lambda", "0.25", "--gen-max-new-tokens", "8",
+                                 "--gen-replay-volume", "0.1", *(["--replay-data", str(chain_dirs[0])] if k > 1 else [])],
+             "sapt-lora-noalign": lambda k: ["--pseudo", *map(str, pseudo[:k])],
+             "sapt-lora-replay": lambda k: ["--max-new-tokens", "4", *(["--pseudo", str(pseudo[0])] if k > 1 else [])]}
     states = []
     for k, d in enumerate(chain_dirs[:2], 1):
         out = tmp_path / f"{method}{k}"
-        assert main([recipe, "--method", method, "--backbone", str(tiny_llama), "--data-dir", str(d), "--state-out",
+        assert main(["train-step", "--method", method, "--backbone", str(tiny_llama), "--data-dir", str(d), "--state-out",
                      str(out), *COMMON, *extra[method](k), *(["--state-in", str(states[-1])] if states else [])]) == 0
         states.append(out)
     scores = tmp_path / "scores.json"

@@ -1,4 +1,4 @@
-"""DAG shape on the paper grid: per-rule job counts equal the formula from the config (issue 4)."""
+"""DAG shape on the paper grid: per-rule job counts equal the formula from the config."""
 
 import os
 import re
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from sapt_core.hparams import load_methods, resolve
+from sapt_core.methods.keys import specs
+from sapt_core.methods.single_block import SingleBlockConfig
+from sapt_core.methods_file import load_methods, resolve
 from sapt_core.plan import ContinualPlan
 
 
@@ -35,24 +37,32 @@ def test_paper_grid_job_counts(repo_root, data_root):
     runs = {(b, o, bb, m, s) for name, e in cfg["experiments"].items() for b in e["benchmarks"]
             for o in cfg["orders"][b] for bb in e["backbones"] for m in variants[name] if m != "zero-shot"
             and b in (methods["methods"][m.split("~")[0]]["benchmarks"] or [b]) for s in cfg["seeds"]}
+    pets = {"sapt": None, "sapt-selector": None, "single-block": None, "o-lora": "lora", "progprompt": "prompt",
+            "l2p": "prompt", "lfpt5": "prompt", "epi": "prompt"}
     single, generators, pseudo, data = set(), set(), set(), set()
     for b, o, bb, m, s in runs:
         h = plan.hparams(m, bb, b, o)
         if "~" not in m:  # paper.yaml has no method_overrides: the plan's values are config/methods.yaml's
             assert h == resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"])
+        pet = pets[h["component"]] or h["pet"]
+        # a_{0,t}: one job per distinct single-block recipe (the method's optimisation / evaluation keys, its PET
+        # type and that type's size keys); MTL (a fresh block per step) has no FWT
+        unused = ("prompt_len",) if pet == "lora" else ("lora_r", "lora_alpha", "lora_dropout")
+        recipe = tuple((k, h.get(k)) for k in specs(SingleBlockConfig) if k not in unused + ("pet", "init",
+                                                                                             "real_replay_volume"))
         tasks = benches[b]["orders"][o]
         for k, t in enumerate(tasks):
             data.add((b, t, s))
-            single.add((b, bb, h["pet"], t, s))
-            routing = h.get("routing", "attention") if h["recipe"] == "train-step" else None
+            if not (h["component"] == "single-block" and h["init"] == "fresh"):
+                single.add((b, bb, pet, recipe, t, s))
             # ARM (lambda > 0) and +Replay: pseudo inputs of every task but the last feed later steps; the -Alignment
             # / -DA selector is fitted on every seen task's, the last one's included
-            reads = len(tasks) if routing in ("pipeline", "top1") else len(tasks) - 1 if routing == "attention" and (
-                h["lambda"] > 0 or h.get("reflection") == "mix") else 0
+            reads = len(tasks) if h["component"] == "sapt-selector" else len(tasks) - 1 if h["component"] == "sapt" \
+                and (h["kl_lambda"] > 0 or h["reflection"] == "mix") else 0
             if k < reads:
-                pseudo.add((b, bb, h["pet"], s, h["pseudo_source"], h["replay_volume"], t))
+                pseudo.add((b, bb, pet, s, h["pseudo_source"], h["replay_volume"], t))
                 if h["pseudo_source"] == "generated":
-                    generators.add((b, bb, h["pet"], s, t))
+                    generators.add((b, bb, pet, s, t))
     expected = {
         "prepare_data": len(data), "single_task": len(single), "evaluate_single_task": len(single),
         "train_generator": len(generators), "generate_pseudo": len(pseudo),

@@ -116,7 +116,7 @@ def test_deepspeed_zero2_zero3_match_the_plain_loss_trajectory(tiny_t5, cb_dir, 
               f"max |weight - plain| {max((w[k] - plain_w[k]).abs().max().item() for k in w):.2e}")
 
     # explicit optimizer groups (SAPT-Prompt's projection LR) reach DeepSpeed through Trainer.create_optimizer
-    prompt = ["--method", "sapt-prompt", "--lr", "0.03", "--proj-lr", "1e-3", "--optimizer", "adamw", "--lambda", "0"]
+    prompt = ["--method", "sapt-prompt", "--lr", "0.03", "--proj-lr", "1e-3", "--optimizer", "adamw", "--kl-lambda", "0"]
     _train_step(tiny_t5, cb_dir, tmp_path / "prompt-plain", *prompt)
     _train_step(tiny_t5, cb_dir, tmp_path / "prompt-zero2", *prompt, "--deepspeed", "config/deepspeed/zero2.json",
                 env=DS_ENV)

@@ -34,8 +34,7 @@ def test_its_commands_are_a_bf16_cuda_sapt_lora_chain(repo_root):
     res = _smoke(repo_root, "--print-commands")
     assert res.returncode == 0, res.stderr
     cmds = [shlex.split(line) for line in res.stdout.splitlines()]
-    parser = build_parser()
-    parsed = [parser.parse_args(c[1:]) for c in cmds]  # every line is a valid `sapt` command
+    parsed = [build_parser(c[1:]).parse_args(c[1:]) for c in cmds]  # every line is a valid `sapt` command
     steps = [a for a in parsed if a.command == "train-step"]
     assert [a.state_out for a in steps] == [f"results/gpu_smoke/step{k}" for k in (1, 2, 3)]
     assert [a.state_in for a in steps] == [None, "results/gpu_smoke/step1", "results/gpu_smoke/step2"]

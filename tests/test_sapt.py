@@ -1,4 +1,5 @@
-"""SAPT's own properties (issue 3): shared attention, multi-block LoRA/prompt mixing, ARM's KL, step states."""
+"""SAPT's own properties: shared attention (Eq. 1-2), multi-block LoRA/prompt mixing (Eq. 3), ARM's KL (Eq. 5-6),
+step states."""
 
 import json
 
@@ -7,9 +8,15 @@ import torch
 
 from sapt_core.arm.reflection import kl_to_target, pad_target, reflection_loss
 from sapt_core.lora_blocks import MultiBlockLoRALinear, MixingContext, per_block_loop
+from sapt_core.block_model import BlockModel, BlockSpec
 from sapt_core.models import load_backbone
-from sapt_core.sapt_model import SaptConfig, SaptModel
-from sapt_core.shared_attention import SharedAttention, max_pool
+from sapt_core.shared_attention import AttentionRouter, SharedAttention, max_pool
+
+
+def _sapt(bb, n_blocks, lora_r=8, lora_alpha=32, seed=0):
+    """A SAPT-LoRA model: n LoRA blocks routed by the shared attention."""
+    return BlockModel(bb.model, bb.family, BlockSpec("lora", n_blocks, lora_r, lora_alpha),
+                      lambda d: AttentionRouter(d, n_blocks), seed=seed)
 
 
 def _random_blocks(model, seed=0):
@@ -37,7 +44,7 @@ def test_one_hot_attention_equals_plain_peft_block(which, request):
 
     path = str(request.getfixturevalue(which))
     bb = load_backbone(path)
-    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=3, lora_r=4, lora_alpha=16), seed=0)
+    model = _sapt(bb, 3, lora_r=4, lora_alpha=16)
     _random_blocks(model)
     ids, mask, kw = _batch(bb, TEXTS)
     ref_bb = load_backbone(path)
@@ -130,11 +137,11 @@ def test_shared_attention_eq1_eq2():
 
 def test_kl_zero_at_target_positive_otherwise_and_gradient_reaches_only_attention(tiny_t5):
     bb = load_backbone(str(tiny_t5))
-    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=3), seed=0)
+    model = _sapt(bb, 3)
     _random_blocks(model)
     ids, mask, _ = _batch(bb, TEXTS)
     with torch.no_grad():
-        logits = model.attention.logits(model.embed(ids), mask)
+        logits = model.router.attention.logits(model.embed(ids), mask)
         current = torch.softmax(logits, -1)
     # zero when the current attention equals the target (one target per row: use a single row)
     assert kl_to_target(logits[:1], current[0]).abs() < 1e-6
@@ -142,21 +149,22 @@ def test_kl_zero_at_target_positive_otherwise_and_gradient_reaches_only_attentio
     target = pad_target(torch.tensor([0.9, 0.1]), 3)
     assert torch.equal(target, torch.tensor([0.9, 0.1, 0.0]))
     model.zero_grad()
-    loss = reflection_loss(model, [{"input_ids": ids, "attention_mask": mask}], target[None])
+    loss = reflection_loss(model.router.attention, model.embed, [{"input_ids": ids, "attention_mask": mask}], target[None])
     assert loss > 0
     loss.backward()
     grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert grads and grads <= {"attention.key", "attention.proj.down.weight", "attention.proj.up.weight",
-                               "attention.proj.norm.weight", "attention.proj.norm.bias"}
-    assert "attention.key" in grads and "attention.proj.down.weight" in grads
+    att = {f"router.attention.{n}" for n in ("key", "proj.down.weight", "proj.up.weight", "proj.norm.weight",
+                                             "proj.norm.bias")}
+    assert grads and grads <= att
+    assert "router.attention.key" in grads and "router.attention.proj.down.weight" in grads
 
 
 def _train_step(backbone, data_dir, state_in, state_out, pseudo, method="sapt-lora", *extra):
     from sapt_core.cli import main
 
     args = ["train-step", "--method", method, "--backbone", str(backbone), "--data-dir", str(data_dir),
-            "--state-out", str(state_out), "--seed", "0", "--batch-size", "8", "--max-steps", "3",
-            "--max-source-len", "64", "--lr", "1e-2", "--lambda", "1.0", "--no-progress", *extra]
+            "--state-out", str(state_out), "--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--max-steps", "3",
+            "--max-source-len", "64", "--lr", "1e-2", "--kl-lambda", "1.0", "--no-progress", *extra]
     if state_in:
         args += ["--state-in", str(state_in)]
     if pseudo:
@@ -192,7 +200,7 @@ def test_training_step_changes_only_block_t_key_t_and_projection(which, method, 
         assert any(not torch.equal(b[k][1], torch.zeros_like(b[k][1])) for k in b if k.endswith(".B"))
     else:                                                      # prompt 2 moved from its vocabulary init
         s2_side = json.loads((s2 / "state.json").read_text())
-        assert s2_side["sapt"]["pet"] == "prompt" and b["prompt.P"].shape[1] == 10
+        assert s2_side["config"]["pet"] == "prompt" and b["prompt.P"].shape[1] == 10
     side = json.loads((s2 / "state.json").read_text())
     assert side["tasks"] == ["cb", "task363_sst2_polarity_classification"] and side["step"] == 2
     targets = b["arm.targets"]
@@ -209,7 +217,7 @@ def test_step_state_errors(tiny_t5, cb_dir, tmp_path, capsys):
     assert _train_step(tiny_t5, cb_dir, s1, tmp_path / "s2", [cb_dir / "val.jsonl"], "sapt-lora", "--lora-r", "4") == 2
     assert "lora_r" in capsys.readouterr().err and not (tmp_path / "s2").exists()
     assert _train_step(tiny_t5, cb_dir, tmp_path / "nope", tmp_path / "s2", []) == 2
-    assert "not a SAPT step state" in capsys.readouterr().err
+    assert "not a step state" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("which", ["tiny_t5", "tiny_llama"])
@@ -255,7 +263,7 @@ def test_three_task_chain_through_cli(which, method, request, data_root, tmp_pat
 
 
 def test_model_selection_keeps_best_epoch(tiny_t5, cb_dir, tmp_path):
-    """--select-every-epochs: the state written is the best-scoring epoch's (official load_best_model_at_end)."""
+    """--eval-every-epochs: the state written is the best-scoring epoch's (official load_best_model_at_end)."""
     s1 = tmp_path / "s1"
     from sapt_core.cli import main
 
@@ -275,14 +283,14 @@ def test_model_selection_keeps_best_epoch(tiny_t5, cb_dir, tmp_path):
 
 def test_batched_reflection_loss_equals_per_task_kl(tiny_t5):
     bb = load_backbone(str(tiny_t5))
-    model = SaptModel(bb.model, bb.family, SaptConfig(n_blocks=3), seed=0)
+    model = _sapt(bb, 3)
     batches = []
     for texts in (TEXTS, ["Summarize the dialogue\nInput: hi there\nOutput: ", "x", "yet another input"]):
         enc = bb.tokenizer(texts, return_tensors="pt", padding=True)
         batches.append({"input_ids": enc.input_ids, "attention_mask": enc.attention_mask})
     targets = torch.tensor([[1.0, 0.0, 0.0], [0.3, 0.7, 0.0]])
     for direction in ("target_first", "paper"):
-        expect = sum(kl_to_target(model.attention.logits(model.embed(b["input_ids"]), b["attention_mask"]),
+        expect = sum(kl_to_target(model.router.attention.logits(model.embed(b["input_ids"]), b["attention_mask"]),
                                   targets[i], direction) for i, b in enumerate(batches))
-        got = reflection_loss(model, batches, targets, direction)
+        got = reflection_loss(model.router.attention, model.embed, batches, targets, direction)
         assert torch.allclose(got, expect, atol=1e-6)

@@ -1,8 +1,7 @@
 """SAPT-LoRA on a tiny backbone: test inputs are routed to their own task's block and it forgets less than SeqLoRA.
 
 A 3-task chain of real Long Sequence slices (agnews -> boolq -> sst2) through the CLI, once as SAPT-LoRA (train-step
-with the ARM KL on the authors' shipped pseudo inputs) and once as SeqLoRA (single-task, each step initialised from
-the previous block). Tiny-scale settings, each a documented knob of `config/methods.yaml`:
+with the ARM KL on the authors' shipped pseudo inputs) and once as SeqLoRA (one block continued from step to step). Tiny-scale settings, each a documented knob of `config/methods.yaml`:
 - ``--kl-start-step 100`` instead of the official 1: a new LoRA block starts with B = 0, so the task loss gives its
   attention weight no gradient until B has grown; with the KL active from the first step it drives the new block's
   weight to ~0 for every input first (measured on this chain: [1.0, 0.0] for agnews and boolq alike, boolq 0%).
@@ -21,7 +20,7 @@ import pytest
 import torch
 
 TASKS = ["agnews", "boolq", "sst2"]
-COMMON = ["--seed", "0", "--batch-size", "8", "--epochs", "20", "--lr", "3e-3", "--max-source-len", "32",
+COMMON = ["--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--epochs", "20", "--lr", "3e-3", "--max-source-len", "32",
           "--no-progress", "--logging-steps", "1000"]
 
 
@@ -50,7 +49,7 @@ def test_sapt_lora_routes_to_own_block_and_forgets_less_than_seqlora(tiny_t5, da
         seen = [str(x) for x in dirs[:k]]
         state = tmp_path / f"s{k}"
         args = ["train-step", "--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(d),
-                "--state-out", str(state), "--lambda", "1.0", "--kl-start-step", "100", "--pool-mask-pads",
+                "--state-out", str(state), "--kl-lambda", "1.0", "--kl-start-step", "100", "--pool-mask-pads",
                 "--lora-mixing", "parameter",
                 "--eval-every-epochs", "0", *COMMON]
         if k > 1:
@@ -61,13 +60,14 @@ def test_sapt_lora_routes_to_own_block_and_forgets_less_than_seqlora(tiny_t5, da
                      "--max-source-len", "32", "--out", str(out), "--attention-out", str(tmp_path / f"attn{k}.json")]) == 0
         sapt[k] = _accuracy(out)
 
-        block = tmp_path / f"seq{k}.safetensors"
-        args = ["single-task", "--backbone", str(tiny_t5), "--data-dir", str(d), "--out", str(block), *COMMON]
+        block = tmp_path / f"seq{k}"
+        args = ["train-step", "--method", "seq-lora", "--backbone", str(tiny_t5), "--data-dir", str(d),
+                "--state-out", str(block), *COMMON]
         if k > 1:
-            args += ["--init-from", str(tmp_path / f"seq{k - 1}.safetensors")]
+            args += ["--state-in", str(tmp_path / f"seq{k - 1}")]
         assert main(args) == 0
         out = tmp_path / f"seq_scores{k}.json"
-        assert main(["evaluate", "--backbone", str(tiny_t5), "--block", str(block), "--data-dirs", *seen,
+        assert main(["evaluate", "--backbone", str(tiny_t5), "--state", str(block), "--data-dirs", *seen,
                      "--max-source-len", "32", "--out", str(out)]) == 0
         seq[k] = _accuracy(out)
 

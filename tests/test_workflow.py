@@ -50,7 +50,7 @@ def test_demo_end_to_end(repo_root, data_root, tmp_path):
     wd = _copy_workflow(repo_root, tmp_path)
     res = _snakemake(wd, "--cores", "2", "demo", "--config", f"data_root={data_root}")
     assert res.returncode == 0, res.stderr[-3000:]
-    run = wd / "results/single_task/Long_Sequence/tiny-t5/lora/seed0/cb"
+    (run,) = (wd / "results/single_task/Long_Sequence/tiny-t5").glob("lora-*/seed0/cb")  # seq-lora's recipe
     scores = json.loads((run / "scores.json").read_text())["tasks"]["cb"]
     preds = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     manifest = json.loads((wd / "results/data/official/seed0/Long_Sequence/cb/manifest.json").read_text())

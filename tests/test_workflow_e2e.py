@@ -1,5 +1,5 @@
 """The continual DAG end to end on the .test/ configuration: a table's numbers equal the metrics recomputed from the
-evaluation files, every cell traces back to them, and a config edit reruns only the jobs it concerns (issue 4)."""
+evaluation files, every cell traces back to them, and a config edit reruns only the jobs it concerns."""
 
 import csv
 import json
@@ -38,8 +38,10 @@ def test_table_numbers_equal_recomputed_metrics(tiny_workflow):
             scores = json.loads((run / f"step{k}/scores.json").read_text())["tasks"]
             for j, t in enumerate(tasks[:k]):
                 matrix[k - 1][j] = scores[t]["score"]
-        single = [json.loads((wd / f"results/single_task/Long_Sequence/tiny-t5/{'lora' if method == 'sapt-lora' else 'prompt'}"
-                                     f"/seed0/{t}/scores.json").read_text())["tasks"][t]["score"] for t in tasks]
+        sources = json.loads((run / "metrics.json").read_text())["sources"]["single"]
+        assert [sources[t]["path"].split("/")[3].split("-")[0] for t in tasks] == \
+            ["lora" if method == "sapt-lora" else "prompt"] * 2  # the method's own PET recipe
+        single = [json.loads((wd / sources[t]["path"]).read_text())["tasks"][t]["score"] for t in tasks]
         expect = cl_metrics(matrix, single)
         row = rows[method]
         for metric in ("AP", "F.Ra", "FWT", "BWT"):

@@ -89,16 +89,18 @@ class PseudoReplay:
         self.consumed = int(state["consumed"])
 
 
-def reflection_loss(model, batches: list[dict], targets: torch.Tensor, direction: str = "target_first") -> torch.Tensor:
-    """sum_i KL(target_i, current attention of task i's pseudo batch); ``targets`` [n_prev, t] (rows zero-padded).
+def reflection_loss(att, embed, batches: list[dict], targets: torch.Tensor,
+                    direction: str = "target_first") -> torch.Tensor:
+    """sum_i KL(target_i, current attention of task i's pseudo batch) for the shared attention ``att``
+    (:class:`~sapt_core.shared_attention.SharedAttention`); ``embed`` maps token ids to the backbone's input
+    embeddings; ``targets`` [n_prev, t] (rows zero-padded).
 
     Embedding lookup and max-pool run per batch without autograd (the embeddings are frozen; each batch keeps its own
-    padding, as the official code); the projection, the logits and the KL run once for all earlier tasks.
+    padding, as the official code); the projection, the logits and the KL run once for all earlier tasks (Eq. 5).
     """
-    device = next(model.parameters()).device
-    att = model.attention
+    device = att.key.device
     with torch.no_grad():
-        pooled = [max_pool(model.embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
+        pooled = [max_pool(embed(b["input_ids"].to(device)), b["attention_mask"].to(device), att.pool_mask_pads)
                   for b in batches]
     sizes = [p.shape[0] for p in pooled]
     logits = att(pooled=torch.cat(pooled))  # the module call (not .logits_from_pooled): ZeRO-3 gathers `key` for it

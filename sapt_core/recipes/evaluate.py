@@ -1,8 +1,9 @@
 """Recipe ``sapt evaluate``: greedy-decode the test sets of any tasks and score them per the task's metric
-(accuracy = exact match for classification, Rouge-L otherwise; paper section 5.1.2, facts 6.1-6.2).
+(accuracy = exact match for classification, Rouge-L otherwise; paper section 5.1.2).
 
-Evaluates a backbone alone (zero-shot) or with a PET block saved by ``single-task``. Writes one scores JSON
-(and optionally the predictions as JSONL), atomically.
+Evaluates a backbone alone (zero-shot) or the model of a step state of any method (``--state``; the method is
+rebuilt from the state's sidecar). Writes one scores JSON (and optionally the predictions as JSONL and the per-input
+shared-attention weights), atomically.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from sapt_core.recipes.common import add_backbone_args, backbone_provenance
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dirs", nargs="+", required=True, help="prepared task directories to evaluate on")
-    p.add_argument("--block", default=None, help="PET block (.safetensors from single-task); omit for zero-shot")
-    p.add_argument("--state", default=None, help="SAPT step state directory (from train-step)")
+    p.add_argument("--state", default=None, help="step state directory (from train-step); omit for zero-shot")
     p.add_argument("--attention-out", default=None,
-                   help="with --state: per-input shared-attention weights per task (JSON, for the heat maps)")
+                   help="with --state: per-input block weights per task (JSON, for the heat maps)")
     p.add_argument("--split", default="test", choices=["test", "val"])
     p.add_argument("--out", required=True, help="scores JSON")
     p.add_argument("--predictions", default=None, help="also write per-instance predictions (JSONL)")
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import atomic_write_json, atomic_write_jsonl, load_weights, sha256_file, versions
+    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
     from sapt_core.scoring import reference_lists, score_task
 
     if args.batch_size <= 0 or args.max_new_tokens <= 0:
@@ -46,44 +46,23 @@ def run(args: argparse.Namespace) -> int:
         if not rows:
             raise SaptError(f"{d / (args.split + '.jsonl')}: task {manifest.get('task')!r} has no {args.split} instances")
         tasks.append((d, manifest, rows))
-    if args.block and args.state:
-        raise SaptError("--block and --state: give one of them, not both")
     if args.attention_out and not args.state:
-        raise SaptError("--attention-out: needs --state (only SAPT models have shared attention)")
-    block = load_weights(args.block) if args.block else None
+        raise SaptError("--attention-out: needs --state (a model with blocks to weight)")
     state = None
     if args.state:
-        from sapt_core.state import read_state
+        from sapt_core.state import method_of, read_state
 
         state = read_state(args.state)
+        method = method_of(state[1], str(Path(args.state) / "state.json"))
 
     from sapt_core.generation import greedy_generate
     from sapt_core.models import load_backbone
 
     bb = load_backbone(args.backbone, args.dtype, args.device)
     model = bb.model
-    if block is not None:
-        from sapt_core.pet import PetConfig, attach_pet, load_pet_state
-
-        tensors, side = block
-        pet = PetConfig(**side["pet"])
-        model = attach_pet(model, bb.family, pet, seed=0)
-        load_pet_state(model, tensors)
     attention = {}
     if state is not None:
-        from sapt_core.sapt_model import SaptConfig, SaptModel
-        from sapt_core.state import load_into
-
-        tensors, side = state
-        if "l2p" in side:  # L2P prompt pool: per-input top-N selection (weights = multi-hot over the pool)
-            from sapt_core.l2p import L2PConfig, L2PModel
-
-            model = L2PModel(model, bb.family, L2PConfig(**side["l2p"]))
-            model.load_own_state(tensors)
-        else:
-            n_blocks = tensors["attention.keys"].shape[0]  # = step for SAPT/O-LoRA; 1 for single-block baselines
-            model = SaptModel(model, bb.family, SaptConfig(**{**side["sapt"], "n_blocks": n_blocks}))
-            load_into(model, tensors)
+        model = method.load(bb.model, bb.family, *state)
     scores, pred_rows = {}, []
     for d, manifest, rows in tasks:
         weights: list = []
@@ -104,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
         "state": ({"path": args.state, "sha256": sha256_file(Path(args.state) / "state.safetensors"),
                    "step": state[1]["step"], "tasks": state[1]["tasks"], "method": state[1]["method"]}
                   if state else None),
-        "block": ({"path": args.block, "sha256": sha256_file(args.block), "task": block[1].get("task"),
-                   "method": block[1].get("method")} if block else None),
         "decoding": {"greedy": True, "max_new_tokens": args.max_new_tokens, "multi_reference": args.multi_reference},
         "inputs": {str(d / f"{args.split}.jsonl"): sha256_file(d / f"{args.split}.jsonl") for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),
@@ -113,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions:
         atomic_write_jsonl(args.predictions, pred_rows)
     if args.attention_out:
-        blocks = ([f"prompt{m}" for m in range(state[1]["l2p"]["pool_size"])] if "l2p" in state[1]
-                  else state[1]["tasks"])
+        blocks = method.block_names(state[1])
         atomic_write_json(args.attention_out, {"blocks": blocks, "tasks": attention})
     atomic_write_json(args.out, out)
     for task, s in scores.items():

@@ -1,10 +1,11 @@
-"""Recipe ``sapt train-generator``: train the ARM generator B_ref of one task (paper section 4.3, Appendix C).
+"""Recipe ``sapt train-generator``: the ARM generator B_ref of one task (paper section 4.3, Appendix C).
 
-One fresh LoRA (r 8, alpha 32, dropout 0.1 on q and v, as the official ``pseudo_data/`` code) on the BASE backbone,
-independent of any continual-learning run (official_code_facts.md section 3.1), learns to reconstruct
-``<Definition>__inp__<input>`` from ``__gen__`` for every training instance. Defaults are Appendix C's: AdamW, lr
-1e-3 constant, 5000 steps, batch 16; max source/target length 8/512. Output: ``<out>`` (safetensors, the LoRA) +
-``<out>.json`` sidecar (kind ``arm_generator``). In-job checkpoints in ``<out>.work`` are resumed when present.
+One fresh PET block (peft: LoRA on q and v, or a 300-token soft prompt) on the BASE backbone, independent of any
+continual-learning run, learns to reconstruct ``<Definition>__inp__<input>`` from ``__gen__`` for every training
+instance (:func:`sapt_core.arm.generator.generator_rows`). Defaults are Appendix C's
+(:mod:`sapt_core.arm.settings`): LoRA r 8, AdamW 1e-3 constant, 5000 steps, batch 16; the prompt generator 300
+tokens, Adafactor 0.5, 80 epochs. Output: ``<out>`` (safetensors, the block) + ``<out>.json`` sidecar (kind
+``arm_generator``). In-job checkpoints in ``<out>.work`` are resumed when present.
 """
 
 from __future__ import annotations
@@ -12,42 +13,90 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sapt_core.recipes.common import (add_backbone_args, add_train_args, backbone_provenance, block_setup,
-                                      fit_pet_block, load_train_rows, save_pet_block)
+from sapt_core.errors import SaptError
+from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
+
+_FLAGS = {"lr": float, "epochs": int, "batch_size": int, "optimizer": str, "max_source_len": int,
+          "max_target_len": int, "r": int, "alpha": int, "dropout": float, "length": int}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", required=True, help="prepared task directory (its train.jsonl + manifest.json)")
     p.add_argument("--out", required=True, help="output .safetensors path (sidecar written beside it as .json)")
     p.add_argument("--pet", default="lora", choices=["lora", "prompt"],
-                   help="generator block: LoRA (SAPT-LoRA) or a soft prompt (SAPT-Prompt: 300 tokens, Adafactor 0.5)")
-    p.add_argument("--prompt-len", type=int, default=300)
-    p.add_argument("--lora-r", type=int, default=8)
-    p.add_argument("--lora-alpha", type=int, default=32)
-    p.add_argument("--lora-dropout", type=float, default=0.1)
+                   help="generator block: LoRA (LoRA methods) or a soft prompt (prompt methods)")
+    g = p.add_argument_group("generator settings (default: Appendix C, sapt_core/arm/settings.py)")
+    for name, typ in _FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     add_backbone_args(p)
-    add_train_args(p)
-    # Appendix C / official pseudo_data scripts: AdamW 1e-3, 5k steps, batch 16, max_target_length 512
-    p.set_defaults(lr=1e-3, max_steps=5000, batch_size=16, max_target_len=512, max_source_len=8)
+    add_run_args(p)
+
+
+def settings(args) -> dict:
+    """The pet's generator settings: Appendix C's defaults with the given flags on top (validated)."""
+    import dataclasses
+
+    from sapt_core.arm.settings import GENERATORS
+    from sapt_core.methods.keys import check_mapping
+
+    cls = GENERATORS[args.pet]
+    given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    unknown = sorted(set(given) - set(f.name for f in dataclasses.fields(cls)))
+    if unknown:
+        raise SaptError(f"--{unknown[0].replace('_', '-')}: not a setting of the {args.pet} generator")
+    return {**dataclasses.asdict(cls()), **check_mapping(cls, given, "flags")}
 
 
 def run(args: argparse.Namespace) -> int:
     from sapt_core.arm.generator import GEN_MARKER, INP_MARKER, generator_rows
-    from sapt_core.io import sha256_file
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.io import save_weights, sha256_file
+    from sapt_core.models import load_backbone
+    from sapt_core.models.batching import Collator, encode_rows
+    from sapt_core.pet import PetConfig, attach_pet, pet_state
+    from sapt_core.training import TrainConfig, clear_checkpoints, gathered, is_main_process, train
 
-    out, pet_cfg, cfg = block_setup(args)
-    manifest, rows = load_train_rows(args.data_dir)
-    bb, model, summary = fit_pet_block(args, pet_cfg, cfg, generator_rows(rows), out)
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise SaptError(f"--out {out}: expected a path ending in .safetensors")
+    s = settings(args)
+    manifest = load_manifest(args.data_dir)
+    rows = load_split(args.data_dir, "train")
+    if not rows:
+        raise SaptError(f"{Path(args.data_dir) / 'train.jsonl'}: task {manifest.get('task')!r} has no training "
+                        "instances")
+    pet_cfg = PetConfig(type=args.pet, lora_r=s.get("r", 8), lora_alpha=s.get("alpha", 32),
+                        lora_dropout=s.get("dropout", 0.0), prompt_len=s.get("length", 10)).validate()
+    # the LoRA generator trains for max_steps (App. C: 5k steps), the prompt generator for epochs (App. C: 80)
+    max_steps = args.max_steps if args.max_steps > 0 else s.get("max_steps", -1)
+    cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=s["batch_size"],
+                      grad_accum=1, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
+                      save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
+                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"]).validate()
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
+    train_set = encode_rows(generator_rows(rows), bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len)
+    workdir = Path(args.workdir or f"{out}.work")
+    history, resumed_step = train(model, train_set, Collator(bb.tokenizer.pad_token_id, bb.family), cfg, workdir,
+                                  progress=not args.no_progress)
+    losses = [h["loss"] for h in history if "loss" in h]
     sidecar = {
-        "kind": "arm_generator", "method": f"arm_generator-{args.pet}", "pet": pet_cfg.to_dict(), "train": cfg.to_dict(),
-        "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
+        "kind": "arm_generator", "method": f"arm_generator-{args.pet}", "pet": pet_cfg.to_dict(), "settings": s,
+        "train": cfg.to_dict(), "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "template": manifest.get("template"),
         "seed": args.seed, "markers": {"gen": GEN_MARKER, "inp": INP_MARKER, "added_tokens": False},
         "definition": rows[0]["definition"], "n_train": len(rows),
         "inputs": {"train.jsonl": sha256_file(Path(args.data_dir) / "train.jsonl")},
-        **summary,
+        "train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
+        "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
     }
-    save_pet_block(args, out, model, sidecar)
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = {k: v.cpu().clone() for k, v in pet_state(model).items()}
+    if not is_main_process():
+        return 0
+    save_weights(out, tensors, sidecar)
+    if not args.keep_workdir:
+        clear_checkpoints(workdir)
     print(f"saved {out} (ARM generator of {manifest.get('task')}, {len(rows)} train rows, "
           f"final loss {sidecar['final_train_loss']})")
     return 0

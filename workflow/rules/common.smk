@@ -1,9 +1,9 @@
 # Shared helpers: config access, paths and the per-job functions of the model rules. Logic lives in sapt_core.plan
-# (plain Python, unit-tested).
+# (plain Python, unit-tested); every results/ path comes from sapt_core.layout.
 import inspect
 import os
 
-from sapt_core import plan
+from sapt_core import layout, plan
 
 DATA_ROOT = os.environ.get("SAPT_DATA_ROOT") or config["data_root"]
 PLAN = plan.ContinualPlan(config, data_root=DATA_ROOT)
@@ -12,6 +12,7 @@ PLAN = plan.ContinualPlan(config, data_root=DATA_ROOT)
 wildcard_constraints:
     seed=r"\d+",
     pet="lora|prompt",
+    reference=r"(lora|prompt)-[0-9a-f]{10}",
     protocol="official|paper",
     k=r"\d+",
     order=r"order\d+",
@@ -40,6 +41,12 @@ BACKBONE_RESOURCES = {
     for key in ("gpu", "mem_mb", "runtime", "cpus_per_task")
 }
 task_data_dir = per_job(lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed))
-# wildcard patterns where a path needs no function per job: a task's data manifest, a run's directory
+# wildcard patterns: a task's data manifest, a run's directory and its step k, a single-task run
 TASK_MANIFEST = os.path.join(PLAN.data_dir("{benchmark}", "{task}", "{seed}"), "manifest.json")
-RUN_DIR = PLAN.run_dir("{benchmark}", "{order}", "{backbone}", "{method}", "{seed}")
+RUN = ("{benchmark}", "{order}", "{backbone}", "{method}", "{seed}")
+RUN_DIR = layout.run_dir(*RUN)
+STEP_DIR = layout.step_dir(*RUN, "{k}")
+STATE_DIR = layout.state_dir(*RUN, "{k}")
+RUN_PARTS = "{benchmark}/{order}/{backbone}/{method}/seed{seed}"
+SINGLE_DIR = layout.single_task_dir("{benchmark}", "{backbone}", "{reference}", "{seed}", "{task}")
+SINGLE_PARTS = "{benchmark}/{backbone}/{reference}/seed{seed}/{task}"

@@ -1,11 +1,11 @@
 rule train_step:
-    """Step k of a run: SAPT (block k + key k + projection, task loss + lambda * ARM KL), O-LoRA (train-step), or a
-    single-block baseline (train-seq: SeqLoRA, Replay, MTL); writes the step state."""
+    """Step k of a run: any method (sapt train-step --method): state k-1 + task k's data (+ the pseudo inputs or
+    earlier tasks' data the method replays) -> state k."""
     input:
         unpack(per_job(lambda wc: PLAN.step_inputs(wc))),
     output:
-        state="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.safetensors",
-        sidecar="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/state/state.json",
+        state=f"{STATE_DIR}/state.safetensors",
+        sidecar=f"{STATE_DIR}/state.json",
     params:
         backbone=backbone_path,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
@@ -14,42 +14,43 @@ rule train_step:
         pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
         replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
                        if input.replay else ""),
-        recipe=per_job(lambda wc: PLAN.recipe(wc.method, wc.backbone, wc.benchmark, wc.order)),
-        hparams=per_job(lambda wc: PLAN.train_step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
+        hparams=per_job(lambda wc: PLAN.step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
+        methods_file=config.get("methods_file", "config/methods.yaml"),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
-        "results/logs/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
+        layout.log_file("train_step", RUN_PARTS, "step{k}"),
     benchmark:
-        "results/benchmarks/train_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
+        layout.benchmark_file("train_step", RUN_PARTS, "step{k}")
     threads: backbone_threads
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "{params.launch} sapt {params.recipe} --method {wildcards.method} --backbone {params.backbone} --data-dir {params.data_dir} "
-        "{params.state_in} {params.pseudo} {params.replay} {params.hparams} {params.device} --seed {wildcards.seed} "
-        "--no-progress --state-out $(dirname {output.state}) > {log} 2>&1"
+        "{params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
+        "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
+        "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
+        "--state-out $(dirname {output.state}) > {log} 2>&1"
 
 
 rule evaluate_step:
-    """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input attention)."""
+    """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input block weights)."""
     input:
         state=rules.train_step.output.state,
         manifests=per_job(lambda wc: [f"{d}/manifest.json"
                                       for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)]),
     output:
-        scores="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/scores.json",
-        attention="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/attention.json",
-        predictions="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}/predictions.jsonl",
+        scores=f"{STEP_DIR}/scores.json",
+        attention=f"{STEP_DIR}/attention.json",
+        predictions=f"{STEP_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
         data_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
         args=per_job(lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
-        "results/logs/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.log",
+        layout.log_file("evaluate_step", RUN_PARTS, "step{k}"),
     benchmark:
-        "results/benchmarks/evaluate_step/{benchmark}/{order}/{backbone}/{method}/seed{seed}/step{k}.tsv"
+        layout.benchmark_file("evaluate_step", RUN_PARTS, "step{k}")
     threads: backbone_threads
     resources:
         **BACKBONE_RESOURCES,
@@ -62,19 +63,19 @@ rule evaluate_step:
 rule run_metrics:
     """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
     input:
-        steps=per_job(lambda wc: [f"{PLAN.run_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)}/step{k}/"
-                                  "scores.json" for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)]),
+        steps=per_job(lambda wc: [layout.step_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k) +
+                                  "/scores.json" for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)]),
         single=per_job(lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order,
                                                            wc.seed)),
     output:
-        metrics="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/metrics.json",
-        matrix="results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/matrix.csv",
+        metrics=layout.metrics_file(*RUN),
+        matrix=f"{RUN_DIR}/matrix.csv",
     params:
         tasks=per_job(lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order))),
         run_dir=RUN_DIR,
         extra=per_job(lambda wc: PLAN.run_metrics_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
     log:
-        "results/logs/run_metrics/{benchmark}/{order}/{backbone}/{method}/seed{seed}.log",
+        layout.log_file("run_metrics", RUN_PARTS),
     shell:
         "sapt run-metrics --run-dir {params.run_dir} --tasks {params.tasks} --single {input.single} "
         "--benchmark {wildcards.benchmark} --order {wildcards.order} --backbone {wildcards.backbone} "

@@ -4,8 +4,9 @@ rule train_generator:
         backbone=backbone_input,
         manifest=TASK_MANIFEST,
     output:
-        gen="results/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/gen.safetensors",
-        sidecar="results/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/gen.json",
+        gen=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}"),
+        sidecar=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}").replace(".safetensors",
+                                                                                                     ".json"),
     params:
         backbone=backbone_path,
         data_dir=task_data_dir,
@@ -30,7 +31,7 @@ rule generate_pseudo:
     input:
         unpack(per_job(lambda wc: PLAN.pseudo_inputs(wc))),
     output:
-        pseudo="results/pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.jsonl",
+        pseudo=layout.pseudo_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{source}", "{volume}", "{task}"),
     params:
         args=per_job(lambda wc, input: PLAN.pseudo_args(wc, input)),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),

@@ -1,5 +1,4 @@
-from sapt_core.plan import RESULT_TABLES, STATIC_TABLES
-from sapt_core.report.figures import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES
+from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, RESULT_TABLES, STATIC_TABLES
 
 
 rule result_table:

@@ -1,49 +1,52 @@
 rule single_task:
-    """One PET block trained on one task alone: a_{0,t} for FWT (paper section 5.1.2)."""
+    """a_{0,t} for FWT (paper section 5.1.2): task t alone, trained by the step recipe (method single-task) with the
+    recipe of the methods that name it (PET type, rank, optimiser, epochs, batches, selection)."""
     input:
         backbone=backbone_input,
         manifest=TASK_MANIFEST,
     output:
-        block="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.safetensors",
-        sidecar="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/block.json",
+        state=f"{SINGLE_DIR}/state/state.safetensors",
+        sidecar=f"{SINGLE_DIR}/state/state.json",
     params:
         backbone=backbone_path,
         data_dir=task_data_dir,
-        hparams=per_job(lambda wc: PLAN.single_task_args(wc.pet)),
+        hparams=per_job(lambda wc: PLAN.reference_args(wc.reference)),
+        methods_file=config.get("methods_file", "config/methods.yaml"),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
-        "results/logs/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
+        layout.log_file("single_task", SINGLE_PARTS),
     benchmark:
-        "results/benchmarks/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
+        layout.benchmark_file("single_task", SINGLE_PARTS)
     threads: backbone_threads
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "{params.launch} sapt single-task --backbone {params.backbone} --data-dir {params.data_dir} --pet {wildcards.pet} "
-        "--seed {wildcards.seed} {params.hparams} {params.device} --no-progress --out {output.block} > {log} 2>&1"
+        "{params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
+        "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "
+        "--seed {wildcards.seed} --no-progress --state-out $(dirname {output.state}) > {log} 2>&1"
 
 
 rule evaluate_single_task:
     """Greedy decoding on the task's test set; accuracy or Rouge-L per the task's metric."""
     input:
-        block=rules.single_task.output.block,
+        state=rules.single_task.output.state,
         manifest=TASK_MANIFEST,
     output:
-        scores="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/scores.json",
-        predictions="results/single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/predictions.jsonl",
+        scores=f"{SINGLE_DIR}/scores.json",
+        predictions=f"{SINGLE_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
         data_dir=task_data_dir,
-        eval_args=PLAN.eval_args(),
+        eval_args=per_job(lambda wc: PLAN.reference_eval_args(wc.reference)),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
-        "results/logs/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
+        layout.log_file("evaluate_single_task", SINGLE_PARTS),
     benchmark:
-        "results/benchmarks/evaluate_single_task/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
+        layout.benchmark_file("evaluate_single_task", SINGLE_PARTS)
     threads: backbone_threads
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt evaluate --backbone {params.backbone} --block {input.block} --data-dirs {params.data_dir} "
+        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dir} "
         "{params.eval_args} {params.device} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"

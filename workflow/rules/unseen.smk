@@ -4,8 +4,8 @@
 rule evaluate_unseen:
     """The last step's model of a SuperNI run on the 15 unseen SuperNI tasks (never trained on)."""
     input:
-        state=lambda wc: f"{PLAN.run_dir('SuperNI', wc.order, wc.backbone, wc.method, wc.seed)}/"
-        f"step{len(PLAN.order_tasks('SuperNI', wc.order))}/state/state.safetensors",
+        state=lambda wc: layout.state_dir("SuperNI", wc.order, wc.backbone, wc.method, wc.seed,
+                                          len(PLAN.order_tasks("SuperNI", wc.order))) + "/state.safetensors",
         manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
         scores="results/runs/SuperNI/{order}/{backbone}/{method}/seed{seed}/unseen_scores.json",
@@ -32,7 +32,7 @@ rule zero_shot_unseen:
         backbone=backbone_input,
         manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
-        scores="results/zero_shot/SuperNI_unseen/{backbone}/seed{seed}/scores.json",
+        scores=layout.zero_shot_scores("SuperNI_unseen", "{backbone}", "{seed}"),
     params:
         backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),

@@ -1,0 +1,83 @@
+"""O-LoRA (Wang et al., 2023a; paper section 5.2 baseline 7): a new LoRA block per task in its own subspace. Earlier
+blocks are frozen, every block is summed with weight 1 at training and test time, and
+
+    L = L_task + lambda_1 * sum_sites sum_{i<t} |A_i A_t^T|_1                     (O-LoRA's orthogonality loss)
+
+keeps the new block's A orthogonal to the earlier ones (lambda_2 = 0, as O-LoRA's scripts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sapt_core.methods.base import NON_NEGATIVE, POSITIVE, LoraKeys, Method, StepContext, TrainKeys, init_seed, key, \
+    register
+
+
+@dataclass
+class OLoraConfig(LoraKeys, TrainKeys):
+    lr: float = key(1.0e-3, "learning rate (O-LoRA's scripts: 1e-3 constant)", POSITIVE)
+    epochs: int = key(1, "epochs per task (O-LoRA's long-sequence script: 1)", POSITIVE)
+    batch_size: int = key(8, "per-device batch size (O-LoRA's scripts: 8 per GPU)", POSITIVE)
+    grad_accum: int = key(1, "gradient accumulation", POSITIVE)
+    lora_dropout: float = key(0.1, "dropout on the LoRA input (O-LoRA: 0.1)", NON_NEGATIVE)
+    orth_lambda: float = key(0.5, "lambda_1 of the orthogonality loss (O-LoRA's script: 0.5 for tasks 2-9)",
+                             NON_NEGATIVE)
+
+
+def orthogonality_loss(model):
+    """sum_sites sum_{i<t} |A_i A_t^T|_1 over the LoRA sites of a multi-block model (lambda_2 = 0)."""
+    import torch
+
+    total = None
+    for site in model.sites.values():
+        if site.prev_A.shape[0] == 0:
+            continue
+        gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
+        term = gram.abs().sum()
+        total = term if total is None else total + term
+    if total is None:
+        return next(model.parameters()).new_zeros(())
+    return total
+
+
+@register("o-lora")
+class OLora(Method):
+    Config = OLoraConfig
+    STRUCTURAL = ("lora_r", "lora_alpha")
+
+    def pet(self) -> str:
+        return "lora"
+
+    def _model(self, backbone, family: str, n_blocks: int, seed: int):
+        from sapt_core.block_model import BlockModel, BlockSpec
+
+        c = self.cfg
+        return BlockModel(backbone, family, BlockSpec("lora", n_blocks, c.lora_r, c.lora_alpha, c.lora_dropout),
+                          seed=seed)
+
+    def build(self, ctx: StepContext):
+        model = self._model(ctx.backbone.model, ctx.family, ctx.k, init_seed(ctx.seed, ctx.k))
+        if ctx.prev_tensors is not None:
+            model.load_blocks(ctx.prev_tensors)
+        return model
+
+    def extra_loss(self, ctx: StepContext, model):
+        if ctx.k == 1 or self.cfg.orth_lambda <= 0:
+            return None
+        weight = self.cfg.orth_lambda
+
+        def orth(model_, inputs, global_step):
+            """lambda_1 * sum over sites |A_prev A_new^T|_1."""
+            return weight * orthogonality_loss(model_)
+
+        return orth
+
+    def state_tensors(self, ctx: StepContext, model) -> dict:
+        return model.block_tensors()
+
+    def load(self, backbone, family: str, tensors: dict, side: dict):
+        n = next(v for k, v in tensors.items() if k.endswith(".A")).shape[0]
+        model = self._model(backbone, family, n, 0)
+        model.load_blocks(tensors)
+        return model

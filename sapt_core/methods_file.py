@@ -1,0 +1,242 @@
+"""``config/methods.yaml``: every method of the paper as a component and its values, loaded, validated and resolved
+for one job.
+
+Each entry names its ``component`` (a registered class of :mod:`sapt_core.methods`; its config dataclass declares the
+keys it accepts, their types, ranges and defaults), a ``label`` (the paper's name, for table rows and legends), a
+``description``, optionally ``benchmarks`` (where it applies) and ``extends`` (another entry it copies), and values
+in layers merged in this order, later wins::
+
+    the component's defaults < defaults < family < benchmark < family_benchmark < size < order
+
+``resolve(methods, "sapt-lora", "t5-large", "SuperNI", "order1")`` returns a plain dict: the job's identity
+(``method``, ``component``, ``backbone``, ``family``, ``size``, ``benchmark``, ``order``) then every key of the
+component's config in field order, so the dict (and any params hash built from it) is deterministic. Only the chosen
+method's entry is read: editing one method changes only that method's jobs.
+
+Every problem is a :class:`SaptError` naming the file and the dotted field, e.g.
+``config/methods.yaml: methods.sapt-lora.defaults.kl_direction: expected one of target_first, paper, got 'x'``.
+No torch is imported: the workflow planner uses this at Snakemake parse time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from sapt_core.errors import SaptError
+
+FAMILIES = ("t5", "llama")
+LAYERS = ("family", "benchmark", "family_benchmark", "size", "order")  # merge order after `defaults`
+IDENTITY = ("method", "component", "backbone", "family", "size", "benchmark", "order")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_TOP_KEYS = ("backbone_sizes", "methods", "generator")
+_METHOD_KEYS = ("component", "extends", "benchmarks", "label", "description", "defaults") + LAYERS
+_BACKBONE_KEYS = ("family", "size", "hub_id", "d_model")
+
+
+def load_methods(path: str | Path = "config/methods.yaml") -> dict:
+    """Read and validate the methods file: ``{"path", "backbone_sizes", "methods", "generator"}``; each method is
+    ``{"component", "label", "description", "benchmarks", "defaults", <layers>}`` with validated values."""
+    from sapt_core.yaml_io import load_yaml
+
+    path = Path(path)
+    doc = load_yaml(path, "methods file")
+    if not isinstance(doc, dict):
+        raise SaptError(f"{path}: expected a mapping with keys {', '.join(_TOP_KEYS)}, got {type(doc).__name__}")
+    _no_unknown(path, "", doc, _TOP_KEYS)
+    sizes_doc = doc.get("backbone_sizes") or {}
+    _need(isinstance(sizes_doc, dict), path, "backbone_sizes", "a mapping of backbone name -> {family, size, ...}",
+          sizes_doc)
+    backbones = {str(n): _backbone(path, str(n), spec) for n, spec in sizes_doc.items()}
+    known_sizes = {b["size"] for b in backbones.values()}
+    methods_doc = doc.get("methods")
+    _need(isinstance(methods_doc, dict) and methods_doc, path, "methods", "a non-empty mapping", methods_doc)
+    methods = {}
+    for name, spec in methods_doc.items():
+        name = str(name)
+        if not NAME_RE.match(name):
+            raise SaptError(f"{path}: methods.{name}: method names use letters, digits and _ . + - only")
+        methods[name] = _method(path, name, _extended(path, name, spec, methods_doc), known_sizes)
+    from sapt_core.arm.settings import generator_settings
+
+    gen_doc = doc.get("generator") or {}
+    _need(isinstance(gen_doc, dict), path, "generator", "a mapping with lora and/or prompt", gen_doc)
+    return {"path": str(path), "backbone_sizes": backbones, "methods": methods,
+            "generator": generator_settings(gen_doc, f"{path}: generator")}
+
+
+def _backbone(path: Path, name: str, spec: Any) -> dict:
+    w = f"backbone_sizes.{name}"
+    _need(isinstance(spec, dict), path, w, "a mapping {family, size, hub_id, d_model}", spec)
+    _no_unknown(path, w, spec, _BACKBONE_KEYS)
+    _need(spec.get("family") in FAMILIES, path, f"{w}.family", f"one of {', '.join(FAMILIES)}", spec.get("family"))
+    size = spec.get("size")
+    _need(isinstance(size, str) and NAME_RE.match(size), path, f"{w}.size", "a size name such as large or 7b", size)
+    hub = spec.get("hub_id")
+    _need(hub is None or (isinstance(hub, str) and hub.strip()), path, f"{w}.hub_id", "a hub id or local path", hub)
+    d = spec.get("d_model")
+    _need(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0), path, f"{w}.d_model",
+          "a positive integer", d)
+    return {"family": spec["family"], "size": size, "hub_id": hub, "d_model": d}
+
+
+def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
+    """``extends: <base>``: the base entry with this entry's keys on top; the values this entry sets in its
+    ``defaults`` win over every layer of the base (so -ARM's ``kl_lambda: 0`` holds for SuperNI and LLaMA too).
+    One level only; ``label`` is not inherited."""
+    if not isinstance(spec, dict) or "extends" not in spec:
+        return spec
+    base_name = spec["extends"]
+    base = methods_doc.get(base_name)
+    _need(isinstance(base, dict) and "extends" not in base, path, f"methods.{name}.extends",
+          "the name of a method defined in this file that does not itself extend another", base_name)
+    out = {k: v for k, v in base.items() if k not in LAYERS + ("defaults", "label")}
+    out.update({k: v for k, v in spec.items() if k not in LAYERS + ("defaults", "extends")})
+    out["defaults"] = {**(base.get("defaults") or {}), **(spec.get("defaults") or {})}
+    pinned = set(spec.get("defaults") or {})
+    for layer in LAYERS:
+        merged = {sel: {k: x for k, x in (v or {}).items() if k not in pinned}
+                  for sel, v in (base.get(layer) or {}).items()}
+        for sel, v in (spec.get(layer) or {}).items():
+            merged[sel] = {**merged.get(sel, {}), **(v or {})}
+        out[layer] = merged
+    return out
+
+
+def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
+    from sapt_core.methods import component
+    from sapt_core.methods.keys import check_mapping
+
+    w = f"methods.{name}"
+    _need(isinstance(spec, dict), path, w, "a mapping with component and defaults", spec)
+    _no_unknown(path, w, spec, _METHOD_KEYS)
+    comp = component(spec.get("component"), f"{path}: {w}.component")
+    desc = spec.get("description", "")
+    _need(isinstance(desc, str), path, f"{w}.description", "a string", desc)
+    label = spec.get("label", name)
+    _need(isinstance(label, str) and label.strip() and "=" not in label, path, f"{w}.label",
+          "a non-empty display name without '='", label)
+    applies = spec.get("benchmarks")
+    _need(applies is None or (isinstance(applies, list) and applies and all(isinstance(b, str) for b in applies)),
+          path, f"{w}.benchmarks", "a non-empty list of the benchmarks the method applies to", applies)
+    defaults = spec.get("defaults") or {}
+    _need(isinstance(defaults, dict), path, f"{w}.defaults", "a mapping of the component's keys", defaults)
+    out = {"component": comp.component, "label": label, "description": desc, "benchmarks": applies,
+           "defaults": check_mapping(comp.Config, defaults, f"{path}: {w}.defaults",
+                                     f"key of component {comp.component!r}")}
+    for layer in LAYERS:
+        lw = f"{w}.{layer}"
+        entries = spec.get(layer) or {}
+        _need(isinstance(entries, dict), path, lw, "a mapping", entries)
+        parsed = {}
+        for sel, values in entries.items():
+            sel = str(sel)
+            _selector(path, lw, layer, sel, known_sizes)
+            values = {} if values is None else values
+            _need(isinstance(values, dict), path, f"{lw}.{sel}", "a mapping of the component's keys", values)
+            parsed[sel] = check_mapping(comp.Config, values, f"{path}: {lw}.{sel}",
+                                        f"key of component {comp.component!r}")
+        out[layer] = parsed
+    return out
+
+
+def _selector(path: Path, lw: str, layer: str, sel: str, known_sizes: set[str]) -> None:
+    if layer == "family" and sel not in FAMILIES:
+        raise SaptError(f"{path}: {lw}.{sel}: unknown family (known: {', '.join(FAMILIES)})")
+    if layer == "family_benchmark":
+        fam, _, bench = sel.partition("/")
+        if fam not in FAMILIES or not bench:
+            raise SaptError(f"{path}: {lw}.{sel}: expected <family>/<benchmark> with family one of "
+                            f"{', '.join(FAMILIES)}")
+    if layer == "size" and sel not in known_sizes:
+        raise SaptError(f"{path}: {lw}.{sel}: unknown size (sizes in backbone_sizes: "
+                        f"{', '.join(sorted(known_sizes)) or 'none'})")
+
+
+def _need(ok: Any, path: Path, where: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise SaptError(f"{path}: {where}: expected {expected}, got {got!r}")
+
+
+def _no_unknown(path: Path, where: str, mapping: dict, known: tuple) -> None:
+    unknown = sorted(set(map(str, mapping)) - set(known))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise SaptError(f"{path}: {prefix}{unknown[0]}: unknown key (known: {', '.join(known)})")
+
+
+# ---- resolution ----------------------------------------------------------------------------------------------------
+def method_entry(methods: Mapping, method: str) -> dict:
+    """The entry of a method; an unknown name is one line listing the known ones."""
+    table = methods["methods"]
+    if method not in table:
+        raise SaptError(f"{methods.get('path', 'config/methods.yaml')}: unknown method {method!r} "
+                        f"(known: {', '.join(table)})")
+    return table[method]
+
+
+def resolve(methods: Mapping, method: str, backbone: str, benchmark: str | None, order: str | None,
+            family: str | None = None, size: str | None = None,
+            overrides: Mapping[str, Any] | None = None, overrides_label: str = "overrides") -> dict:
+    """The values of one job (method, backbone, benchmark, order) as a plain dict (see the module docstring).
+
+    ``backbone`` is looked up in ``backbone_sizes`` for its family and size; a backbone outside the table (tiny or
+    custom) must pass ``family`` (no size layer applies). ``benchmark``/``order`` may be None (no such layer).
+    ``overrides`` (the workflow's ``method_overrides``) are applied last and validated like the file's values.
+    """
+    from sapt_core.methods import component
+    from sapt_core.methods.keys import check_mapping, specs
+
+    path = methods.get("path", "config/methods.yaml")
+    m = method_entry(methods, method)
+    comp = component(m["component"])
+    info = methods.get("backbone_sizes", {}).get(backbone)
+    if info is not None:
+        if family is not None and family != info["family"]:
+            raise SaptError(f"{path}: backbone_sizes.{backbone}.family: is {info['family']!r}, "
+                            f"but the job passes family {family!r}")
+        family, size = info["family"], info["size"]
+    elif family is None:
+        raise SaptError(f"{path}: backbone_sizes.{backbone}: backbone not listed; pass its family "
+                        f"({', '.join(FAMILIES)}) explicitly")
+    if family not in FAMILIES:
+        raise SaptError(f"{path}: family {family!r} of backbone {backbone!r}: expected one of {', '.join(FAMILIES)}")
+    keys = specs(comp.Config)
+    merged = {k: s.default for k, s in keys.items()}
+    merged.update(m["defaults"])
+    for layer, sel in (("family", family), ("benchmark", benchmark), ("family_benchmark", f"{family}/{benchmark}"),
+                       ("size", size), ("order", order)):
+        if sel is not None:
+            merged.update(m[layer].get(sel, {}))
+    if overrides:
+        merged.update(check_mapping(comp.Config, dict(overrides), overrides_label,
+                                    f"key of method {method!r} (component {comp.component})"))
+    out: dict[str, Any] = {"method": method, "component": comp.component, "backbone": backbone, "family": family,
+                           "size": size, "benchmark": benchmark, "order": order}
+    out.update({k: merged[k] for k in keys})
+    return out
+
+
+def values_of(resolved: Mapping) -> dict:
+    """The config values of a resolved dict (everything but the identity keys), in order."""
+    return {k: v for k, v in resolved.items() if k not in IDENTITY}
+
+
+def instance(resolved: Mapping):
+    """The :class:`~sapt_core.methods.base.Method` of a resolved dict."""
+    from sapt_core.methods import component
+
+    comp = component(resolved["component"])
+    return comp(resolved["method"], comp.Config(**values_of(resolved)))
+
+
+def defaults_instance(methods: Mapping, method: str):
+    """The method with its own defaults only (the component's, then the entry's ``defaults``; no layer)."""
+    from sapt_core.methods import component
+
+    entry = method_entry(methods, method)
+    comp = component(entry["component"])
+    values = {k: s.default for k, s in comp.keys().items()}
+    values.update(entry["defaults"])
+    return comp(method, comp.Config(**values))

@@ -1,0 +1,71 @@
+"""The backbones of the workflow config: where each lives, what its jobs need, how their commands start."""
+
+from __future__ import annotations
+
+from sapt_core import layout
+from sapt_core.errors import SaptError
+
+DEFAULT_RESOURCES = {"gpu": 0, "mem_mb": 4000, "runtime": 60, "cpus_per_task": 2}
+
+
+class BackbonePlan:
+    config: dict
+
+    def backbone(self, name: str) -> dict:
+        try:
+            return self.config["backbones"][name]
+        except KeyError:
+            known = ", ".join(self.config["backbones"])
+            raise SaptError(f"config backbones: no backbone named {name!r} (known: {known})") from None
+
+    def resources(self, name: str, key: str, attempt: int = 1):
+        """Per-backbone job resources (config ``backbones.<name>.resources``); runtime grows with the attempt."""
+        r = {**DEFAULT_RESOURCES, **(self.backbone(name).get("resources") or {})}
+        return r[key] * attempt if key == "runtime" else r[key]
+
+    def threads(self, name: str) -> int:
+        """Threads of a model job (Snakemake exports them as OMP_NUM_THREADS): 1 for tiny CPU backbones, whose jobs
+        are dominated by single-threaded start-up, so two run side by side on 2 cores; else ``cpus_per_task``."""
+        return 1 if "tiny" in self.backbone(name) else int(self.resources(name, "cpus_per_task"))
+
+    def device_args(self, name: str) -> str:
+        """``--dtype`` (config ``backbones.<name>.dtype``, default float32) and, for GPU backbones, ``--device cuda``
+        (each torchrun rank takes cuda:LOCAL_RANK, :func:`sapt_core.models.backbone.resolve_device`)."""
+        dtype = self.backbone(name).get("dtype", "float32")
+        return f"--dtype {dtype}" + (" --device cuda" if int(self.resources(name, "gpu")) > 0 else "")
+
+    def train_device_args(self, name: str) -> str:
+        """Model args of a training job: :meth:`device_args`, ``--bf16`` mixed precision for bf16 GPU backbones and
+        the backbone's DeepSpeed config (``resources.deepspeed``: config/deepspeed/zero{2,3}.json)."""
+        out = [self.device_args(name)]
+        if int(self.resources(name, "gpu")) > 0 and self.backbone(name).get("dtype") == "bfloat16":
+            out.append("--bf16")
+        ds = (self.backbone(name).get("resources") or {}).get("deepspeed")
+        if ds:
+            out.append(f"--deepspeed {ds}")
+        return " ".join(out)
+
+    def launcher(self, name: str) -> str:
+        """Prefix of a training job's ``sapt`` command. A multi-GPU backbone (``resources.gpu`` > 1) starts one rank per
+        GPU with torchrun inside the job's allocation: the slurm executor already runs every job's command in an
+        ``srun -n1 --gpus=N`` step, so torchrun (single node, rendezvous on localhost) sees all N GPUs. Empty (plain
+        ``sapt``) for CPU and single-GPU backbones."""
+        n = int(self.resources(name, "gpu"))
+        return f"torchrun --standalone --nnodes=1 --nproc-per-node={n} --no-python" if n > 1 else ""
+
+    def backbone_path(self, name: str) -> str:
+        b = self.backbone(name)
+        return b["path"] if "path" in b else layout.backbone_dir(name)
+
+    def backbone_input(self, name: str) -> list[str]:
+        """Tiny backbones are built by a rule; hub ids / local paths are not workflow inputs."""
+        return [layout.backbone_dir(name) + "/config.json"] if "tiny" in self.backbone(name) else []
+
+    def tiny_backbone_args(self, name: str) -> str:
+        b = self.backbone(name)
+        if "tiny" not in b:
+            raise SaptError(f"config backbones.{name}: not a tiny backbone (it loads {b.get('path')!r})")
+        t = b["tiny"]
+        return (f"--family {b['family']} --d-model {t['d_model']} --layers {t['layers']} --heads {t['heads']} "
+                f"--d-ff {t['d_ff']} --vocab-size {t['vocab_size']} --seed {t['seed']} "
+                f"--pretrain-steps {t.get('pretrain_steps', 0)}")

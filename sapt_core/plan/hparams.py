@@ -1,0 +1,102 @@
+"""One job's method values: ``config/methods.yaml`` resolved for (method, backbone, benchmark, order), then the
+workflow config's ``method_overrides`` (``"*"`` for every method, then the method's own entry), then a method
+variant's values (``<method>~<key>=<value>,...``: Figure 6's replay volumes). Each job reads only its own values, so
+editing one method's entry reruns only that method's jobs."""
+
+from __future__ import annotations
+
+from sapt_core.errors import SaptError
+
+
+def split_variant(method: str) -> tuple[str, dict]:
+    """``replay~real_replay_volume=0.05,init=fresh`` -> (``replay``, {key: value}); values parsed as YAML scalars."""
+    if "~" not in method:
+        return method, {}
+    import yaml
+
+    base, _, spec = method.partition("~")
+    out = {}
+    for item in spec.split(","):
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise SaptError(f"method variant {method!r}: expected <method>~<key>=<value>[,<key>=<value>]")
+        out[k] = yaml.safe_load(v)
+    return base, out
+
+
+def variant_name(method: str, values: dict) -> str:
+    """The inverse of :func:`split_variant`: ``replay`` + {real_replay_volume: 0.05} -> ``replay~real_replay_volume=0.05``."""
+    return method + ("~" + ",".join(f"{k}={v}" for k, v in values.items()) if values else "")
+
+
+class HparamsPlan:
+    config: dict
+
+    @property
+    def methods(self) -> dict:
+        if getattr(self, "_methods", None) is None:
+            from sapt_core.methods_file import load_methods
+
+            self._methods = load_methods(self.config.get("methods_file", "config/methods.yaml"))
+        return self._methods
+
+    def method_names(self) -> list[str]:
+        return list(self.methods["methods"])
+
+    def hparams(self, method: str, backbone: str, benchmark: str | None, order: str | None) -> dict:
+        """The resolved values of one job (identity keys first); cached per (method, backbone, benchmark, order)."""
+        from sapt_core.methods.keys import check_mapping
+
+        cache = self.__dict__.setdefault("_hparams", {})
+        key = (method, backbone, benchmark, order)
+        if key not in cache:
+            base, variant = split_variant(method)
+            if variant:
+                h = self.hparams(base, backbone, benchmark, order)
+                from sapt_core.methods import component
+
+                comp = component(h["component"])
+                h.update(check_mapping(comp.Config, variant, f"method variant {method!r}",
+                                       f"key of {base!r} (component {comp.component})"))
+                cache[key] = {**h, "method": method}
+            else:
+                from sapt_core.methods_file import resolve
+
+                cache[key] = resolve(self.methods, method, backbone, benchmark, order,
+                                     family=self.backbone(backbone)["family"], overrides=self._overrides(method),
+                                     overrides_label=f"config method_overrides ({method})")
+        return dict(cache[key])
+
+    def _overrides(self, method: str) -> dict:
+        """``method_overrides``: ``"*"`` reaches the keys the method's component has; the method's own entry must fit
+        its keys exactly."""
+        from sapt_core.methods import component
+        from sapt_core.methods_file import method_entry
+
+        mo = self.config.get("method_overrides") or {}
+        own = component(method_entry(self.methods, method)["component"]).keys()
+        star = mo.get("*") or {}
+        known = {k for comp in _components() for k in comp.keys()}
+        unknown = [k for k in star if k not in known]
+        if unknown:
+            raise SaptError(f"config method_overrides.*.{unknown[0]}: not a key of any method (known: "
+                            f"{', '.join(sorted(known))})")
+        return {**{k: v for k, v in star.items() if k in own}, **(mo.get(method) or {})}
+
+    def method(self, method: str, backbone: str, benchmark: str | None, order: str | None):
+        """The :class:`~sapt_core.methods.base.Method` of one job."""
+        from sapt_core.methods_file import instance
+
+        return instance(self.hparams(method, backbone, benchmark, order))
+
+    def method_info(self, method: str) -> dict:
+        """A method's entry of the methods file (label, component, benchmarks), by its (variant) name."""
+        from sapt_core.methods_file import method_entry
+
+        return method_entry(self.methods, split_variant(method)[0])
+
+
+def _components():
+    from sapt_core.methods import components
+
+    return components().values()

@@ -1,0 +1,188 @@
+"""The inputs and per-job arguments of the model rules: data slices, training steps, pseudo inputs, generators,
+evaluation, the single-task runs of FWT and the unseen tasks of Table 3. Each rule gets only its own job's values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sapt_core import layout
+from sapt_core.errors import SaptError
+from sapt_core.plan.experiments import ZERO_SHOT
+
+
+class JobPlan:
+    config: dict
+
+    # ---- data ---------------------------------------------------------------------------------------------------
+    def data_dir(self, benchmark: str, task: str, seed) -> str:
+        return layout.data_dir(self.config["data"]["protocol"], seed, benchmark, task)
+
+    def data_caps_args(self, test_only: bool = False) -> str:
+        d = self.config["data"]
+        keys = ("n_test",) if test_only else ("n_train", "n_val", "n_test")
+        return " ".join(f"--{k.replace('_', '-')} {d[k]}" for k in keys if d.get(k))
+
+    def step_data_dir(self, benchmark, order, seed, k) -> str:
+        """The data slice that step k of a run trains on."""
+        return self.data_dir(benchmark, self.order_tasks(benchmark, order)[int(k) - 1], seed)
+
+    def eval_data_dirs(self, benchmark, order, seed, k) -> list[str]:
+        return [self.data_dir(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]
+
+    # ---- training steps -------------------------------------------------------------------------------------------
+    def step_args(self, method, backbone, benchmark, order) -> str:
+        """Every value of the job's method as ``sapt train-step`` flags."""
+        import shlex
+
+        from sapt_core.methods.keys import cli_args
+        from sapt_core.methods_file import values_of
+
+        return " ".join(shlex.quote(a) for a in cli_args(values_of(self.hparams(method, backbone, benchmark, order))))
+
+    def pseudo_path(self, method, backbone, benchmark, order, seed, task) -> str:
+        spec = self.method(method, backbone, benchmark, order).pseudo()
+        return layout.pseudo_file(benchmark, backbone, spec.pet, seed, spec.source, spec.volume, task)
+
+    def step_inputs(self, wc) -> dict:
+        k = int(wc.k)
+        tasks = self.order_tasks(wc.benchmark, wc.order)
+        if not 1 <= k <= len(tasks):
+            raise SaptError(f"step {k}: the {wc.order} chain has {len(tasks)} tasks")
+        needs = self.method(wc.method, wc.backbone, wc.benchmark, wc.order).needs(k)
+        out = {"backbone": self.backbone_input(wc.backbone),
+               "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
+               "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
+                          for t in tasks[: needs.pseudo]],
+               "replay": [self.data_dir(wc.benchmark, t, wc.seed) + "/manifest.json" for t in tasks[: needs.replay]]}
+        if k > 1:
+            out["state"] = layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1) + \
+                "/state.safetensors"
+        return out
+
+    def eval_args(self, method=None, backbone=None, benchmark=None, order=None) -> str:
+        """Decoding settings of an evaluation: the method's (for zero-shot: the ``single-task`` entry's)."""
+        if method is None or method == ZERO_SHOT:
+            method = "single-task"
+        h = self.hparams(method, backbone, benchmark, order) if backbone else self._zero_shot_hparams()
+        return (f"--batch-size {h['eval_batch_size']} --max-new-tokens {h['max_new_tokens']} "
+                f"--max-source-len {h['max_source_len']}")
+
+    def _zero_shot_hparams(self) -> dict:
+        backbone = next(iter(self.config["backbones"]))
+        return self.hparams("single-task", backbone, None, None)
+
+    def run_metrics_args(self, method, backbone, benchmark, order) -> str:
+        """MTL (a fresh block on the union of tasks at every step): only AP applies."""
+        return "--ap-only" if self.method(method, backbone, benchmark, order).ap_only() else ""
+
+    # ---- single-task runs a_{0,t} (FWT) -----------------------------------------------------------------------------
+    def reference(self, method, backbone, benchmark, order) -> str:
+        """The name of a method's single-task recipe (``<pet>-<hash of its values>``): every method with the same
+        recipe for a (benchmark, backbone) shares its single-task jobs."""
+        values = self.method(method, backbone, benchmark, order).reference()
+        ref = f"{values['pet']}-{hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]}"
+        self.__dict__.setdefault("_references", {})[ref] = values
+        return ref
+
+    def reference_values(self, ref: str) -> dict:
+        refs = self.__dict__.setdefault("_references", {})
+        if ref not in refs:  # asked for before any run named it (a target given by path): scan every run
+            for exp in self.config.get("experiments", {}):
+                for b, o, bb, m, _ in self.runs(exp):
+                    if not self.method(m, bb, b, o).ap_only():
+                        self.reference(m, bb, b, o)
+        if ref not in refs:
+            raise SaptError(f"single-task recipe {ref!r}: no method of the configured experiments uses it")
+        return refs[ref]
+
+    def reference_args(self, ref: str) -> str:
+        import shlex
+
+        from sapt_core.methods.keys import cli_args
+
+        return " ".join(shlex.quote(a) for a in cli_args(self.reference_values(ref)))
+
+    def reference_eval_args(self, ref: str) -> str:
+        v = self.reference_values(ref)
+        return (f"--batch-size {v['eval_batch_size']} --max-new-tokens {v['max_new_tokens']} "
+                f"--max-source-len {v['max_source_len']}")
+
+    def single_task_scores(self, method, backbone, benchmark, order, seed) -> list[str]:
+        if self.method(method, backbone, benchmark, order).ap_only():
+            return []
+        ref = self.reference(method, backbone, benchmark, order)
+        return [layout.single_task_dir(benchmark, backbone, ref, seed, t) + "/scores.json"
+                for t in self.order_tasks(benchmark, order)]
+
+    def demo_targets(self) -> list[str]:
+        out = []
+        for r in self.config.get("demo", {}).get("runs", []):
+            ref = self.reference(r["method"], r["backbone"], r["benchmark"], None)
+            out.append(layout.single_task_dir(r["benchmark"], r["backbone"], ref, r["seed"], r["task"]) +
+                       "/scores.json")
+        return out
+
+    # ---- ARM: generators and pseudo inputs ----------------------------------------------------------------------
+    def pseudo_inputs(self, wc) -> dict:
+        out = {"manifest": self.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json"}
+        if wc.source == "generated":
+            out["generator"] = layout.generator_file(wc.benchmark, wc.backbone, wc.pet, wc.seed, wc.task)
+            out["backbone"] = self.backbone_input(wc.backbone)
+        elif wc.source not in ("shipped", "real"):
+            raise SaptError(f"pseudo source: expected generated, shipped or real, got {wc.source!r}")
+        return out
+
+    def pseudo_args(self, wc, input) -> str:
+        data_dir = self.data_dir(wc.benchmark, wc.task, wc.seed)
+        if wc.source == "shipped":
+            return (f"--source shipped --data-dir {data_dir} --family {self.backbone(wc.backbone)['family']} "
+                    f"--data-root {self.data_root} --benchmarks {self.config['benchmarks_file']}")
+        if wc.source == "real":
+            return f"--source real --data-dir {data_dir}"
+        return (f"--source generated --data-dir {data_dir} --backbone {self.backbone_path(wc.backbone)} "
+                f"--generator {input.generator} {self.sampling_args(wc.pet)}")
+
+    def generator(self, pet: str) -> dict:
+        """ARM generator settings of a PET type (methods file), with the config's ``generator_overrides``."""
+        gen = self.methods["generator"][pet]
+        return {**gen, **(self.config.get("generator_overrides") or {})}
+
+    def generator_args(self, pet: str) -> str:
+        g = self.generator(pet)
+        args = [f"--pet {pet}", f"--lr {g['lr']}", f"--batch-size {g['batch_size']}",
+                f"--max-source-len {g['max_source_len']}", f"--max-target-len {g['max_target_len']}"]
+        args.append(f"--max-steps {g['max_steps']}" if "max_steps" in g else f"--epochs {g['epochs']}")
+        if pet == "lora":
+            args += [f"--r {g['r']}", f"--alpha {g['alpha']}", f"--dropout {g['dropout']}"]
+        else:
+            args += [f"--length {g['length']}"]
+        return " ".join(args)
+
+    def sampling_args(self, pet: str) -> str:
+        g = self.generator(pet)
+        return f"--max-new-tokens {g.get('max_new_tokens', g['sampling']['max_new_tokens'])}"
+
+    # ---- Table 3: unseen tasks after the last SuperNI step ----------------------------------------------------
+    def unseen_data_dirs(self, seed) -> list[str]:
+        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.report.registry import UNSEEN
+
+        return [self.data_dir(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
+
+    def unseen_score_files(self) -> list[tuple[str, str]]:
+        """(method, unseen-task scores) of every row of Table 3: each SuperNI run's final model, and the backbone
+        alone (``zero-shot``, one file per backbone and seed)."""
+        from sapt_core.report.registry import UNSEEN
+
+        exp = self.experiment("table3")
+        if exp["benchmarks"] != ["SuperNI"]:
+            raise SaptError("config experiments.table3.benchmarks: expected [SuperNI] (Table 3 evaluates the final "
+                            f"SuperNI model on the unseen SuperNI tasks), got {exp['benchmarks']}")
+        out = []
+        for m in exp["methods"]:
+            if m == ZERO_SHOT:
+                out += [(m, layout.zero_shot_scores(UNSEEN, bb, s)) for bb in exp["backbones"] for s in self.seeds(exp)]
+            else:
+                out += [(m, f"{layout.run_dir(*r)}/unseen_scores.json") for r in self.runs("table3") if r[3] == m]
+        return out

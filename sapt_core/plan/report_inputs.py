@@ -1,0 +1,120 @@
+"""What the report rules read and pass: the metrics files, state and attention files of the runs each table and
+figure declares, the paper's labels of their methods, and the results index."""
+
+from __future__ import annotations
+
+import shlex
+
+from sapt_core import layout
+from sapt_core.errors import SaptError
+from sapt_core.plan.experiments import ZERO_SHOT
+from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, RESULT_TABLES, STATIC_TABLES
+
+
+class ReportPlan:
+    config: dict
+
+    def labels_arg(self, methods: list[str]) -> str:
+        """``--labels`` of a table / figure job: the paper's name of each listed method (``label`` in the methods
+        file, e.g. ``- ARM`` for sapt-lora-noarm; ``Zero-shot`` for Table 3's backbone row), shell-quoted."""
+        labels = {m: ("Zero-shot" if m == ZERO_SHOT else self.method_info(m)["label"]) for m in methods
+                  if "~" not in m}  # a variant (Figure 6) is named by its series, not its own label
+        items = [shlex.quote(f"{m}={lab}") for m, lab in labels.items() if lab != m]
+        return f"--labels {' '.join(items)}" if items else ""
+
+    def table_args(self, table: str) -> str:
+        exp = self.experiment(table)
+        orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
+        backbone = f"--backbone {exp['backbones'][0]}" if len(exp["backbones"]) == 1 else ""
+        na = [f"{m}:{b}" for m in exp["methods"] for b in exp["benchmarks"] if not self.applies(m, b)]
+        return ((f"--not-applicable {' '.join(na)} " if na else "") +
+                f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
+                f"--seeds {' '.join(map(str, self.seeds(exp)))} --benchmarks {self.config['benchmarks_file']} "
+                f"{backbone} {self.labels_arg(exp['methods'])}").rstrip()
+
+    def table_manifests(self, benchmark: str | None) -> list[str]:
+        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+        if benchmark is None:
+            return []
+        from sapt_core.benchmarks import get_benchmark
+
+        seed = self.seeds()[0]
+        return [self.data_dir(benchmark, t, seed) + "/manifest.json"
+                for t in get_benchmark(self.benchmarks, benchmark).tasks]
+
+    def final_step_files(self, experiment: str, name: str) -> list[str]:
+        """``step<T>/<name>`` of every attention run of an experiment (the heat maps of Figures 3, 9-12)."""
+        return [f"{layout.step_dir(*r, len(self.order_tasks(r[0], r[1])))}/{name}"
+                for r in self.runs(experiment) if self.has_attention(r[3])]
+
+    # ---- figures (Figures 3-12) -------------------------------------------------------------------------------
+    def figure_experiment(self, figure: str) -> str:
+        """The experiment whose runs a figure plots: its own ``experiments.<figure>`` entry; Figure 8 falls back to
+        ``table1`` (the paper draws it from the main runs)."""
+        if figure == "figure8" and figure not in self.config.get("experiments", {}):
+            return "table1"
+        return figure
+
+    def figure_configured(self, figure: str) -> bool:
+        """Whether a figure has runs to plot: its experiment is declared (and, for the heat maps, holds a method with
+        shared attention). Unconfigured figures are not scheduled by ``all_tables``; asking for one is an error."""
+        exp = self.config.get("experiments", {}).get(self.figure_experiment(figure))
+        if exp is None:
+            return False
+        return any(self.has_attention(m) for m in exp["methods"]) if figure in ATTENTION_FIGURES else True
+
+    def figure_outputs(self) -> list[str]:
+        return [layout.figure_file(f) for f in sorted(FIGURES, key=lambda f: int(f[6:])) if self.figure_configured(f)]
+
+    def _figure_checked(self, figure: str) -> str:
+        exp = self.figure_experiment(figure)
+        if exp not in self.config.get("experiments", {}):
+            raise SaptError(f"config experiments: no experiment {exp!r}, so {figure} has no runs to plot")
+        if not self.figure_configured(figure):
+            raise SaptError(f"config experiments.{exp}: {figure} plots shared attention, but the experiment lists no "
+                            f"method with shared attention (methods: {', '.join(self.experiment(exp)['methods'])})")
+        return exp
+
+    def attention_figure_inputs(self, figure: str) -> dict:
+        exp = self._figure_checked(figure)
+        return {"states": self.final_step_files(exp, "state/state.safetensors"),
+                "attention": self.final_step_files(exp, "attention.json")}
+
+    def attention_figure_runs(self, figure: str) -> list[str]:
+        return self.attention_run_dirs(self._figure_checked(figure))
+
+    def figure_metrics(self, figure: str) -> list[str]:
+        return self.metrics_files(self._figure_checked(figure))
+
+    def figure_args(self, figure: str) -> str:
+        """``--methods`` (series order), ``--backbones`` (x-axis order) and labels of a metrics figure."""
+        exp = self.experiment(self._figure_checked(figure))
+        return (f"--methods {' '.join(exp['methods'])} --backbones {' '.join(exp['backbones'])} "
+                f"{self.labels_arg(exp['methods'])}").rstrip()
+
+    def figure_sources(self, figure: str) -> list[str]:
+        return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
+
+    def report_outputs(self) -> list[str]:
+        """Every table and figure ``all_tables`` builds (figures only where their runs are configured)."""
+        exps = self.config.get("experiments", {})
+        out = [layout.table_file(t) for t in RESULT_TABLES if t in exps]
+        out += [layout.table_file("table3")] if "table3" in exps else []
+        out += [layout.table_file(t) for t in STATIC_TABLES]
+        return out + self.figure_outputs()
+
+    def index_args(self) -> str:
+        """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
+        entries = []
+        for f in self.report_outputs():
+            stem = f.rsplit("/", 1)[1].split(".")[0]
+            if stem in STATIC_TABLES:
+                srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
+            elif stem.startswith("figure"):
+                srcs = self.figure_sources(stem)
+            elif stem == "table3":
+                srcs = [p for _, p in self.unseen_score_files()]
+            else:
+                srcs = self.metrics_files(stem)
+            entries.append("--entry " + " ".join([f, *srcs]))
+        return " ".join(entries)

@@ -1,0 +1,178 @@
+"""Recipe ``sapt train-step``: step k of a continual-learning run, for every method (paper section 3: task k of a
+sequence, learned without the data of tasks 1..k-1 unless the method replays them).
+
+    load state k-1 -> the method builds the model -> train on task k's rows (+ the method's extra rows) with the
+    task loss (Eq. 4) + the method's losses -> the method's after-task hook -> save state k atomically
+
+The method (``--method``, an entry of ``config/methods.yaml``) is a component of :mod:`sapt_core.methods`; its keys
+are this command's flags (``--lora-r``, ``--kl-lambda``, ...), defaulting to the method's values in the methods file
+(the workflow passes every value resolved for the job's backbone, benchmark and order). A single-task run a_{0,t}
+(FWT) is this recipe on a one-task chain (method ``single-task``).
+
+Model selection (``--eval-every-epochs N``): every N epochs the model is scored on the method's selection split and
+the best epoch's state is kept (the official code's load_best_model_at_end).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sapt_core.errors import SaptError
+from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", required=True, help="method name (an entry of the methods file)")
+    p.add_argument("--methods-file", default="config/methods.yaml", help="the methods file (default: %(default)s)")
+    p.add_argument("--data-dir", required=True, help="prepared directory of task k")
+    p.add_argument("--state-in", default=None, help="state of step k-1 (omit for the first task)")
+    p.add_argument("--state-out", required=True, help="state directory of step k")
+    p.add_argument("--pseudo", nargs="*", default=[], help="pseudo-input JSONL files the method replays, in task order")
+    p.add_argument("--replay-data", nargs="*", default=[],
+                   help="prepared directories of earlier tasks the method replays, in task order")
+    add_backbone_args(p)
+    add_run_args(p)
+
+
+def add_dynamic_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
+    """The flags of ``--method``'s keys, defaulting to its values in the methods file."""
+    from sapt_core.methods.keys import add_flags
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--method")
+    pre.add_argument("--methods-file", default="config/methods.yaml")
+    known, _ = pre.parse_known_args(argv)
+    if not known.method:
+        return
+    method = method_defaults(known.methods_file, known.method)
+    add_flags(p, type(method.cfg), method.values(), f"{known.method} ({method.component}) keys")
+
+
+def method_defaults(methods_file: str, name: str):
+    """The method ``name`` with its methods-file defaults (no family/benchmark/order layer)."""
+    from sapt_core.methods_file import defaults_instance, load_methods
+
+    return defaults_instance(load_methods(methods_file), name)
+
+
+def method_from_args(args):
+    """The method with the values of this command's flags."""
+    from sapt_core.methods import component
+
+    base = method_defaults(args.methods_file, args.method)
+    comp = component(base.component)
+    values = {k: getattr(args, k) for k in comp.keys()}
+    return comp(args.method, comp.make_config(values, "flags"))
+
+
+def read_pseudo(paths: list[str]) -> list[list[dict]]:
+    from sapt_core.io import read_jsonl
+
+    out = []
+    for p in paths:
+        rows = read_jsonl(p, "pseudo-input file")
+        if not rows:
+            raise SaptError(f"{p}: no pseudo inputs")
+        out.append(rows)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.io import sha256_file
+    from sapt_core.methods.base import StepContext
+    from sapt_core.state import read_state, save_state
+    from sapt_core.training import clear_checkpoints, gathered, is_main_process, train, train_config
+
+    method = method_from_args(args)
+    data_dir = Path(args.data_dir)
+    manifest = load_manifest(data_dir)
+    rows = load_split(data_dir, "train")
+    if not rows:
+        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+    split = method.selection_split()
+    prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
+    if prev_side:
+        method.check_continuation(prev_side, str(args.state_in))
+    k = prev_side.get("step", 0) + 1
+    needs = method.needs(k)
+    for flag, given, want in (("--pseudo", args.pseudo, needs.pseudo), ("--replay-data", args.replay_data,
+                                                                          needs.replay)):
+        if len(given) != want:
+            raise SaptError(f"{flag}: expected {want} files for step {k} of method {args.method!r}, got {len(given)}")
+    cfg = train_config(method.cfg, args)
+    ctx = StepContext(args=args, method=args.method, k=k, seed=args.seed, manifest=manifest, rows=rows,
+                      select_rows=load_split(data_dir, split), prev_tensors=prev_tensors, prev_side=prev_side,
+                      pseudo=read_pseudo(args.pseudo), replay_dirs=list(args.replay_data), train=cfg)
+    method.check(ctx)
+
+    from sapt_core.models import load_backbone
+    from sapt_core.models.batching import Collator
+
+    torch.manual_seed(args.seed)
+    ctx.backbone = load_backbone(args.backbone, args.dtype, args.device)
+    model = method.build(ctx)
+    extra = method.extra_rows(ctx, model)
+    ctx.train_rows = rows + extra
+    extra_loss = method.extra_loss(ctx, model)
+    state_out = Path(args.state_out)
+    workdir = Path(args.workdir or f"{state_out}.work")
+    selector = _selector(method, ctx, workdir)
+    history, resumed_step = train(model, ctx.encode(ctx.train_rows), Collator(ctx.tokenizer.pad_token_id, ctx.family,
+                                                                             with_query=True),
+                                  cfg, workdir, extra_loss=extra_loss, progress=not args.no_progress,
+                                  param_groups=method.param_groups(model),
+                                  callbacks=[selector.callback()] if selector else None,
+                                  extra_state=method.loop_state() or None)
+    selected = selector.restore(model) if selector else None
+    method.after_task(ctx, model)
+    losses = [h["loss"] for h in history if "loss" in h]
+    sidecar = {
+        "kind": "step_state", "method": args.method, "component": method.component, "step": k,
+        "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
+        "seed": args.seed, "config": method.values(), "train": cfg.to_dict(),
+        "backbone": {**backbone_provenance(args.backbone), "family": ctx.family},
+        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
+                   f"{split}.jsonl": sha256_file(data_dir / f"{split}.jsonl"),
+                   **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
+                   "pseudo": [sha256_file(p) for p in args.pseudo],
+                   "replay": [sha256_file(Path(d) / "train.jsonl") for d in args.replay_data]},
+        "history": prev_side.get("history", []) + [{
+            "task": manifest["task"], "n_train": len(rows), "n_replayed": len(extra),
+            "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
+            "selected": selected, **ctx.notes,
+            "train_log": [{k_: h[k_] for k_ in ("step", "loss", "epoch") if k_ in h} for h in history if "loss" in h]}],
+    }
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = {k_: v.detach().contiguous().cpu().clone() for k_, v in method.state_tensors(ctx, model).items()}
+    if not is_main_process():
+        return 0
+    save_state(state_out, tensors, sidecar)
+    if not args.keep_workdir:
+        clear_checkpoints(workdir)
+    note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
+    print(f"step {k} ({manifest['task']}): {args.method}, {len(rows)} rows + {len(extra)} replayed{note}, final loss "
+          f"{sidecar['history'][-1]['final_train_loss']}")
+    return 0
+
+
+def _selector(method, ctx, workdir):
+    """Model selection on the method's selection split every ``eval_every_epochs`` epochs (None when 0)."""
+    every = method.cfg.eval_every_epochs
+    if every <= 0:
+        return None
+    from sapt_core.generation import greedy_generate
+    from sapt_core.scoring import reference_lists, score_task
+    from sapt_core.training import BestSelector
+
+    c = method.cfg
+
+    def score_fn(m):
+        preds = greedy_generate(m, ctx.tokenizer, ctx.family, ctx.select_rows, c.eval_batch_size, c.max_new_tokens,
+                                c.max_source_len)
+        return score_task(preds, reference_lists(ctx.select_rows), ctx.manifest["metric"])["score"]
+
+    return BestSelector(score_fn, every, workdir)
