@@ -7,6 +7,7 @@ parameters changed (design section 2).
 from __future__ import annotations
 
 from sapt_core.errors import SaptError
+from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, RESULT_TABLES, STATIC_TABLES, UNSEEN
 
 
 def config_error_line(exc: BaseException) -> str:
@@ -148,11 +149,6 @@ def split_variant(method: str) -> tuple[str, dict]:
             raise SaptError(f"method variant {method!r}: expected <method>~<key>=<value>[,<key>=<value>]")
         out[k] = yaml.safe_load(v)
     return base, out
-UNSEEN = "SuperNI_unseen"
-
-# paper tables built from run metrics, and tables 4-7 built from the benchmark config (+ data manifests of a benchmark)
-RESULT_TABLES = ("table1", "table2", "table8", "table9")
-STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
 
 
 # ---- continual runs (SAPT methods) ------------------------------------------------------------------------------
@@ -400,6 +396,29 @@ class ContinualPlan(Plan):
             return f"{method}~replay_volume={volume}" + (",pseudo_source=real" if kind == "real" else "")
         raise SaptError(f"config experiments.figure6: method {method!r} has no replay volume to vary")
 
+    def replay_point(self, method: str) -> tuple[str, str, float]:
+        """(base method, replay type, volume) of a Figure 6 run; a plain method name is its default run, read from the
+        config's methods file."""
+        base, v = split_variant(method)
+        if not v:
+            v = self.methods["methods"].get(method, {}).get("defaults", {})
+        if "gen_replay_volume" in v:  # LFPT5: examples it generates itself
+            return base, "pseudo", float(v["gen_replay_volume"])
+        if "real_replay_volume" in v:
+            return base, "real", float(v["real_replay_volume"])
+        if "replay_volume" in v:
+            return base, "real" if v.get("pseudo_source") == "real" else "pseudo", float(v["replay_volume"])
+        raise SaptError(f"figure6: run of method {method!r} is not a replay-volume variant")
+
+    def replay_points_arg(self, figure: str = "figure6") -> str:
+        """``--points METHOD=SERIES:TYPE:VOLUME ...`` of the Figure 6 job: each run method's base method, replay type
+        and volume (sapt_core.report.replay_figure), shell-quoted."""
+        import shlex
+
+        exp = self._figure_checked(figure)
+        items = [f"{m}={':'.join(map(str, self.replay_point(m)))}" for m in self.experiment_methods(exp)]
+        return "--points " + " ".join(map(shlex.quote, items))
+
     def runs(self, experiment: str) -> list[tuple]:
         """(benchmark, order, backbone, method, seed) of every run an experiment (table/figure) needs; the zero-shot
         row of Table 3 (method ``zero-shot``) trains nothing and is not a run."""
@@ -497,16 +516,12 @@ class ContinualPlan(Plan):
     def figure_configured(self, figure: str) -> bool:
         """Whether a figure has runs to plot: its experiment is declared (and, for the heat maps, holds a SAPT
         method). Unconfigured figures are not scheduled by ``all_tables``; asking for one by name is an error."""
-        from sapt_core.report.figures import ATTENTION_FIGURES
-
         exp = self.config.get("experiments", {}).get(self.figure_experiment(figure))
         if exp is None:
             return False
         return any(m.startswith("sapt-") for m in exp["methods"]) if figure in ATTENTION_FIGURES else True
 
     def figure_outputs(self) -> list[str]:
-        from sapt_core.report.figures import FIGURES
-
         return [f"results/figures/{f}.png" for f in sorted(FIGURES, key=lambda f: int(f[6:]))
                 if self.figure_configured(f)]
 
@@ -537,8 +552,6 @@ class ContinualPlan(Plan):
                 f"{self.labels_arg(exp['methods'])}").rstrip()
 
     def figure_sources(self, figure: str) -> list[str]:
-        from sapt_core.report.figures import ATTENTION_FIGURES
-
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
     def report_outputs(self) -> list[str]:

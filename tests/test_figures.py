@@ -48,7 +48,7 @@ def test_figure3_heatmaps_from_a_run_dir(tmp_path):
 
     from sapt_core.report.figures import attention_maps
 
-    run = tmp_path / "runs/Long_Sequence/order3/tiny-t5/sapt-lora/seed0"
+    run = tmp_path / "results/runs/Long_Sequence/order3/tiny-t5/sapt-lora/seed0"
     (run / "step2/state").mkdir(parents=True)
     targets = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
     save_file({"arm.targets": targets}, str(run / "step2/state/state.safetensors"))
@@ -80,7 +80,7 @@ def _fake_run(root, bench="SuperNI", order="order1", backbone="tiny-t5", method=
     import torch
     from safetensors.torch import save_file
 
-    run = root / f"runs/{bench}/{order}/{backbone}/{method}/seed{seed}"
+    run = root / f"results/runs/{bench}/{order}/{backbone}/{method}/seed{seed}"  # the run layout (sapt_core.layout)
     t = len(tasks)
     last = run / f"step{t}"
     (last / "state").mkdir(parents=True)

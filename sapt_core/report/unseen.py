@@ -12,9 +12,8 @@ from __future__ import annotations
 import statistics
 
 from sapt_core.errors import SaptError
-from sapt_core.report.tables import MISSING, Table, fmt
-
-UNSEEN = "SuperNI_unseen"
+from sapt_core.report.registry import UNSEEN
+from sapt_core.report.table_model import MISSING, Table, mean_sd_text
 
 
 def parse_unseen_args(items: list[str]) -> list[tuple[str, str]]:
@@ -64,7 +63,7 @@ def unseen_table(files: list[tuple[str, str]], benchmarks, methods: list[str] | 
             else:
                 mean = sum(xs) / len(xs)
                 sd = statistics.stdev(xs) if len(xs) > 1 else None
-                text = fmt(mean) + ("" if sd is None else f" ± {fmt(sd)}")
+                text = mean_sd_text(mean, sd)
                 rec.update({f"{c} mean": repr(mean), f"{c} sd": "" if sd is None else repr(sd)})
             rec[f"{c} cell"] = text
             cells.append(text)

@@ -1,5 +1,4 @@
-from sapt_core.plan import RESULT_TABLES, STATIC_TABLES
-from sapt_core.report.figures import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES
+from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, RESULT_TABLES, STATIC_TABLES
 
 
 rule result_table:
@@ -124,7 +123,7 @@ rule metric_figure:
         ),
         pdf="results/figures/{figure}.pdf",
     wildcard_constraints:
-        figure="|".join(METRIC_FIGURES),
+        figure="|".join(f for f, kind in METRIC_FIGURES.items() if kind != "replay"),
     params:
         args=lambda wc: PLAN.figure_args(wc.figure),
     log:
@@ -132,6 +131,29 @@ rule metric_figure:
     shell:
         "sapt report-figure --figure {wildcards.figure} --metrics {input.metrics} {params.args} "
         "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
+
+
+rule replay_figure:
+    """Figure 6: AP, F.Ra, FWT against the replayed volume, per method and replay type (real samples, pseudo inputs)."""
+    input:
+        metrics=lambda wc: PLAN.figure_metrics("figure6"),
+    output:
+        png=report(
+            "results/figures/figure6.png",
+            caption="../report/replay_figure.rst",
+            category="Figures",
+            subcategory="figure6",
+            labels={"figure": "figure6", "kind": "metrics per replay volume"},
+        ),
+        pdf="results/figures/figure6.pdf",
+    params:
+        args=lambda wc: PLAN.figure_args("figure6"),
+        points=lambda wc: PLAN.replay_points_arg("figure6"),
+    log:
+        "results/logs/report/figure6.log",
+    shell:
+        "sapt report-figure --figure figure6 --metrics {input.metrics} {params.args} {params.points} "
+        "--out-prefix results/figures/figure6 > {log} 2>&1"
 
 
 for _f in FIGURES:
