@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
     "run-metrics": ("sapt_core.report.run_metrics", "score matrix + AP, F.Ra, FWT, BWT of one run (its step scores)"),
     "report-table": ("sapt_core.report.tables", "paper Tables 1, 2, 4-9 as .md/.csv/.tex from run metrics and config"),
+    "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
     "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 

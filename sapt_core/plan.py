@@ -7,6 +7,7 @@ parameters changed (design section 2).
 from __future__ import annotations
 
 from sapt_core.errors import SaptError
+from sapt_core.layout import RUNS_CSV
 from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, RESULT_TABLES, STATIC_TABLES, UNSEEN
 
 
@@ -555,12 +556,18 @@ class ContinualPlan(Plan):
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
     def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds (figures only where their runs are configured)."""
+        """Every table and figure ``all_tables`` builds (figures only where their runs are configured) and
+        results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
         out = [f"results/tables/{t}.md" for t in RESULT_TABLES if t in exps]
         out += ["results/tables/table3.md"] if "table3" in exps else []
         out += [f"results/tables/{t}.md" for t in STATIC_TABLES]
+        out += [RUNS_CSV] if self.all_metrics_files() else []
         return out + self.figure_outputs()
+
+    def all_metrics_files(self) -> list[str]:
+        """The metrics.json of every run of every configured experiment, once each (results/runs.csv)."""
+        return sorted({f for e in self.config.get("experiments", {}) for f in self.metrics_files(e)})
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
@@ -573,6 +580,8 @@ class ContinualPlan(Plan):
                 srcs = self.figure_sources(stem)
             elif stem == "table3":
                 srcs = [p for _, p in self.unseen_score_files()]
+            elif f == RUNS_CSV:
+                srcs = self.all_metrics_files()
             else:
                 srcs = self.metrics_files(stem)
             entries.append("--entry " + " ".join([f, *srcs]))

@@ -1,3 +1,4 @@
+from sapt_core.layout import RUNS_CSV
 from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, RESULT_TABLES, STATIC_TABLES
 
 
@@ -163,6 +164,23 @@ for _f in FIGURES:
             _f
         input:
             f"results/figures/{_f}.png",
+
+
+rule runs_table:
+    """results/runs.csv: every run's metrics as one tidy table (pandas.read_csv), one row per run and metric variant."""
+    input:
+        metrics=lambda wc: PLAN.all_metrics_files(),
+    output:
+        report(
+            RUNS_CSV,
+            caption="../report/runs_table.rst",
+            category="Runs",
+            labels={"table": "runs.csv", "kind": "every run's metrics"},
+        ),
+    log:
+        "results/logs/report/runs_table.log",
+    shell:
+        "sapt report-runs --metrics {input.metrics} --out {output} > {log} 2>&1"
 
 
 rule results_readme:
