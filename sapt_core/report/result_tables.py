@@ -9,8 +9,11 @@ over the seeds (the paper's Table 1 averages the two orders of each benchmark). 
 Expected cells: orders = ``orders`` (default: every order of the table's benchmarks); seeds = ``seeds`` (default:
 every seed among the inputs used). Inputs of other methods, backbones, orders or seeds are listed as ignored, never
 averaged in. Marks: ``†`` = fewer runs than expected went into the cell (listed under the table), ``*`` = a run used
-a derived test split (held out from train). Under every table: backbone(s), data protocol, seeds, metric variant,
-missing runs and the exact list of metrics files it was built from.
+a derived test split (held out from train), ``‡`` = in a run that went into the cell the final model predicts one
+constant string for a task (the number measures a constant output, not the method), ``§`` after a row name = its
+runs' model-selection policy differs from the other rows'. Under every table: the model-selection policy of its
+rows, the tasks whose data differs from upstream (when the runs record it), backbone(s), data protocol, seeds, metric
+variant, missing runs and the exact list of metrics files it was built from.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class Cells:
     stats: object  # pandas DataFrame
     frame: object  # the used runs (tidy frame, this variant)
     files: dict  # (method, backbone) -> that row's metrics files
+    policies: dict  # (method, backbone) -> that row's model-selection policy (text; None without runs)
+    policy: str | None  # the policy of most rows
     notes: list[str]
     sources: list[str]
     backbones: list
@@ -85,9 +90,10 @@ class Cells:
 
 
 def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper", not_applicable=()) -> Cells:
+                 seeds=None, variant: str = "paper", not_applicable=(), labels=None) -> Cells:
     """Read the metrics files and compute every cell of a result table (see the module docstring).
-    ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``."""
+    ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``;
+    ``labels``: method -> the name the notes use."""
     import pandas as pd
 
     import pandas as pd
@@ -115,19 +121,21 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     used = used.assign(group=[group_of[b, o] for b, o in zip(used["benchmark"], used["order"])])
     over_seeds, n_complete = seed_stats(used, {g.label: len(g.orders) for g in groups})
 
+    labels = labels or {}
     lookup = {(r.method, r.backbone, r.benchmark, r.order, r.seed): r for r in used.itertuples(index=False)}
-    records, missing_runs, files_of = [], [], {}
+    records, missing_runs, files_of, constant = [], [], {}, []
     any_derived, any_partial, any_na, any_missing = set(), False, False, False
     for m in methods:
         for bb in backbones:
             row_files = files_of.setdefault((m, bb), [])
+            row = row_label(m, bb, labels, len(backbones))
             for g in groups:
                 if (m, g.benchmark) in not_applicable:
                     any_na = True
                     records += [dict(method=m, backbone=bb, group=g.label, metric=name, mean=None, sd=None, n=None,
                                      text=NOT_APPLICABLE) for name in METRIC_NAMES]
                     continue
-                files, derived, partial = [], set(), False
+                files, derived, partial, flat = [], set(), False, []
                 for s in seeds:
                     for o in g.orders:
                         hit = lookup.get((m, bb, g.benchmark, o, s))
@@ -139,7 +147,10 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                             continue
                         files.append(hit.metrics_file)
                         derived |= set(split_list(hit.derived))
+                        flat += [f"{t} ({o} seed {s})" for t in split_list(hit.constant_final)]
                 row_files += [f for f in files if f not in row_files]
+                if flat:
+                    constant.append(f"{row}, {g.label}: {join(flat)}")
                 key = (m, bb, g.label)
                 n_ok_seeds = int(n_complete.get(key, 0))
                 for name in METRIC_NAMES:
@@ -161,6 +172,8 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                         if partial or n < n_ok_seeds:
                             text += "†"
                             any_partial = True
+                        if flat:
+                            text += "‡"
                     records.append(dict(method=m, backbone=bb, group=g.label, metric=name, mean=mean, sd=sd,
                                         n=int(n) if files and n_ok_seeds else 0, text=text))
     stats = pd.DataFrame(records, columns=["method", "backbone", "group", "metric", "mean", "sd", "n", "text"])
@@ -169,7 +182,18 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     sources = list(dict.fromkeys(str(p) for p in used["metrics_file"]))
     protocols = sorted(set(used["data_protocol"].dropna()) - {""})
     bb_text = backbones_text(backbones)
+    rows = [(m, bb) for m in methods for bb in backbones]
+    policies = {r: row_policy(used, *r) for r in rows}
+    policy = majority([p for p in policies.values() if p is not None])
     notes = []
+    if constant:
+        notes.append("‡ the number measures a constant output, not the method: in a run that went into the cell, "
+                     f"the final model predicts one string for every test input of a task ({'; '.join(constant)}).")
+    notes.append(selection_note(policies, policy, labels, len(backbones)))
+    differs = sorted({t for x in used["data_differs"].dropna() for t in split_list(x)})
+    if differs:
+        notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
+                     f"benchmark's): tasks {join(differs)}.")
     if any_derived:
         notes.append(f"{DERIVED_NOTE} (tasks: {join(sorted(any_derived))}).")
     if any_partial:
@@ -187,8 +211,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                  f"Seeds: {join(seeds) or 'none'}. Metric: {VARIANTS[variant][1]}.")
     if ignored:
         notes.append(f"Ignored inputs (other methods, backbones, orders or seeds): {join(ignored)}.")
-    return Cells(table, groups, [(m, bb) for m in methods for bb in backbones], stats, used, files_of, notes, sources,
-                 backbones, seeds)
+    return Cells(table, groups, rows, stats, used, files_of, policies, policy, notes, sources, backbones, seeds)
 
 
 def seed_stats(used, n_orders: dict):
@@ -205,6 +228,41 @@ def seed_stats(used, n_orders: dict):
     complete = per_seed[[n == n_orders[k[2]] for k, n in by_seed.size().items()]]
     return (complete.groupby(level=keys, sort=False).agg(["mean", "std", "count"]),
             complete.groupby(level=keys, sort=False).size())
+
+
+def policy_text(selection, every, attention_split) -> str:
+    """The model-selection policy of a run (``protocol`` in its scores) in words."""
+    if not isinstance(selection, str):
+        return "not recorded"
+    split = {"val": "validation", "test": "test"}
+    text = ("none (the last epoch's state)" if selection == "none"
+            else f"best state every {int(every)} epochs on the {split.get(selection, selection)} split")
+    if isinstance(attention_split, str):
+        text += f", a_t from the {split.get(attention_split, attention_split)} split"
+    return text
+
+
+def row_policy(used, method, backbone) -> str | None:
+    """The policy of a row's runs (``; ``-joined when they differ); None without runs."""
+    runs = used[(used["method"] == method) & (used["backbone"] == backbone)]
+    texts = dict.fromkeys(policy_text(*r) for r in runs[["selection", "select_every_epochs", "attention_split"]]
+                          .itertuples(index=False))
+    return "; ".join(sorted(texts)) if texts else None
+
+
+def majority(values: list):
+    """The most frequent value (the first of the tied ones), None for no values."""
+    return max(dict.fromkeys(values), key=values.count) if values else None
+
+
+def selection_note(policies: dict, policy, labels: dict, n_backbones: int) -> str:
+    if policy is None:
+        return "Model selection: no runs."
+    odd = [f"{row_label(m, bb, labels, n_backbones)}: {p}" for (m, bb), p in policies.items()
+           if p is not None and p != policy]
+    if not odd:
+        return f"Model selection: {policy} (every row)."
+    return f"Model selection: {policy}; § rows whose runs differ: {'; '.join(odd)}."
 
 
 def backbones_text(backbones) -> str:
@@ -242,23 +300,27 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
     """Tables 1, 2, 8, 9 (see the module docstring). ``labels``: method -> row name (the CSV keeps the method name
     too)."""
     labels = labels or {}
-    cells = result_cells(table, metrics_files, benchmarks, methods, backbone, orders, seeds, variant, not_applicable)
+    cells = result_cells(table, metrics_files, benchmarks, methods, backbone, orders, seeds, variant, not_applicable,
+                         labels)
     columns = ["Method"] + [f"{g.label} {name} {arrow}" for g in cells.groups for name, arrow in METRICS]
     csv_fields = ["method", "label", "backbone"] + [f"{g.label} {name} {x}" for g in cells.groups
                                                     for name, _ in METRICS for x in ("mean", "sd", "n", "cell")]
-    csv_fields.append("sources")
+    csv_fields += ["selection", "sources"]
     stats = cells.stats.set_index(["method", "backbone", "group", "metric"])
     rows, csv_rows = [], []
     for m, bb in cells.rows:
         shown = labels.get(m, m)
         rec = {"method": m, "label": shown, "backbone": bb if bb is not None else ""}
-        texts = [row_label(m, bb, labels, len(cells.backbones))]
+        policy = cells.policies[(m, bb)]
+        odd = policy is not None and policy != cells.policy
+        texts = [row_label(m, bb, labels, len(cells.backbones)) + (" §" if odd else "")]
         for g in cells.groups:
             for name in METRIC_NAMES:
                 s = stats.loc[(m, bb, g.label, name)]
                 texts.append(s["text"])
                 rec.update({f"{g.label} {name} {x}": csv_value(s[x]) for x in ("mean", "sd", "n")})
                 rec[f"{g.label} {name} cell"] = s["text"]
+        rec["selection"] = policy or ""
         rec["sources"] = ";".join(cells.files[(m, bb)])
         rows.append(texts)
         csv_rows.append(rec)
