@@ -20,6 +20,7 @@ UNSEEN = "SuperNI_unseen"  # Table 3 (paper section 6.4): the final SuperNI mode
 # tables whose published numbers are transcribed (config/paper_results.yaml): each gets a `<table>_vs_paper` companion
 PAPER_TABLES = ("table1", "table2", "table3", "table8", "table9")
 VS_PAPER_SUFFIX = "_vs_paper"
+PAPER_RESULTS = "config/paper_results.yaml"
 
 # the metrics of a result table (paper section 5.1.2) with the better direction, as the paper's column headers show it
 METRICS = (("AP", "↑"), ("F.Ra", "↓"), ("FWT", "↑"), ("BWT", "↑"))
