@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sapt_core.errors import SaptError
 from sapt_core.layout import RUNS_CSV
-from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, RESULT_TABLES, STATIC_TABLES, UNSEEN
+from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, PAPER_RESULTS, PAPER_TABLES, RESULT_TABLES,
+                                       STATIC_TABLES, UNSEEN, VS_PAPER_SUFFIX)
 
 
 def config_error_line(exc: BaseException) -> str:
@@ -489,6 +490,23 @@ class ContinualPlan(Plan):
                 f"--seeds {' '.join(map(str, seeds))} --benchmarks {self.config['benchmarks_file']} {backbone} "
                 f"{self.labels_arg(exp['methods'])}").rstrip()
 
+    def vs_paper_inputs(self, table: str) -> list[str]:
+        """The files a table's comparison with the paper is computed from: the table's own inputs (Table 3: the
+        unseen-task scores; Tables 1, 2, 8, 9: the runs' metrics)."""
+        return [p for _, p in self.unseen_score_files()] if table == "table3" else self.metrics_files(table)
+
+    def vs_paper_args(self, table: str) -> str:
+        """``sapt report-table`` arguments of a table's comparison with the paper (``--vs-paper`` is added by the
+        rule): the table's own arguments, so the compared cells are the table's."""
+        import shlex
+
+        if table == "table3":
+            methods = self.experiment("table3")["methods"]
+            unseen = " ".join(shlex.quote(f"{m}={p}") for m, p in self.unseen_score_files())
+            return (f"--unseen {unseen} --methods {' '.join(methods)} --benchmarks {self.config['benchmarks_file']} "
+                    f"{self.labels_arg(methods)}").rstrip()
+        return f"--metrics {' '.join(self.metrics_files(table))} {self.table_args(table)}"
+
     def table_manifests(self, benchmark: str | None) -> list[str]:
         """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
         if benchmark is None:
@@ -556,12 +574,13 @@ class ContinualPlan(Plan):
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
     def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds (figures only where their runs are configured) and
-        results/runs.csv (every run's metrics)."""
+        """Every table and figure ``all_tables`` builds (figures only where their runs are configured), each result
+        table's comparison with the paper, and results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
         out = [f"results/tables/{t}.md" for t in RESULT_TABLES if t in exps]
         out += ["results/tables/table3.md"] if "table3" in exps else []
         out += [f"results/tables/{t}.md" for t in STATIC_TABLES]
+        out += [f"results/tables/{t}{VS_PAPER_SUFFIX}.md" for t in PAPER_TABLES if t in exps]
         out += [RUNS_CSV] if self.all_metrics_files() else []
         return out + self.figure_outputs()
 
@@ -578,6 +597,8 @@ class ContinualPlan(Plan):
                 srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
             elif stem.startswith("figure"):
                 srcs = self.figure_sources(stem)
+            elif stem.endswith(VS_PAPER_SUFFIX):
+                srcs = [PAPER_RESULTS] + self.vs_paper_inputs(stem[: -len(VS_PAPER_SUFFIX)])
             elif stem == "table3":
                 srcs = [p for _, p in self.unseen_score_files()]
             elif f == RUNS_CSV:

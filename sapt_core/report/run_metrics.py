@@ -135,7 +135,8 @@ def _read_scores(path: Path, what: str) -> dict:
     return doc
 
 
-def _protocols(doc: dict) -> set[str]:
+def data_protocols(doc: dict) -> set[str]:
+    """The data protocols (``official`` / ``paper``) of the prepared files a scores JSON was computed on."""
     out = set()
     for p in (doc.get("inputs") or {}):
         m = _PROTOCOL_RE.search(str(p).replace("\\", "/"))
@@ -197,7 +198,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
                 raise SaptError(f"{path}: tasks.{task}.metric is {m!r}, but earlier steps scored it by {metric[j]!r}")
             if entry.get("derived"):
                 derived.add(task)
-        protocols |= _protocols(doc)
+        protocols |= data_protocols(doc)
         backbone = doc.get("backbone", backbone)
         protocol = _protocol(doc, path)  # the last step's
         sources[f"step{k}"] = {"path": str(path), "sha256": sha256_file(path)}
@@ -220,7 +221,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
             if entry.get("derived"):
                 derived.add(task)
             upstream.setdefault(task, set()).add(_upstream(entry, path, task))
-            protocols |= _protocols(doc)
+            protocols |= data_protocols(doc)
             sources["single"][task] = {"path": str(path), "sha256": sha256_file(path)}
     else:
         sources["single"] = None

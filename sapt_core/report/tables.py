@@ -8,6 +8,9 @@
 * ``table4``-``table6`` (benchmark tasks, with split sizes from ``--manifests``) and ``table7`` (task orders), from
   the benchmarks file: :mod:`sapt_core.report.dataset_tables`.
 
+``--vs-paper config/paper_results.yaml`` writes, instead of the table, its comparison with the paper's published
+numbers (Tables 1, 2, 3, 8, 9) as ``<prefix>.md`` and ``<prefix>.csv``: :mod:`sapt_core.report.vs_paper`.
+
 The CSV has one row per table row: for result tables ``method, label, backbone`` then for every column group and
 metric ``<group> <metric> mean``, ``... sd`` (empty with one seed), ``... n`` (seeds used), ``... cell`` (the shown
 text), and ``sources`` (the metrics files of that row, ``;``-separated).
@@ -18,7 +21,7 @@ from __future__ import annotations
 import argparse
 
 from sapt_core.errors import SaptError
-from sapt_core.report.registry import DATASET_TABLES, RESULT_TABLES, TABLES, VARIANTS
+from sapt_core.report.registry import DATASET_TABLES, PAPER_TABLES, RESULT_TABLES, TABLES, VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="table3: unseen-task score files (sapt evaluate), each labelled with its row's method")
     p.add_argument("--manifests", nargs="*", default=[], metavar="DIR",
                    help="tables 4-6: directories searched for prepare-data manifest.json files (split counts)")
+    p.add_argument("--vs-paper", default=None, metavar="YAML",
+                   help="tables 1, 2, 3, 8, 9: write the table beside the paper's published numbers (from YAML: "
+                        "config/paper_results.yaml) to PREFIX.md / PREFIX.csv instead of the table")
 
 
 def parse_not_applicable(items: list[str], benchmarks) -> list[tuple[str, str]]:
@@ -81,11 +87,46 @@ def build(args: argparse.Namespace, benchmarks):
     return orders_table(benchmarks, args.benchmarks, args.orders)
 
 
+def build_vs_paper(args: argparse.Namespace, benchmarks):
+    """The comparison of the table ``args`` ask for with the paper's numbers (``--vs-paper``)."""
+    from sapt_core.report import vs_paper
+    from sapt_core.report.paper_results import load_paper_results
+    from sapt_core.report.table_model import parse_labels
+
+    if args.table not in PAPER_TABLES:
+        raise SaptError(f"--vs-paper: {args.table} has no published numbers (tables: {', '.join(PAPER_TABLES)})")
+    paper = load_paper_results(args.vs_paper)
+    if args.table not in set(paper["table"]):
+        raise SaptError(f"{args.vs_paper}: no numbers of {args.table}")
+    labels = parse_labels(args.labels)
+    if args.table == "table3":
+        from sapt_core.report.unseen import parse_unseen_args, unseen_cells
+
+        files = parse_unseen_args(args.unseen)
+        stats = unseen_cells(files, benchmarks, methods=args.methods)
+        rows = [(m, None) for m in dict.fromkeys(stats["method"])]
+        context, sources = vs_paper.context_of_scores(files, benchmarks), [p for _, p in files]
+    else:
+        from sapt_core.report.result_tables import result_cells
+
+        cells = result_cells(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
+                             orders=args.orders, seeds=args.seeds, variant=args.variant,
+                             not_applicable=parse_not_applicable(args.not_applicable, benchmarks), labels=labels)
+        stats, rows, sources = cells.stats, cells.rows, cells.sources
+        context = vs_paper.context_of_runs(cells, benchmarks)
+    return vs_paper.vs_paper_table(args.table, stats, rows, paper, context, labels, sources)
+
+
 def run(args: argparse.Namespace) -> int:
     from sapt_core.benchmarks import load_benchmarks
     from sapt_core.report.render import write_table
 
-    table = build(args, load_benchmarks(args.benchmarks))
-    paths = write_table(table, args.out_prefix)
+    benchmarks = load_benchmarks(args.benchmarks)
+    if args.vs_paper:
+        table = build_vs_paper(args, benchmarks)
+        paths = write_table(table, args.out_prefix, formats=("csv", "md"))
+    else:
+        table = build(args, benchmarks)
+        paths = write_table(table, args.out_prefix)
     print(f"{args.table}: {len(table.rows)} rows -> {', '.join(map(str, paths))}")
     return 0

@@ -1,5 +1,6 @@
 from sapt_core.layout import RUNS_CSV
-from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, RESULT_TABLES, STATIC_TABLES
+from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, PAPER_RESULTS, PAPER_TABLES,
+                                       RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
 
 
 rule result_table:
@@ -54,6 +55,33 @@ rule static_table:
         "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
 
 
+rule vs_paper_table:
+    """A result table beside the paper's published numbers (config/paper_results.yaml): ours, the paper's, the
+    difference, and what differs by construction."""
+    input:
+        files=lambda wc: PLAN.vs_paper_inputs(wc.table),
+        paper=PAPER_RESULTS,
+        benchmarks=config["benchmarks_file"],
+    output:
+        md="results/tables/{table}" + VS_PAPER_SUFFIX + ".md",
+        csv=report(
+            "results/tables/{table}" + VS_PAPER_SUFFIX + ".csv",
+            caption="../report/vs_paper_table.rst",
+            category="Paper comparison",
+            subcategory="{table}",
+            labels={"table": "{table}", "kind": "ours vs the paper's numbers"},
+        ),
+    wildcard_constraints:
+        table="|".join(PAPER_TABLES),
+    params:
+        args=lambda wc: PLAN.vs_paper_args(wc.table),
+    log:
+        "results/logs/report/{table}" + VS_PAPER_SUFFIX + ".log",
+    shell:
+        "sapt report-table --table {wildcards.table} {params.args} --vs-paper {input.paper} "
+        "--out-prefix results/tables/{wildcards.table}" + VS_PAPER_SUFFIX + " > {log} 2>&1"
+
+
 for _t in (*RESULT_TABLES, *STATIC_TABLES):
 
     rule:
@@ -61,6 +89,15 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             _t
         input:
             f"results/tables/{_t}.md",
+
+
+for _t in PAPER_TABLES:
+
+    rule:
+        name:
+            _t + VS_PAPER_SUFFIX
+        input:
+            f"results/tables/{_t}{VS_PAPER_SUFFIX}.md",
 
 
 rule ap_figure:
