@@ -479,6 +479,13 @@ class ContinualPlan(Plan):
         items = [shlex.quote(f"{m}={lab}") for m, lab in labels.items() if lab != m]
         return f"--labels {' '.join(items)}" if items else ""
 
+    def report_labels(self) -> dict[str, str]:
+        """The paper's name of every method the experiments list (methods file ``label``; Table 3's backbone row:
+        ``Zero-shot``), for the report's front page (workflow/report/workflow.rst)."""
+        listed = dict.fromkeys(m for e in self.config.get("experiments", {}).values() for m in e["methods"])
+        return {m: "Zero-shot" if m == ZERO_SHOT else self.methods["methods"][m].get("label", m)
+                for m in listed if m == ZERO_SHOT or m in self.methods["methods"]}
+
     def table_args(self, table: str) -> str:
         exp = self.experiment(table)
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]

@@ -2,6 +2,10 @@ from sapt_core.layout import RUNS_CSV
 from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, PAPER_RESULTS, PAPER_TABLES,
                                        RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
 
+# The report's front page (workflow/report/workflow.rst) is rendered over snakemake.config alone; the paper's names
+# of the configured methods (the methods file's `label`, not part of the config) are added under this key for it.
+config["report_method_labels"] = PLAN.report_labels()
+
 
 rule result_table:
     """A paper table of continual-learning metrics (mean +- sd over seeds), from the runs its experiment declares."""
