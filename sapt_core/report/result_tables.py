@@ -186,14 +186,6 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     policies = {r: row_policy(used, *r) for r in rows}
     policy = majority([p for p in policies.values() if p is not None])
     notes = []
-    if constant:
-        notes.append("‡ the number measures a constant output, not the method: in a run that went into the cell, "
-                     f"the final model predicts one string for every test input of a task ({'; '.join(constant)}).")
-    notes.append(selection_note(policies, policy, labels, len(backbones)))
-    differs = sorted({t for x in used["data_differs"].dropna() for t in split_list(x)})
-    if differs:
-        notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
-                     f"benchmark's): tasks {join(differs)}.")
     if any_derived:
         notes.append(f"{DERIVED_NOTE} (tasks: {join(sorted(any_derived))}).")
     if any_partial:
@@ -205,10 +197,18 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
         notes.append(f"{NOT_APPLICABLE}: not applicable (FWT without single-task scores; F.Ra and BWT with one task; "
                      "MTL: only AP, it is retrained from scratch at every step; a method that does not apply to a "
                      "benchmark, e.g. EPI on SuperNI's generation tasks).")
+    if constant:
+        notes.append("‡ the number measures a constant output, not the method: in a run that went into the cell, "
+                     f"the final model predicts one string for every test input of a task ({'; '.join(constant)}).")
     if missing_runs and seeds:
         notes.append(f"Missing runs ({len(missing_runs)}): {join(missing_runs)}.")
     notes.append(f"Backbone: {bb_text}. Data protocol: {join(protocols) or 'unknown'}. "
                  f"Seeds: {join(seeds) or 'none'}. Metric: {VARIANTS[variant][1]}.")
+    notes.append(selection_note(policies, policy, labels, len(backbones)))
+    differs = sorted({t for x in used["data_differs"].dropna() for t in split_list(x)})
+    if differs:
+        notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
+                     f"benchmark's): tasks {join(differs)}.")
     if ignored:
         notes.append(f"Ignored inputs (other methods, backbones, orders or seeds): {join(ignored)}.")
     return Cells(table, groups, rows, stats, used, files_of, policies, policy, notes, sources, backbones, seeds)
