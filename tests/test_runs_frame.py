@@ -27,7 +27,7 @@ def _doc(method, order, seed, ap, steps, benchmark="Long_Sequence", protocol=Non
 
 def _write(tmp_path, doc):
     r = doc["run"]
-    p = tmp_path / f"results/runs/{r['benchmark']}/{r['order']}/{r['backbone']}/{r['method']}/seed{r['seed']}/metrics.json"
+    p = tmp_path / "results/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}/metrics.json".format(**r)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(doc))
     return str(p)

@@ -39,7 +39,8 @@ def files(tmp_path):
         out.append(_run(tmp_path, "sapt-lora", "Long_Sequence", order, seed, ap, protocol=none))
     out += [_run(tmp_path, "seq-lora", "Long_Sequence", o, 0, ap, protocol=none)   # one seed: (10 + 12) / 2 = 11
             for o, ap in (("order3", 10.0), ("order4", 12.0))]
-    out += [_run(tmp_path, "o-lora", "Long_Sequence", o, 0, 60.0, bwt=-5.0, protocol=none) for o in ("order3", "order4")]
+    out += [_run(tmp_path, "o-lora", "Long_Sequence", o, 0, 60.0, bwt=-5.0, protocol=none)
+            for o in ("order3", "order4")]
     out += [_run(tmp_path, "mtl", "Long_Sequence", o, 0, 90.0, protocol=none) for o in ("order3", "order4")]
     out += [_run(tmp_path, "epi", "Long_Sequence", o, 0, 70.0, protocol=none) for o in ("order3", "order4")]
     return out

@@ -20,12 +20,10 @@ COLUMNS = ["table", "group", "benchmark", "order", "method", "paper_label", "met
 
 
 def load_paper_results(path):
-    """The tidy DataFrame of every published cell (see the module docstring), plus the file's header as ``attrs``
-    (``backbone``, ``n_tasks``)."""
+    """The tidy DataFrame of every published cell (see the module docstring); ``attrs`` holds the file's
+    ``backbone``, ``n_tasks``, ``path`` and each table's ``orders`` (those its cells average)."""
     import pandas as pd
     import yaml
-
-    from sapt_core.errors import SaptError as _E  # noqa: F401 (one name for the messages below)
 
     try:
         with open(path, encoding="utf-8") as fh:
@@ -59,7 +57,9 @@ def load_paper_results(path):
                                     benchmark=spec.get("benchmark", PER_ORDER.get(table, group)),
                                     order=group if table in PER_ORDER else None))
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame.attrs = {"backbone": doc.get("backbone"), "n_tasks": doc.get("n_tasks"), "path": str(path)}
+    frame.attrs = {"backbone": doc.get("backbone"), "n_tasks": doc.get("n_tasks"), "path": str(path),
+                   "orders": {t: sorted({o for os_ in spec["groups"].values() for o in os_ or ()})
+                              for t, spec in doc["tables"].items()}}
     return frame
 
 

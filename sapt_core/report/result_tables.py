@@ -96,8 +96,6 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     ``labels``: method -> the name the notes use."""
     import pandas as pd
 
-    import pandas as pd
-
     not_applicable = set(not_applicable)
     groups = column_groups(table, benchmarks, orders)
     expected = {(g.benchmark, o) for g in groups for o in g.orders}
@@ -135,7 +133,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                     records += [dict(method=m, backbone=bb, group=g.label, metric=name, mean=None, sd=None, n=None,
                                      text=NOT_APPLICABLE) for name in METRIC_NAMES]
                     continue
-                files, derived, partial, flat = [], set(), False, []
+                files, derived, partial, flat_out = [], set(), False, []
                 for s in seeds:
                     for o in g.orders:
                         hit = lookup.get((m, bb, g.benchmark, o, s))
@@ -147,10 +145,10 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                             continue
                         files.append(hit.metrics_file)
                         derived |= set(split_list(hit.derived))
-                        flat += [f"{t} ({o} seed {s})" for t in split_list(hit.constant_final)]
+                        flat_out += [f"{t} ({o} seed {s})" for t in split_list(hit.constant_final)]
                 row_files += [f for f in files if f not in row_files]
-                if flat:
-                    constant.append(f"{row}, {g.label}: {join(flat)}")
+                if flat_out:  # a task's final predictions are one constant string
+                    constant.append(f"{row}, {g.label}: {join(flat_out)}")
                 key = (m, bb, g.label)
                 n_ok_seeds = int(n_complete.get(key, 0))
                 for name in METRIC_NAMES:
@@ -172,7 +170,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
                         if partial or n < n_ok_seeds:
                             text += "†"
                             any_partial = True
-                        if flat:
+                        if flat_out:
                             text += "‡"
                     records.append(dict(method=m, backbone=bb, group=g.label, metric=name, mean=mean, sd=sd,
                                         n=int(n) if files and n_ok_seeds else 0, text=text))

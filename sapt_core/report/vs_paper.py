@@ -137,20 +137,21 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
     notes.append(f"{NOT_REPORTED}: the paper prints '-' (EPI selects prompts by classification labels and does not "
                  f"apply to SuperNI's generation tasks); {NOT_IN_PAPER}: a row the paper does not have; {NOT_RUN}: "
                  "a paper row this configuration does not run.")
-    notes.append(construction_note(context, paper))
+    notes.append(construction_note(context, paper, table))
     return Table(caption, columns, md_rows, list(csv_rows[0]) if csv_rows else ["table"], csv_rows, notes,
                  [paper.attrs.get("path", "paper results"), *sources], "files: the paper's numbers, then ours")
 
 
-def construction_note(c: Context, paper) -> str:
-    """What differs from the paper by construction, ours vs the paper's."""
+def construction_note(c: Context, paper, table: str) -> str:
+    """What differs from the paper's ``table`` by construction, ours vs the paper's."""
     n_paper = paper.attrs.get("n_tasks")
+    paper_orders = (paper.attrs.get("orders") or {}).get(table)
     differs = ("not recorded by these runs' scores" if c.data_differs is None
                else f"tasks {join(c.data_differs)}" if c.data_differs else "none")
     parts = [
         f"backbone: ours {join(c.backbones) or 'none'}, the paper's {paper.attrs.get('backbone')}",
         f"tasks per order: ours {join(c.n_tasks) or 'unknown'}, the paper's {n_paper}",
-        f"orders: ours {join(c.orders) or 'none'}",
+        f"orders: ours {join(c.orders) or 'none'}" + (f", the paper's {join(paper_orders)}" if paper_orders else ""),
         f"data protocol: ours {join(c.data_protocols) or 'unknown'} (split sizes: Tables 4-6), the paper's "
         f"{', '.join(c.paper_protocols) or 'own'} (paper section 5.1.1)",
         f"model selection: ours {join(dict.fromkeys(c.policies)) or 'not recorded'}, the paper does not state one",
