@@ -8,8 +8,8 @@ mean of its Tables 8 / 9 order values, beyond the rounding of the printed number
 from the paper by construction (backbone, tasks per order, orders, data protocol, model selection, data that
 differs from upstream, seeds), so a large difference on the tiny default reads as what it is.
 
-The CSV has one row per (row, group, metric): ``ours_mean, ours_sd, ours_n, ours_cell, paper, paper_reported,
-paper_consistent, difference, within_2sd, mark``.
+The CSV has one row per (row, group, metric): ``table, method, label, backbone, group, metric, ours_mean, ours_sd,
+ours_n, ours_cell, paper, paper_reported, difference, within_2sd, mark, paper_consistent``.
 """
 
 from __future__ import annotations
@@ -67,8 +67,6 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
     """The comparison of ``table``: ``stats`` = our cells (``method, backbone, group, metric, mean, sd, n, text``),
     ``rows`` = our (method, backbone) rows in order, ``paper`` = :func:`~sapt_core.report.paper_results.
     load_paper_results`, ``sources`` = the files our cells come from."""
-    import pandas as pd
-
     labels = labels or {}
     published = paper[paper["table"] == table]
     metrics = list(dict.fromkeys(published["metric"]))
@@ -82,7 +80,7 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
 
     columns = ["Method", _group_kind(table)] + [f"{m} {x}" for m in metrics for x in ("ours", "paper", "Δ")]
     md_rows, csv_rows = [], []
-    counts = {"compared": 0, "within": 0, "one_seed": 0}
+    counts = {WITHIN: 0, ONE_SEED: 0, "outside": 0, "none": 0}
     for method, bb in row_keys:
         name = labels.get(method) or paper_label.get(method, method)
         if len(backbones) > 1 and bb is not None:
@@ -90,47 +88,21 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
         for group in groups:
             cells = [name, group.replace("_", " ")]
             for metric in metrics:
-                o, p = ours.get((method, bb, group, metric)), pub.get((method, group, metric))
-                mean = None if o is None or pd.isna(o.mean) else float(o.mean)
-                sd = None if o is None or pd.isna(o.sd) else float(o.sd)
-                n = 0 if o is None or pd.isna(o.n) else int(o.n)
-                ours_text = NOT_RUN if o is None else o.text
-                flag = bad.get((method, group, metric))
-                if p is None:
-                    paper_text = NOT_IN_PAPER
-                elif not p.reported:
-                    paper_text = NOT_REPORTED
-                else:
-                    paper_text = fmt(p.value) + (INCONSISTENT if flag else "")
-                diff = within = None
-                mark = ""
-                if mean is not None and p is not None and p.reported:
-                    diff = mean - p.value
-                    counts["compared"] += 1
-                    if sd is not None and n > 1:
-                        within = abs(diff) <= 2 * sd
-                        mark = WITHIN if within else ""
-                        counts["within"] += bool(within)
-                    else:
-                        mark = ONE_SEED
-                        counts["one_seed"] += 1
-                delta = NOT_APPLICABLE if diff is None else f"{diff:+.2f}" + (f" {mark}" if mark else "")
-                cells += [ours_text, paper_text, delta]
-                csv_rows.append({
-                    "table": table, "method": method, "label": name, "backbone": bb or "", "group": group,
-                    "metric": metric, "ours_mean": "" if mean is None else mean, "ours_sd": "" if sd is None else sd,
-                    "ours_n": n, "ours_cell": ours_text, "paper": "" if p is None or not p.reported else p.value,
-                    "paper_reported": p is not None and bool(p.reported),
-                    "paper_consistent": "" if p is None or not p.reported or table == "table3" else not flag,
-                    "difference": "" if diff is None else diff, "within_2sd": "" if within is None else within,
-                    "mark": mark})
+                texts, rec = compare(ours.get((method, bb, group, metric)), pub.get((method, group, metric)),
+                                     bad.get((method, group, metric)))
+                cells += texts
+                counts[rec["mark"] or ("outside" if rec["difference"] != "" else "none")] += 1
+                csv_rows.append({"table": table, "method": method, "label": name, "backbone": bb or "",
+                                 "group": group, "metric": metric, **rec,
+                                 "paper_consistent": "" if rec["paper"] == "" or table == "table3"
+                                 else (method, group, metric) not in bad})
             md_rows.append(cells)
 
     caption = (f"{table_number(table)} beside the paper's published numbers ({paper.attrs.get('backbone')}): our "
                "cell, the paper's cell and the difference (ours - paper) for each metric.")
-    outside = counts["compared"] - counts["within"] - counts["one_seed"]
-    notes = [f"Compared cells: {counts['compared']}; within two seed sd ({WITHIN}): {counts['within']}; outside: "
-             f"{outside}; {ONE_SEED}: {counts['one_seed']} (no sd over seeds to judge the difference by)."]
+    compared = counts[WITHIN] + counts[ONE_SEED] + counts["outside"]
+    notes = [f"Compared cells: {compared}; within two seed sd ({WITHIN}): {counts[WITHIN]}; outside: "
+             f"{counts['outside']}; {ONE_SEED}: {counts[ONE_SEED]} (no sd over seeds to judge the difference by)."]
     if bad:
         notes.append(f"{INCONSISTENT} the paper is not consistent with itself here (beyond the rounding of its "
                      f"2-decimal numbers): {'; '.join(dict.fromkeys(bad.values()))}.")
@@ -140,6 +112,37 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
     notes.append(construction_note(context, paper, table))
     return Table(caption, columns, md_rows, list(csv_rows[0]) if csv_rows else ["table"], csv_rows, notes,
                  [paper.attrs.get("path", "paper results"), *sources], "files: the paper's numbers, then ours")
+
+
+def compare(ours, paper, inconsistent) -> tuple[list[str], dict]:
+    """One metric of one row and group: the shown (ours, paper, difference) texts and the CSV fields. ``ours``: our
+    cell (a stats row) or None (not run); ``paper``: the published cell or None (not in the paper);
+    ``inconsistent``: whether that published cell contradicts the paper's per-order tables."""
+    import pandas as pd
+
+    def value(x):
+        return None if ours is None or pd.isna(x) else float(x)
+
+    mean, sd = (value(ours.mean), value(ours.sd)) if ours is not None else (None, None)
+    n = 0 if ours is None or pd.isna(ours.n) else int(ours.n)
+    published = paper is not None and bool(paper.reported)
+    paper_text = (NOT_IN_PAPER if paper is None else NOT_REPORTED if not published
+                  else fmt(paper.value) + (INCONSISTENT if inconsistent else ""))
+    diff = within = None
+    mark = ""
+    if mean is not None and published:
+        diff = mean - paper.value
+        if sd is not None and n > 1:
+            within = abs(diff) <= 2 * sd
+            mark = WITHIN if within else ""
+        else:
+            mark = ONE_SEED
+    delta = NOT_APPLICABLE if diff is None else f"{diff:+.2f}" + (f" {mark}" if mark else "")
+    ours_text = NOT_RUN if ours is None else ours.text
+    rec = {"ours_mean": "" if mean is None else mean, "ours_sd": "" if sd is None else sd, "ours_n": n,
+           "ours_cell": ours_text, "paper": paper.value if published else "", "paper_reported": published,
+           "difference": "" if diff is None else diff, "within_2sd": "" if within is None else within, "mark": mark}
+    return [ours_text, paper_text, delta], rec
 
 
 def construction_note(c: Context, paper, table: str) -> str:
