@@ -106,9 +106,12 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
     if bad:
         notes.append(f"{INCONSISTENT} the paper is not consistent with itself here (beyond the rounding of its "
                      f"2-decimal numbers): {'; '.join(dict.fromkeys(bad.values()))}.")
-    notes.append(f"{NOT_REPORTED}: the paper prints '-' (EPI selects prompts by classification labels and does not "
-                 f"apply to SuperNI's generation tasks); {NOT_IN_PAPER}: a row the paper does not have; {NOT_RUN}: "
-                 "a paper row this configuration does not run.")
+    shown = {c for r in md_rows for c in r}
+    legend = {NOT_REPORTED: "the paper prints '-' (EPI selects prompts by classification labels and does not apply "
+                            "to SuperNI's generation tasks)",
+              NOT_IN_PAPER: "a row the paper does not have", NOT_RUN: "a paper row this configuration does not run"}
+    if shown & set(legend):
+        notes.append("; ".join(f"{k}: {v}" for k, v in legend.items() if k in shown) + ".")
     notes.append(construction_note(context, paper, table))
     return Table(caption, columns, md_rows, list(csv_rows[0]) if csv_rows else ["table"], csv_rows, notes,
                  [paper.attrs.get("path", "paper results"), *sources], "files: the paper's numbers, then ours")
