@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report-index": ("sapt_core.report.index", "results/README.md: which runs fed which table and figure"),
     "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
     "run-metrics": ("sapt_core.report.run_metrics", "score matrix + AP, F.Ra, FWT, BWT of one run (its step scores)"),
-    "report-table": ("sapt_core.report.tables", "paper Tables 1, 2, 4-9 as .md/.csv/.tex from run metrics and config"),
+    "report-table": ("sapt_core.report.tables", "paper Tables 1-9 as .md/.csv/.tex (--vs-paper: beside the paper's numbers)"),
+    "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
     "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 

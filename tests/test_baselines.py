@@ -254,7 +254,7 @@ def test_epi_picks_the_closest_task_and_refuses_generation_tasks(tiny_t5, chain_
 
 def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
     from sapt_core.benchmarks import load_benchmarks
-    from sapt_core.report.tables import result_table
+    from sapt_core.report.result_tables import result_table
 
     t = result_table("table1", [], load_benchmarks(benchmarks_path), methods=["epi"], orders=["order1", "order3"],
                      seeds=[0], not_applicable=[("epi", "SuperNI")])
@@ -263,9 +263,12 @@ def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
     assert all(v == "n/a (missing)" for k, v in row.items() if k.startswith("Long_Sequence"))
 
 
-def test_figure6_variants():
-    """Figure 6's runs: volume x type variants of Replay and SAPT-LoRA, each read back as (method, type, volume)."""
+def test_figure6_variants_and_series():
+    """Figure 6's runs: volume x type variants of Replay and SAPT-LoRA; the series average orders, then seeds."""
+    import shlex
+
     from sapt_core.plan import ContinualPlan, split_variant
+    from sapt_core.report.replay_figure import parse_points, replay_series
 
     plan = ContinualPlan({"experiments": {"figure6": {"methods": ["replay", "sapt-lora"], "backbones": ["b"],
                                                         "benchmarks": ["SuperNI"], "replay_volumes": [0.02, 0.5]}}},
@@ -277,6 +280,14 @@ def test_figure6_variants():
     assert [plan.replay_point(n) for n in names] == [
         ("replay", "real", 0.02), ("replay", "real", 0.5), ("sapt-lora", "real", 0.02), ("sapt-lora", "real", 0.5),
         ("sapt-lora", "pseudo", 0.02), ("sapt-lora", "pseudo", 0.5)]
+    # the Figure 6 job gets each run's point on its command line (variant names hold '=': the point follows the last)
+    points = parse_points(shlex.split(plan.replay_points_arg())[1:])
+    assert points == dict(zip(names, map(plan.replay_point, names)))
+    metrics = [{"run": {"benchmark": "SuperNI", "order": o, "method": "replay~real_replay_volume=0.5", "seed": s},
+                "metrics": {"AP": ap, "F.Ra": 1.0, "FWT": 0.0}}
+               for o, s, ap in [("order1", 0, 10.0), ("order2", 0, 20.0), ("order1", 1, 30.0), ("order2", 1, 50.0)]]
+    series = replay_series(metrics, points, {"replay": "Replay"})
+    assert series["SuperNI"]["AP"]["Replay (real)"] == {0.5: [15.0, 40.0]}   # the paper's name
     with pytest.raises(SaptError, match="unknown method"):
         plan.replay_variant("nope", "real", 0.1)
 

@@ -48,7 +48,7 @@ def test_figure3_heatmaps_from_a_run_dir(tmp_path):
 
     from sapt_core.report.figures import attention_maps
 
-    run = tmp_path / "runs/Long_Sequence/order3/tiny-t5/sapt-lora/seed0"
+    run = tmp_path / "results/runs/Long_Sequence/order3/tiny-t5/sapt-lora/seed0"
     (run / "step2/state").mkdir(parents=True)
     targets = torch.tensor([[1.0, 0.0], [0.3, 0.7]])
     save_file({"arm.targets": targets}, str(run / "step2/state/state.safetensors"))
@@ -80,7 +80,7 @@ def _fake_run(root, bench="SuperNI", order="order1", backbone="tiny-t5", method=
     import torch
     from safetensors.torch import save_file
 
-    run = root / f"runs/{bench}/{order}/{backbone}/{method}/seed{seed}"
+    run = root / f"results/runs/{bench}/{order}/{backbone}/{method}/seed{seed}"  # the run layout (sapt_core.layout)
     t = len(tasks)
     last = run / f"step{t}"
     (last / "state").mkdir(parents=True)
@@ -349,3 +349,30 @@ def test_figure4_schedules_its_backbones_only(repo_root, data_root, tmp_path):
                        for m in ("o-lora", "sapt-lora")}
     assert {w["backbone"] for r, w in jobs if r == "build_backbone"} == {"tiny-t5-s", "tiny-t5", "tiny-t5-l"}
     assert ("metric_figure", {"figure": "figure4"}) in jobs
+
+
+def test_default_schedules_the_comparisons_runs_csv_and_figure6_with_its_points(repo_root, data_root, tmp_path):
+    """all_tables of the default: each transcribed table's comparison with the paper, results/runs.csv from every
+    run, and Figure 6 with each run's (series, replay type, volume) on its command line."""
+    import re
+    import shlex
+
+    from sapt_core.report.replay_figure import parse_points
+    from wf_helpers import _copy_workflow, _snakemake
+
+    wd = _copy_workflow(repo_root, tmp_path)
+    res, jobs = _dry_jobs(wd, "all_tables", "--config", f"data_root={data_root}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(w["table"] for r, w in jobs if r == "vs_paper_table") == ["table1", "table2", "table3", "table8",
+                                                                           "table9"]
+    assert [r for r, _ in jobs].count("runs_table") == 1 and ("replay_figure", {}) in jobs
+    assert not any(r == "metric_figure" and w["figure"] == "figure6" for r, w in jobs)
+    res = _snakemake(wd, "-n", "-p", "figure6", "--config", f"data_root={data_root}")
+    cmd = next(line for line in res.stdout.splitlines() if "sapt report-figure --figure figure6" in line)
+    argv = shlex.split(cmd.split(">")[0])
+    points = parse_points(argv[argv.index("--points") + 1: argv.index("--out-prefix")])
+    assert points["sapt-lora~replay_volume=1.0,pseudo_source=real"] == ("sapt-lora", "real", 1.0)
+    assert points["lfpt5"] == ("lfpt5", "pseudo", 0.02) and points["replay~real_replay_volume=1.0"][1:] == ("real", 1.0)
+    assert re.search(r"--labels .*sapt-lora=SAPT-LoRA", cmd)
+    runs = re.findall(r"results/runs/\S+/metrics\.json", cmd)
+    assert len(runs) == len(points) == 8                                  # every run of the experiment has a point

@@ -95,6 +95,8 @@ def test_run_metrics_hand_computed(run_dir):
     assert r["FWT"] == pytest.approx(20 / 3)  # ((82 - 77) + (62 - 52) + (91 - 86)) / 3
     assert m["derived"] == ["task_c"]
     assert m["data_protocol"] == "official"
+    # score files without prediction summaries, upstream flags or a protocol: those fields are null
+    assert m["prediction_stats"] is None and m["protocol"] is None and m["data_differs"] is None
     src = m["sources"]
     assert sorted(src) == ["single", "step1", "step2", "step3"]
     assert src["step2"]["path"] == str(run / "step2" / "scores.json") and len(src["step2"]["sha256"]) == 64
@@ -104,6 +106,63 @@ def test_run_metrics_hand_computed(run_dir):
     assert names == TASKS
     np.testing.assert_array_equal(a, np.array([[np.nan if v is None else v for v in row] for row in A], float))
     assert (run / "matrix.csv").read_text().splitlines()[1] == "step1,80.0,,"
+
+
+def _predictions(top_share, valid=1.0):
+    return {"n": 10, "top": "positive", "top_share": top_share, "empty_share": 0.0, "valid_share": valid}
+
+
+def _add_new_fields(run, protocols):
+    """What `sapt evaluate` adds per task (prediction summary, upstream flag) and per file (protocol): after step k
+    task j's most frequent prediction has share (j + 1) / (k + 1) ... and task_b's after step 3 is constant; only
+    task_b's data differs from upstream."""
+    for k in range(1, 4):
+        path = run / f"step{k}" / "scores.json"
+        doc = json.loads(path.read_text())
+        for j, t in enumerate(TASKS[:k]):
+            share = 1.0 if (k, t) == (3, "task_b") else (j + 1) / (k + 1)
+            doc["tasks"][t]["predictions"] = _predictions(share, None if METRIC[j] == "rougeL" else 0.9)
+            doc["tasks"][t]["upstream"] = "differs" if t == "task_b" else "match"
+        doc["protocol"] = protocols[k - 1]
+        path.write_text(json.dumps(doc))
+
+
+def test_run_metrics_records_predictions_protocol_and_upstream(run_dir):
+    run, singles = run_dir
+    last = {"selection": "val", "select_every_epochs": 5, "attention_split": "val"}
+    _add_new_fields(run, [{"selection": "test", "select_every_epochs": 1, "attention_split": None}, None, last])
+    assert _run_metrics(run, singles) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    stats = m["prediction_stats"]
+    assert len(stats) == 3 and [len(r) for r in stats] == [3, 3, 3]
+    assert stats[0][1] is None and stats[1][2] is None                       # above the diagonal: not yet trained
+    assert stats[1][0]["top_share"] == pytest.approx(1 / 3) and stats[2][1]["top_share"] == 1.0
+    assert stats[2][0]["valid_share"] is None and stats[2][1]["valid_share"] == 0.9  # generation task: no labels
+    assert m["protocol"] == last                                             # the last step's
+    assert m["data_differs"] == ["task_b"]
+    assert m["metrics"]["AP"] == pytest.approx(70.0)                         # the metrics are untouched
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("top_share", 1.5, "tasks.task_a.predictions.top_share: expected a share in [0, 1]"),
+    ("n", "ten", "tasks.task_a.predictions.n: expected a count"),
+    ("upstream", "same", "tasks.task_a.upstream: expected 'match', 'differs' or null"),
+    ("protocol", {"selection": "best"}, "protocol.selection: expected one of none, val, test")])
+def test_run_metrics_rejects_malformed_new_fields(run_dir, capsys, field, value, expected):
+    run, singles = run_dir
+    path = run / "step2" / "scores.json"
+    doc = json.loads(path.read_text())
+    if field == "protocol":
+        doc["protocol"] = value
+    elif field == "upstream":
+        doc["tasks"]["task_a"]["upstream"] = value
+    else:
+        doc["tasks"]["task_a"]["predictions"] = {**_predictions(0.5), field: value}
+    path.write_text(json.dumps(doc))
+    assert _run_metrics(run, singles) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"error: {path}: {expected}" in err
+    assert not (run / "metrics.json").exists() and not (run / "matrix.csv").exists()
 
 
 def test_run_metrics_without_single(run_dir):
@@ -294,6 +353,49 @@ def test_table8_without_superni_runs(tmp_path, metrics_files):
     assert _sources(md) == []
 
 
+def _edit(path, **fields):
+    doc = json.loads(open(path).read())
+    doc.update(fields)
+    open(path, "w").write(json.dumps(doc))
+
+
+def test_table_marks_constant_outputs_selection_policy_and_upstream(tmp_path, metrics_files):
+    """sapt-lora order3 seed0's final model predicts one string for cb: its Long Sequence cells carry ‡ (the other
+    row's do not); sapt-lora's runs selected no state, seqlora's the best on the test split: the rows' policies are
+    stated and seqlora's row (not the first row's policy) is marked §; cb's data differs from upstream."""
+    stats = [[{"top_share": 0.4}, None], [{"top_share": 0.5}, {"top_share": 1.0, "top": "entailment"}]]
+    none = {"selection": "none", "select_every_epochs": 0, "attention_split": None}
+    test = {"selection": "test", "select_every_epochs": 5, "attention_split": "test"}
+    for f in metrics_files:
+        method = json.loads(open(f).read())["run"]["method"]
+        _edit(f, tasks=["mnli", "cb"], protocol=none if method == "sapt-lora" else test, data_differs=[])
+    first = next(f for f in metrics_files if "order3/tiny-t5/sapt-lora/seed0" in f)
+    _edit(first, prediction_stats=stats, data_differs=["cb"])
+    rc, prefix = _table(tmp_path, "table1", metrics_files, ["--methods", "sapt-lora", "seqlora"])
+    assert rc == 0
+    md = prefix.with_suffix(".md").read_text()
+    rows = _md_rows(md)
+    assert rows["sapt-lora"][1:5] == ["n/a (missing)"] * 4                 # SuperNI: no runs, no mark
+    assert all(c.endswith("‡") for c in rows["sapt-lora"][5:9])            # Long Sequence AP, F.Ra, FWT, BWT
+    assert not any("‡" in c for c in rows["seqlora §"][1:])
+    assert ("‡ the number measures a constant output, not the method: in a run that went into the cell, the final "
+            "model predicts one string for every test input of a task (sapt-lora, Long_Sequence: cb (order3 seed 0))."
+            in md)
+    assert ("Model selection: none (the last epoch's state); § rows whose runs differ: seqlora: best state every 5 "
+            "epochs on the test split, a_t from the test split." in md)
+    assert "Data that differs from upstream (prepared from files not identical to the upstream benchmark's): " \
+           "tasks cb." in md
+    rows = _csv_rows(prefix.with_suffix(".csv"))
+    assert rows["seqlora"]["selection"].startswith("best state every 5 epochs")
+    assert rows["sapt-lora"]["Long_Sequence AP cell"].endswith("‡")
+    # one policy for every row: stated once, no row marked
+    for f in metrics_files:
+        _edit(f, protocol=none)
+    rc, prefix = _table(tmp_path, "table1", metrics_files, ["--methods", "sapt-lora", "seqlora"])
+    md = prefix.with_suffix(".md").read_text()
+    assert "Model selection: none (the last epoch's state) (every row)." in md and "seqlora §" not in md
+
+
 def test_table_duplicate_run_is_an_error(tmp_path, metrics_files, capsys):
     rc, prefix = _table(tmp_path, "table1", metrics_files + metrics_files[:1])
     assert rc == 2
@@ -325,13 +427,26 @@ def test_table5_with_manifests(tmp_path, benchmarks_path):
                 "derived": {"test": True, "reason": "x"} if task == "yelp" else {}})
     rc, prefix = _table(tmp_path, "table5", extra=["--benchmarks", str(benchmarks_path),
                                                    "--manifests", str(tmp_path / "results/data")])
+    assert "Dropped" not in prefix.with_suffix(".md").read_text()  # manifests without the record: no column
+    # cb's manifest records 3 train and 1 test instances dropped (output '-', not a label); yelp's has no record
+    _write(root / "cb" / "manifest.json",
+           {"benchmark": "Long_Sequence", "task": "cb", "protocol": "official", "seed": 0,
+            "counts": manifests["cb"], "derived": {},
+            "dropped": {"train": 3, "val": 0, "test": 1, "labels": {"-": 4}, "reason": "output not in labels.json"}})
+    rc, prefix = _table(tmp_path, "table5", extra=["--benchmarks", str(benchmarks_path),
+                                                   "--manifests", str(tmp_path / "results/data")])
     assert rc == 0
     md = prefix.with_suffix(".md").read_text()
     rows = _md_rows(md)
-    assert rows["#"][4:] == ["Train", "Val", "Test", "Test split"]
-    assert rows["1"][1:] == ["yelp", "CL", "accuracy", "64", "16", "32", "held out from train*"]
-    assert rows["11"][1:] == ["cb", "SuperGLUE", "accuracy", "50", "5", "20", "upstream"]
-    assert rows["2"][4:] == ["n/a (missing)"] * 4  # amazon: no manifest
+    assert rows["#"][4:] == ["Train", "Val", "Test", "Test split", "Dropped"]
+    assert rows["1"][1:] == ["yelp", "CL", "accuracy", "64", "16", "32", "held out from train*", "not recorded"]
+    assert rows["11"][1:] == ["cb", "SuperGLUE", "accuracy", "50", "5", "20", "upstream", "train 3, test 1"]
+    assert rows["2"][4:] == ["n/a (missing)"] * 5  # amazon: no manifest
+    assert ("Dropped: classification instances (train / val / test) removed when the data was prepared because their "
+            "output is not one of the task's labels (labels.json): output not in labels.json. Outputs dropped: cb "
+            "'-' x4. not recorded: the manifest predates the record." in md)
+    cb = next(r for r in csv.DictReader(open(prefix.with_suffix(".csv"), newline="")) if r["dataset"] == "cb")
+    assert (cb["dropped_train"], cb["dropped_val"], cb["dropped_test"]) == ("3", "0", "1")
     assert "* test split held out from train: upstream test file missing (tasks: yelp)." in md
     assert "Data protocol: official. Seeds: 0." in md
     assert _sources(md) == [str(benchmarks_path), str(root / "yelp/manifest.json"), str(root / "cb/manifest.json")]

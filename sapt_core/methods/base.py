@@ -182,11 +182,11 @@ class Method:
         return {}
 
     def reference(self) -> dict:
-        """a_{0,t} for FWT (paper section 5.1.2): the keys of a single fresh block of this method's PET type trained
-        on task t alone with this method's optimisation, batching, evaluation and selection settings."""
-        from sapt_core.methods.single_block import SingleBlockConfig
-
-        own, keys = self.values(), specs(SingleBlockConfig)
+        """a_{0,t} for FWT (paper section 5.1.2): the values of a single fresh block of this method's PET type
+        (the ``single-task`` method, :mod:`sapt_core.methods.single_block`) trained on task t alone with this
+        method's optimisation, batching, evaluation and selection settings."""
+        own = self.values()
+        keys = {**specs(TrainKeys), **specs(LoraKeys), **specs(PromptKeys)}
         ref = {k: own.get(k, s.default) for k, s in keys.items()}
         ref.update(pet=self.pet(), init="fresh", real_replay_volume=0.0)
         unused = ("prompt_len",) if ref["pet"] == "lora" else ("lora_r", "lora_alpha", "lora_dropout")

@@ -8,7 +8,8 @@ import shlex
 from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.plan.experiments import ZERO_SHOT
-from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, RESULT_TABLES, STATIC_TABLES
+from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, PAPER_RESULTS, PAPER_TABLES, RESULT_TABLES,
+                                       STATIC_TABLES, VS_PAPER_SUFFIX)
 
 
 class ReportPlan:
@@ -22,6 +23,12 @@ class ReportPlan:
         items = [shlex.quote(f"{m}={lab}") for m, lab in labels.items() if lab != m]
         return f"--labels {' '.join(items)}" if items else ""
 
+    def report_labels(self) -> dict[str, str]:
+        """The paper's name of every method the experiments list (methods file ``label``; Table 3's backbone row:
+        ``Zero-shot``), for the report's front page (workflow/report/workflow.rst)."""
+        listed = dict.fromkeys(m for e in self.config.get("experiments", {}).values() for m in e["methods"])
+        return {m: "Zero-shot" if m == ZERO_SHOT else self.method_info(m)["label"] for m in listed}
+
     def table_args(self, table: str) -> str:
         exp = self.experiment(table)
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
@@ -31,6 +38,21 @@ class ReportPlan:
                 f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
                 f"--seeds {' '.join(map(str, self.seeds(exp)))} --benchmarks {self.config['benchmarks_file']} "
                 f"{backbone} {self.labels_arg(exp['methods'])}").rstrip()
+
+    def vs_paper_inputs(self, table: str) -> list[str]:
+        """The files a table's comparison with the paper is computed from: the table's own inputs (Table 3: the
+        unseen-task scores; Tables 1, 2, 8, 9: the runs' metrics)."""
+        return [p for _, p in self.unseen_score_files()] if table == "table3" else self.metrics_files(table)
+
+    def vs_paper_args(self, table: str) -> str:
+        """``sapt report-table`` arguments of a table's comparison with the paper (``--vs-paper`` is added by the
+        rule): the table's own arguments, so the compared cells are the table's."""
+        if table == "table3":
+            methods = self.experiment("table3")["methods"]
+            unseen = " ".join(shlex.quote(f"{m}={p}") for m, p in self.unseen_score_files())
+            return (f"--unseen {unseen} --methods {' '.join(methods)} --benchmarks {self.config['benchmarks_file']} "
+                    f"{self.labels_arg(methods)}").rstrip()
+        return f"--metrics {' '.join(self.metrics_files(table))} {self.table_args(table)}"
 
     def table_manifests(self, benchmark: str | None) -> list[str]:
         """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
@@ -92,16 +114,30 @@ class ReportPlan:
         return (f"--methods {' '.join(exp['methods'])} --backbones {' '.join(exp['backbones'])} "
                 f"{self.labels_arg(exp['methods'])}").rstrip()
 
+    def replay_points_arg(self, figure: str = "figure6") -> str:
+        """``--points METHOD=SERIES:TYPE:VOLUME ...`` of the Figure 6 job: each run method's base method, replay type
+        and volume (:mod:`sapt_core.report.replay_figure`), shell-quoted."""
+        exp = self._figure_checked(figure)
+        items = [f"{m}={':'.join(map(str, self.replay_point(m)))}" for m in self.experiment_methods(exp)]
+        return "--points " + " ".join(map(shlex.quote, items))
+
     def figure_sources(self, figure: str) -> list[str]:
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
     def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds (figures only where their runs are configured)."""
+        """Every table and figure ``all_tables`` builds (figures only where their runs are configured), each result
+        table's comparison with the paper, and results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
         out = [layout.table_file(t) for t in RESULT_TABLES if t in exps]
         out += [layout.table_file("table3")] if "table3" in exps else []
         out += [layout.table_file(t) for t in STATIC_TABLES]
+        out += [layout.table_file(f"{t}{VS_PAPER_SUFFIX}") for t in PAPER_TABLES if t in exps]
+        out += [layout.RUNS_CSV] if self.all_metrics_files() else []
         return out + self.figure_outputs()
+
+    def all_metrics_files(self) -> list[str]:
+        """The metrics.json of every run of every configured experiment, once each (results/runs.csv)."""
+        return sorted({f for e in self.config.get("experiments", {}) for f in self.metrics_files(e)})
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
@@ -112,8 +148,12 @@ class ReportPlan:
                 srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
             elif stem.startswith("figure"):
                 srcs = self.figure_sources(stem)
+            elif stem.endswith(VS_PAPER_SUFFIX):
+                srcs = [PAPER_RESULTS] + self.vs_paper_inputs(stem[: -len(VS_PAPER_SUFFIX)])
             elif stem == "table3":
                 srcs = [p for _, p in self.unseen_score_files()]
+            elif f == layout.RUNS_CSV:
+                srcs = self.all_metrics_files()
             else:
                 srcs = self.metrics_files(stem)
             entries.append("--entry " + " ".join([f, *srcs]))

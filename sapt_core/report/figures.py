@@ -8,44 +8,27 @@ test time = the mean attention of each task's test inputs under the final model 
 Figure 4 (scale) and Figures 5 / 7 (architecture): AP, F.Ra and FWT per backbone, one series per method (mean over
 orders, then over seeds; error bars +- sd over seeds), one row per benchmark. Figure 4 draws lines over the
 backbones in the order given (smallest first), Figures 5 / 7 grouped bars. Series are whatever methods the runs
-hold (``--methods`` only orders them), so baselines appear without code changes.
+hold (``--methods`` only orders them), so baselines appear without code changes. Figure 6 (replay volume):
+:mod:`sapt_core.report.replay_figure`.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from sapt_core.errors import SaptError
-
-ATTENTION_FIGURES = ("figure3", "figure9", "figure10", "figure11", "figure12")
-METRIC_FIGURES = {"figure4": "scale", "figure5": "architecture", "figure6": "replay", "figure7": "architecture"}
-FIGURES = ("figure8", *ATTENTION_FIGURES, *METRIC_FIGURES)
-# what the paper's figure shows (the caption's subject); the plotted runs are whatever the experiment declares
-PAPER = {
-    "figure3": "paper: SAPT-Prompt, Long Sequence (T5-large)",
-    "figure4": "paper: T5 sizes large / XL / XXL",
-    "figure5": "paper: T5 vs LLaMA-2, SuperNI",
-    "figure6": "paper App. E.2: replay volume and type, T5-large",
-    "figure7": "paper: T5 vs LLaMA-2, Long Sequence",
-    "figure8": "paper: T5-large, SuperNI and Long Sequence",
-    "figure9": "paper: SAPT-Prompt, SuperNI (T5-large)",
-    "figure10": "paper: SAPT-Prompt, Long Sequence (T5-large)",
-    "figure11": "paper: SAPT-LoRA, SuperNI (T5-large)",
-    "figure12": "paper: SAPT-LoRA, Long Sequence (T5-large)",
-}
-FIG_METRICS = (("AP", "AP (higher is better)"), ("F.Ra", "F.Ra, forgetting (lower is better)"),
-               ("FWT", "FWT, forward transfer (higher is better)"))
-_RUN_RE = re.compile(r"runs/(?P<benchmark>[^/]+)/(?P<order>order\d+)/(?P<backbone>[^/]+)/(?P<method>[^/]+)/"
-                     r"seed(?P<seed>\d+)/?$")
+from sapt_core.layout import parse_run_dir
+from sapt_core.report.registry import ATTENTION_FIGURES, FIGURE_PAPER, FIGURES, METRIC_FIGURES, table_number
+from sapt_core.report.series import FIG_METRICS, PANEL_ORDER, grouped_metrics, ordered
+from sapt_core.report.table_model import parse_labels
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figure", required=True, choices=FIGURES)
     p.add_argument("--metrics", nargs="*", default=[],
-                   help="figures 4, 5, 7, 8: metrics.json files of the runs (sapt run-metrics)")
+                   help="figures 4-8: metrics.json files of the runs (sapt run-metrics)")
     p.add_argument("--runs", nargs="*", default=[],
                    help="figures 3, 9-12: run directories (each with step<T>/state/ and step<T>/attention.json)")
     p.add_argument("--methods", nargs="*", default=None, help="series order (default: as found)")
@@ -53,11 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="figures 4, 5, 7: x-axis order of the backbones (default: as found)")
     p.add_argument("--labels", nargs="*", default=[], metavar="METHOD=LABEL",
                    help="legend names (the paper's, from config/methods.yaml `label`); default: the method name")
+    p.add_argument("--points", nargs="*", default=[], metavar="METHOD=SERIES:TYPE:VOLUME",
+                   help="figure 6: each run method's series method, replay type (real / pseudo) and volume")
     p.add_argument("--out-prefix", required=True, help="writes <prefix>.png and <prefix>.pdf")
-
-
-def figure_number(name: str) -> str:
-    return name.replace("figure", "Figure ")
 
 
 def ap_curves(metrics: list[dict]) -> dict:
@@ -107,8 +88,7 @@ def attention_maps(run_dir) -> tuple:
 def run_identity(run_dir, side: dict | None = None) -> dict:
     """benchmark, order, backbone, method, seed of a run directory (results/runs/<b>/<o>/<bb>/<m>/seed<s>); the
     state sidecar fills in what the path does not say."""
-    m = _RUN_RE.search(Path(run_dir).as_posix())
-    ident = m.groupdict() if m else {}
+    ident = {k: str(v) for k, v in (parse_run_dir(Path(run_dir).as_posix()) or {}).items()}
     side = side or {}
     for key in ("benchmark", "method", "seed"):
         ident.setdefault(key, str(side.get(key, "?")))
@@ -151,43 +131,16 @@ def heatmap_figure(figure: str, run_dirs: list, plt):
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     methods = sorted({run_identity(r)["method"] for r in run_dirs})
     benches = sorted({run_identity(r)["benchmark"].replace("_", " ") for r in run_dirs})
-    fig.suptitle(f"{figure_number(figure)}: shared attention of {', '.join(methods)} on {', '.join(benches)}, "
+    fig.suptitle(f"{table_number(figure)}: shared attention of {', '.join(methods)} on {', '.join(benches)}, "
                  f"training (left) vs testing (right)\nrows: inputs of a task; columns: PET blocks; "
-                 f"a diagonal layout = each task routed to its own block ({PAPER[figure]})", fontsize=10)
+                 f"a diagonal layout = each task routed to its own block ({FIGURE_PAPER[figure]})", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def grouped_metrics(metrics: list[dict], series=lambda r: r["method"], x=lambda r: r["backbone"]) -> dict:
-    """{benchmark: {metric: {series: {x: [per-seed values, each the mean over orders]}}}}; ``series`` and ``x`` map
-    a run's identity to its curve and x position. Metrics that do not apply (None, e.g. MTL's F.Ra) are left out
-    of the order mean (NaN when no order has one)."""
-    import numpy as np
-
-    by = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))  # b -> series -> x -> seed
-    for m in metrics:
-        r = m["run"]
-        by[r["benchmark"]][series(r)][x(r)][r["seed"]].append(m["metrics"])
-    out = {}
-    for bench, curves in by.items():
-        out[bench] = {k: {} for k, _ in FIG_METRICS}
-        for name, points in curves.items():
-            for key, _ in FIG_METRICS:
-                out[bench][key][name] = {
-                    p: [float(np.mean([float(v[key]) for v in per_order if v[key] is not None] or [np.nan]))
-                        for per_order in seeds.values()]
-                    for p, seeds in points.items()}
-    return out
 
 
 def backbone_metrics(metrics: list[dict]) -> dict:
     """{benchmark: {metric: {method: {backbone: [per-seed values, each the mean over orders]}}}}"""
     return grouped_metrics(metrics)
-
-
-def _order(found, wanted) -> list:
-    found = list(dict.fromkeys(found))
-    return [x for x in wanted if x in found] + [x for x in found if x not in wanted] if wanted else found
 
 
 def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones=None, labels=None):
@@ -198,12 +151,12 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
     labels = labels or {}
 
     data = backbone_metrics(metrics)
-    benches = _order(data, ["SuperNI", "Long_Sequence"])
+    benches = ordered(data, PANEL_ORDER)
     kind = METRIC_FIGURES[figure]
     fig, axes = plt.subplots(len(benches), len(FIG_METRICS), figsize=(15, 1.4 + 3.9 * len(benches)), squeeze=False)
     for row, bench in enumerate(benches):
-        series = _order(data[bench]["AP"], methods)
-        bbs = _order([bb for m in series for bb in data[bench]["AP"][m]], backbones)
+        series = ordered(data[bench]["AP"], methods)
+        bbs = ordered([bb for m in series for bb in data[bench]["AP"][m]], backbones)
         x = np.arange(len(bbs))
         width = 0.8 / max(len(series), 1)
         for col, (key, label) in enumerate(FIG_METRICS):
@@ -228,8 +181,8 @@ def metric_figure(figure: str, metrics: list[dict], plt, methods=None, backbones
     orders = sorted({m["run"]["order"] for m in metrics})
     seeds = sorted({m["run"]["seed"] for m in metrics})
     what = "backbone size" if kind == "scale" else "backbone architecture"
-    shown = [labels.get(m, m) for m in _order({m["run"]["method"] for m in metrics}, methods)]
-    fig.suptitle(f"{figure_number(figure)}: continual-learning metrics vs {what} ({PAPER[figure]})\n"
+    shown = [labels.get(m, m) for m in ordered({m["run"]["method"] for m in metrics}, methods)]
+    fig.suptitle(f"{table_number(figure)}: continual-learning metrics vs {what} ({FIGURE_PAPER[figure]})\n"
                  f"methods {', '.join(shown)} | orders {', '.join(orders)} (averaged) | seeds "
                  f"{', '.join(map(str, seeds))} (error bars: ±1 sd)",
                  fontsize=10)
@@ -242,15 +195,15 @@ def ap_figure(metrics: list[dict], plt, methods=None, labels=None):
 
     labels = labels or {}
     curves = ap_curves(metrics)
-    benches = _order(curves, ["SuperNI", "Long_Sequence"])
+    benches = ordered(curves, PANEL_ORDER)
     fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4.6), squeeze=False)
     # one colour and marker per method across panels (EPI runs on one benchmark only), one legend below
-    every = _order({m: None for b in benches for m in curves[b]}, methods)
+    every = ordered({m: None for b in benches for m in curves[b]}, methods)
     cmap = plt.get_cmap("tab10" if len(every) <= 10 else "tab20")
     style = {m: (cmap(i % cmap.N), "osD^v<>ph*"[i % 10]) for i, m in enumerate(every)}
     handles = {}
     for ax, bench in zip(axes[0], benches):
-        for method in _order(curves[bench], methods):
+        for method in ordered(curves[bench], methods):
             c = np.array(curves[bench][method])
             mean = c.mean(0)
             steps = np.arange(1, len(mean) + 1)
@@ -266,12 +219,13 @@ def ap_figure(metrics: list[dict], plt, methods=None, labels=None):
         ax.set_ylabel("average performance over seen tasks (AP)")
         ax.set_xticks(range(1, max(len(np.array(v).mean(0)) for v in curves[bench].values()) + 1))
         ax.grid(alpha=0.3)
-    ordered = [handles[m] for m in every if m in handles]
-    fig.legend(ordered, [h.get_label() for h in ordered], loc="lower center", ncol=min(5, len(ordered)), fontsize=8)
+    legend_lines = [handles[m] for m in every if m in handles]
+    fig.legend(legend_lines, [h.get_label() for h in legend_lines], loc="lower center",
+               ncol=min(5, len(legend_lines)), fontsize=8)
     backbones = ", ".join(sorted({m["run"]["backbone"] for m in metrics}))
     fig.suptitle(f"Figure 8: average performance at each time step, backbone {backbones} "
                  "(mean over orders; shaded: ±1 sd over seeds)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(ordered) + 4) // 5), 1, 1))
+    fig.tight_layout(rect=(0, 0.06 + 0.045 * ((len(legend_lines) + 4) // 5), 1, 1))
     return fig
 
 
@@ -284,7 +238,6 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from sapt_core.io import atomic_path, read_json
-    from sapt_core.report.tables import parse_labels
 
     if args.figure in ATTENTION_FIGURES:
         fig = heatmap_figure(args.figure, args.runs, plt)
@@ -297,9 +250,9 @@ def run(args: argparse.Namespace) -> int:
         if args.figure == "figure8":
             fig = ap_figure(metrics, plt, args.methods, parse_labels(args.labels))
         elif args.figure == "figure6":
-            from sapt_core.report.replay_figure import replay_figure
+            from sapt_core.report.replay_figure import parse_points, replay_figure
 
-            fig = replay_figure(metrics, plt)
+            fig = replay_figure(metrics, plt, parse_points(args.points), parse_labels(args.labels), args.methods)
         else:
             fig = metric_figure(args.figure, metrics, plt, args.methods, args.backbones, parse_labels(args.labels))
     _save(fig, args.out_prefix, plt, io, atomic_path)

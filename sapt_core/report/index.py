@@ -1,5 +1,6 @@
-"""``sapt report-index``: ``results/README.md``, what each table and figure is and which runs fed it (design
-section 8). Each ``--entry FILE SOURCE...`` names one output and the files it was built from."""
+"""``sapt report-index``: ``results/README.md``, what each table and figure is and which runs fed it. Each ``--entry
+FILE SOURCE...`` names one output and the files it was built from; what an output is comes from
+:data:`sapt_core.report.registry.WHAT`."""
 
 from __future__ import annotations
 
@@ -7,27 +8,7 @@ import argparse
 from pathlib import Path
 
 from sapt_core.errors import SaptError
-
-WHAT = {
-    "table1": "overall results per benchmark (orders averaged): AP, F.Ra, FWT, BWT (paper Table 1)",
-    "table2": "ablations of SAPT-LoRA (paper Table 2)",
-    "table3": "unseen SuperNI tasks by category (paper Table 3)",
-    "table4": "SuperNI tasks, categories, metrics, split sizes (paper Table 4)",
-    "table5": "Long Sequence tasks, categories, metrics, split sizes (paper Table 5)",
-    "table6": "unseen SuperNI tasks (paper Table 6)",
-    "table7": "task orders (paper Table 7)",
-    "table8": "results per SuperNI order (paper Table 8)",
-    "table9": "results per Long Sequence order (paper Table 9)",
-    "figure3": "shared-attention heat maps, learning time vs test time (paper Figure 3: SAPT-Prompt, Long Sequence)",
-    "figure4": "AP, F.Ra, FWT vs backbone size, per method (paper Figure 4)",
-    "figure5": "AP, F.Ra, FWT of T5 vs LLaMA backbones on SuperNI, per method (paper Figure 5)",
-    "figure7": "AP, F.Ra, FWT of T5 vs LLaMA backbones on Long Sequence, per method (paper Figure 7)",
-    "figure8": "average performance after each time step (paper Figure 8)",
-    "figure9": "shared-attention heat maps, SAPT-Prompt on SuperNI (paper Figure 9)",
-    "figure10": "shared-attention heat maps, SAPT-Prompt on Long Sequence (paper Figure 10)",
-    "figure11": "shared-attention heat maps, SAPT-LoRA on SuperNI (paper Figure 11)",
-    "figure12": "shared-attention heat maps, SAPT-LoRA on Long Sequence (paper Figure 12)",
-}
+from sapt_core.report.registry import WHAT
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""``sapt run-metrics``: the score matrix and CL metrics of one continual run (design section 2, ``run_metrics``).
+"""``sapt run-metrics``: the score matrix and CL metrics (paper section 5.1.2) of one continual run.
 
 A run is (benchmark, order, backbone, method, seed); its directory holds ``step{k}/scores.json`` (written by
 ``sapt evaluate --state``) for k = 1..T with the test scores of tasks 1..k of the order after training step k. This
@@ -16,8 +16,17 @@ single-task scores a_{0,t} (one ``scores.json`` per task, in order; optional: wi
      "metrics_rougeL_all": cl_metrics(matrix_rougeL, single_rougeL),
      "derived": [tasks whose test split was held out from train (scores marked "derived")],
      "data_protocol": "official" | "paper" | null,      # from the data paths the scores were computed on
+     "prediction_stats": [[{"n", "top", "top_share", "empty_share", "valid_share"} | null, ...], ...] | null,
+                                                        # T x T like "matrix": what the step-k model predicted for
+                                                        # task j (share of its most frequent prediction, of empty
+                                                        # ones, of valid labels); null where not recorded
+     "protocol": {"selection": "none" | "val" | "test", "select_every_epochs", "attention_split"} | null,
+                                                        # the model-selection policy (the last step's scores)
+     "data_differs": [tasks whose prepared data did not come from files identical to upstream] | null,
      "backbone_provenance": the last step's scores "backbone" entry,
      "sources": {"step1": {"path", "sha256"}, ..., "stepT": {...}, "single": {task: {"path", "sha256"}} | null}}
+
+  Score files written before ``sapt evaluate`` recorded predictions, upstream or protocol give null for those fields.
 
 * ``matrix.csv`` beside it: header ``step,<task 1>,...,<task T>``, one row ``step{k}`` per step, empty cells above
   the diagonal; readable by :func:`sapt_core.metrics.read_matrix_csv`.
@@ -51,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--ap-only", action="store_true",
                    help="MTL (the upper bound, a fresh model per step): only AP is meaningful; F.Ra, FWT, BWT are "
-                        "reported as not applicable (facts §10 MTL)")
+                        "reported as not applicable (config/methods.yaml: MTL)")
     p.add_argument("--out", required=True, metavar="METRICS_JSON",
                    help="metrics JSON (RUN/metrics.json); matrix.csv is written beside it")
 
@@ -63,6 +72,60 @@ def _score(entry, key: str, path, task: str) -> float:
     return float(v)
 
 
+SELECTIONS = ("none", "val", "test")
+ATTENTION_SPLITS = ("val", "test", None)
+UPSTREAM = ("match", "differs", None)
+
+
+def _share(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1
+
+
+def _prediction_stats(entry: dict, path, task: str) -> dict | None:
+    """The task's ``predictions`` summary (``sapt evaluate``), checked; None when the scores file has none."""
+    p = entry.get("predictions")
+    if p is None:
+        return None
+    where = f"{path}: tasks.{task}.predictions"
+    if not isinstance(p, dict):
+        raise SaptError(f"{where}: expected a mapping {{n, top, top_share, empty_share, valid_share}}, got {p!r}")
+    n = p.get("n")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise SaptError(f"{where}.n: expected a count, got {n!r}")
+    if not isinstance(p.get("top"), str):
+        raise SaptError(f"{where}.top: expected the most frequent prediction (a string), got {p.get('top')!r}")
+    for key in ("top_share", "empty_share"):
+        if not _share(p.get(key)):
+            raise SaptError(f"{where}.{key}: expected a share in [0, 1], got {p.get(key)!r}")
+    if p.get("valid_share") is not None and not _share(p["valid_share"]):
+        raise SaptError(f"{where}.valid_share: expected a share in [0, 1] or null, got {p['valid_share']!r}")
+    return {k: p.get(k) for k in ("n", "top", "top_share", "empty_share", "valid_share")}
+
+
+def _upstream(entry: dict, path, task: str):
+    u = entry.get("upstream")
+    if u not in UPSTREAM:
+        raise SaptError(f"{path}: tasks.{task}.upstream: expected 'match', 'differs' or null, got {u!r}")
+    return u
+
+
+def _protocol(doc: dict, path) -> dict | None:
+    """The scores' ``protocol`` (the model-selection policy the state was trained under), checked; None if absent."""
+    p = doc.get("protocol")
+    if p is None:
+        return None
+    if not isinstance(p, dict) or p.get("selection") not in SELECTIONS:
+        raise SaptError(f"{path}: protocol.selection: expected one of {', '.join(SELECTIONS)}, got "
+                        f"{(p.get('selection') if isinstance(p, dict) else p)!r}")
+    every = p.get("select_every_epochs")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise SaptError(f"{path}: protocol.select_every_epochs: expected a number of epochs, got {every!r}")
+    if p.get("attention_split") not in ATTENTION_SPLITS:
+        raise SaptError(f"{path}: protocol.attention_split: expected val, test or null, got "
+                        f"{p.get('attention_split')!r}")
+    return {"selection": p["selection"], "select_every_epochs": every, "attention_split": p.get("attention_split")}
+
+
 def _read_scores(path: Path, what: str) -> dict:
     from sapt_core.io import read_json
 
@@ -72,7 +135,8 @@ def _read_scores(path: Path, what: str) -> dict:
     return doc
 
 
-def _protocols(doc: dict) -> set[str]:
+def data_protocols(doc: dict) -> set[str]:
+    """The data protocols (``official`` / ``paper``) of the prepared files a scores JSON was computed on."""
     out = set()
     for p in (doc.get("inputs") or {}):
         m = _PROTOCOL_RE.search(str(p).replace("\\", "/"))
@@ -98,6 +162,9 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
 
     a = [[None] * T for _ in range(T)]
     a_rl = [[None] * T for _ in range(T)]
+    stats = [[None] * T for _ in range(T)]
+    upstream: dict[str, set] = {}
+    protocol = None
     metric = [None] * T
     derived: set[str] = set()
     protocols: set[str] = set()
@@ -122,6 +189,8 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
                 raise SaptError(f"{path}: no score for task {task!r} (task {j + 1} of the order, trained by step {k})")
             a[k - 1][j] = _score(entry, "score", path, task)
             a_rl[k - 1][j] = _score(entry, "rougeL", path, task)
+            stats[k - 1][j] = _prediction_stats(entry, path, task)
+            upstream.setdefault(task, set()).add(_upstream(entry, path, task))
             m = entry.get("metric")
             if metric[j] is None:
                 metric[j] = m
@@ -129,8 +198,9 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
                 raise SaptError(f"{path}: tasks.{task}.metric is {m!r}, but earlier steps scored it by {metric[j]!r}")
             if entry.get("derived"):
                 derived.add(task)
-        protocols |= _protocols(doc)
+        protocols |= data_protocols(doc)
         backbone = doc.get("backbone", backbone)
+        protocol = _protocol(doc, path)  # the last step's
         sources[f"step{k}"] = {"path": str(path), "sha256": sha256_file(path)}
 
     single = single_rl = None
@@ -150,7 +220,8 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
             single_rl.append(_score(entry, "rougeL", path, task))
             if entry.get("derived"):
                 derived.add(task)
-            protocols |= _protocols(doc)
+            upstream.setdefault(task, set()).add(_upstream(entry, path, task))
+            protocols |= data_protocols(doc)
             sources["single"][task] = {"path": str(path), "sha256": sha256_file(path)}
     else:
         sources["single"] = None
@@ -167,6 +238,10 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
         "metrics_rougeL_all": cl_metrics(a_rl, single_rl),
         "derived": [t for t in tasks if t in derived],
         "data_protocol": next(iter(protocols)) if len(protocols) == 1 else None,
+        "prediction_stats": stats if any(x is not None for row in stats for x in row) else None,
+        "protocol": protocol,
+        "data_differs": ([t for t in tasks if "differs" in upstream.get(t, ())]
+                         if any(u is not None for us in upstream.values() for u in us) else None),
         "backbone_provenance": backbone,
         "sources": sources,
     }

@@ -1,4 +1,10 @@
-from sapt_core.report.registry import ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, RESULT_TABLES, STATIC_TABLES
+from sapt_core.layout import RUNS_CSV
+from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, PAPER_RESULTS, PAPER_TABLES,
+                                       RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
+
+# The report's front page (workflow/report/workflow.rst) is rendered over snakemake.config alone; the paper's names
+# of the configured methods (the methods file's `label`, not part of the config) are added under this key for it.
+config["report_method_labels"] = PLAN.report_labels()
 
 
 rule result_table:
@@ -53,6 +59,33 @@ rule static_table:
         "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
 
 
+rule vs_paper_table:
+    """A result table beside the paper's published numbers (config/paper_results.yaml): ours, the paper's, the
+    difference, and what differs by construction."""
+    input:
+        files=lambda wc: PLAN.vs_paper_inputs(wc.table),
+        paper=PAPER_RESULTS,
+        benchmarks=config["benchmarks_file"],
+    output:
+        md="results/tables/{table}" + VS_PAPER_SUFFIX + ".md",
+        csv=report(
+            "results/tables/{table}" + VS_PAPER_SUFFIX + ".csv",
+            caption="../report/vs_paper_table.rst",
+            category="Paper comparison",
+            subcategory="{table}",
+            labels={"table": "{table}", "kind": "ours vs the paper's numbers"},
+        ),
+    wildcard_constraints:
+        table="|".join(PAPER_TABLES),
+    params:
+        args=lambda wc: PLAN.vs_paper_args(wc.table),
+    log:
+        "results/logs/report/{table}" + VS_PAPER_SUFFIX + ".log",
+    shell:
+        "sapt report-table --table {wildcards.table} {params.args} --vs-paper {input.paper} "
+        "--out-prefix results/tables/{wildcards.table}" + VS_PAPER_SUFFIX + " > {log} 2>&1"
+
+
 for _t in (*RESULT_TABLES, *STATIC_TABLES):
 
     rule:
@@ -60,6 +93,15 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             _t
         input:
             f"results/tables/{_t}.md",
+
+
+for _t in PAPER_TABLES:
+
+    rule:
+        name:
+            _t + VS_PAPER_SUFFIX
+        input:
+            f"results/tables/{_t}{VS_PAPER_SUFFIX}.md",
 
 
 rule ap_figure:
@@ -123,7 +165,7 @@ rule metric_figure:
         ),
         pdf="results/figures/{figure}.pdf",
     wildcard_constraints:
-        figure="|".join(METRIC_FIGURES),
+        figure="|".join(f for f, kind in METRIC_FIGURES.items() if kind != "replay"),
     params:
         args=lambda wc: PLAN.figure_args(wc.figure),
     log:
@@ -133,6 +175,29 @@ rule metric_figure:
         "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
 
 
+rule replay_figure:
+    """Figure 6: AP, F.Ra, FWT against the replayed volume, per method and replay type (real samples, pseudo inputs)."""
+    input:
+        metrics=lambda wc: PLAN.figure_metrics("figure6"),
+    output:
+        png=report(
+            "results/figures/figure6.png",
+            caption="../report/replay_figure.rst",
+            category="Figures",
+            subcategory="figure6",
+            labels={"figure": "figure6", "kind": "metrics per replay volume"},
+        ),
+        pdf="results/figures/figure6.pdf",
+    params:
+        args=lambda wc: PLAN.figure_args("figure6"),
+        points=lambda wc: PLAN.replay_points_arg("figure6"),
+    log:
+        "results/logs/report/figure6.log",
+    shell:
+        "sapt report-figure --figure figure6 --metrics {input.metrics} {params.args} {params.points} "
+        "--out-prefix results/figures/figure6 > {log} 2>&1"
+
+
 for _f in FIGURES:
 
     rule:
@@ -140,6 +205,23 @@ for _f in FIGURES:
             _f
         input:
             f"results/figures/{_f}.png",
+
+
+rule runs_table:
+    """results/runs.csv: every run's metrics as one tidy table (pandas.read_csv), one row per run and metric variant."""
+    input:
+        metrics=lambda wc: PLAN.all_metrics_files(),
+    output:
+        report(
+            RUNS_CSV,
+            caption="../report/runs_table.rst",
+            category="Runs",
+            labels={"table": "runs.csv", "kind": "every run's metrics"},
+        ),
+    log:
+        "results/logs/report/runs_table.log",
+    shell:
+        "sapt report-runs --metrics {input.metrics} --out {output} > {log} 2>&1"
 
 
 rule results_readme:
