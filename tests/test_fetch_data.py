@@ -327,3 +327,52 @@ def test_fetch_api_bad_retries(tmp_path, capsys):
     with pytest.raises(SaptError, match="--source not found"):
         fetch(tmp_path / "up", ["/nonexistent/archive.tar.gz"], echo=lambda s: None)
 
+
+# ---------------------------------------------------------------------------------------------------- workflow
+def test_workflow_checks_the_data_root_when_planning(repo_root, tmp_path, monkeypatch):
+    """A bad data root stops Snakemake while it plans: one line naming it, before any job runs or output goes."""
+    from wf_helpers import _copy_workflow, _snakemake
+
+    (tmp_path / "wf").mkdir()
+    wd = _copy_workflow(repo_root, tmp_path / "wf")
+    kept = wd / "results/data/official/seed0/Long_Sequence/cb/train.jsonl"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("an earlier slice\n")
+    res = _snakemake(wd, "--cores", "1", "demo", "--config", "data_root=/nonexistent")
+    err = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert ("data_root /nonexistent: no such directory (expected the upstream data layout, CL_Benchmark/, "
+            "generated_data/, unseen/; `sapt fetch-data` makes one, or leave data_root at results/upstream to fetch "
+            "it)\n") in err, err
+    assert kept.read_text() == "an earlier slice\n" and sorted(p.name for p in (wd / "results").iterdir()) == ["data"]
+    partial = tmp_path / "partial"
+    (partial / "CL_Benchmark").mkdir(parents=True)
+    monkeypatch.setenv("SAPT_DATA_ROOT", str(partial))  # the environment variable is checked the same way
+    res = _snakemake(wd, "-n", "demo")
+    assert res.returncode != 0
+    assert (f"data_root {partial}: CL_Benchmark/SuperNI/task639_multi_woz_user_utterance_generation/train.json not "
+            "found") in res.stdout + res.stderr
+
+
+def test_workflow_fetches_the_project_local_data_root_first(repo_root, data_root, tmp_path):
+    """data_root results/upstream: rule fetch_data runs first (here from a local mirror), prepare_data waits for its
+    marker; once fetched, nothing is fetched again."""
+    from wf_helpers import _copy_workflow, _snakemake
+
+    (tmp_path / "wf").mkdir()
+    wd = _copy_workflow(repo_root, tmp_path / "wf")
+    doc = _subset_manifest(wd / "config" / "test_manifest.json", data_root, keep=SMALL)
+    _archives(tmp_path / "mirror", data_root, doc)
+    cfg = ["--config", "data_root=results/upstream", "upstream_manifest=config/test_manifest.json",
+           f'data_sources=["{tmp_path / "mirror"}"]']  # --config data_root wins over a SAPT_DATA_ROOT of CI
+    res = _snakemake(wd, "-n", "-p", "demo", *cfg)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "rule fetch_data:" in out and f"--source {tmp_path / 'mirror'}" in out
+    prep = out[out.index("rule prepare_data:"):]
+    assert prep[:prep.index("\n\n")].count("input: results/upstream/verified.json") == 1
+    res = _snakemake(wd, "--cores", "1", "results/upstream/verified.json", *cfg)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert _listing(wd / "results/upstream") == SMALL | {"verified.json"}
+    res = _snakemake(wd, "-n", "demo", *cfg)
+    assert res.returncode == 0 and "rule fetch_data:" not in res.stdout + res.stderr
