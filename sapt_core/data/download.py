@@ -3,9 +3,10 @@
 Bytes go to ``<dest>.part``; a JSON sidecar ``<dest>.part.json`` keeps the URL, the server's ``ETag`` and the total
 size, so the next attempt asks only for the missing tail (``Range: bytes=<have>-`` with ``If-Range``). A server that
 answers the range with 200 (no range support, or the file changed) restarts from byte 0. The part is renamed to
-``dest`` only once the announced size has arrived; an existing ``dest`` is taken as done. A connection that breaks mid-transfer is retried from where it
-stopped (``retries`` times); after that, one :class:`SaptError` line says how far it got and that running again
-resumes. ``file://`` URLs go through the same code (urllib), which the offline tests use.
+``dest`` only once the announced size has arrived; an existing ``dest`` is taken as done. A connection that breaks
+mid-transfer is retried from where it stopped (``retries`` times); after that, one :class:`SaptError` line says how
+far it got and that running again resumes. ``file://`` URLs go through the same code (urllib), which the offline
+tests use.
 """
 
 from __future__ import annotations

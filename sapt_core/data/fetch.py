@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import tarfile
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,7 @@ def _download_name(url: str) -> str:
 
 
 def _resolve(specs: list[str], need: list[Repo], manifest: UpstreamManifest, downloads: Path, retries: int,
-             progress) -> dict[str, object]:
+             progress, echo) -> dict[str, object]:
     """repo name -> source, taking each repository from the first ``--source`` that has it."""
     by_top = {r.archive_top: r for r in need}
     chosen: dict[str, object] = {}
@@ -151,7 +152,9 @@ def _resolve(specs: list[str], need: list[Repo], manifest: UpstreamManifest, dow
         if len(chosen) == len(need):
             break
         if _URL.match(spec):
+            t0 = time.monotonic()
             path = download(spec, downloads / _download_name(spec), retries=retries, progress=progress)
+            echo(f"{spec}: {path.stat().st_size / 2**20:.1f} MiB in {time.monotonic() - t0:.0f} s")
             archive = _Archive(path, spec, downloaded=True)
             try:
                 claim(archive.top(), archive, spec)
@@ -242,7 +245,8 @@ def fetch(dest: str | os.PathLike = layout.UPSTREAM_DATA_ROOT, sources: list[str
         return marker
     downloads = downloads_dir(dest)
     try:
-        chosen = _resolve(list(sources or [r.archive_url for r in need]), need, m, downloads, retries, progress)
+        specs = list(sources or [r.archive_url for r in need])
+        chosen = _resolve(specs, need, m, downloads, retries, progress, echo)
     except SaptError:
         _drop_if_empty(downloads)  # keep a partial download only
         raise

@@ -367,7 +367,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "seed)")
     p.add_argument("--pseudo", choices=PSEUDO_FAMILIES, help="also write the authors' pseudo samples as pseudo.jsonl")
     p.add_argument("--upstream-manifest", default=None, metavar="JSON",
-                   help="the pinned upstream file list sources are compared with (default: config/upstream_manifest.json)")
+                   help="the pinned upstream file list the sources are compared with "
+                        "(default: config/upstream_manifest.json)")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", metavar="ROOT", help="output root: task T goes to ROOT/T/")
     out.add_argument("--out-task-dir", metavar="DIR", help="output dir of the single --task")
@@ -424,8 +425,8 @@ def run(args: argparse.Namespace) -> int:
         m = write_task(prepared, dest)
         counts = " ".join(f"{s} {n}" for s, n in m["counts"].items())
         n_dropped = sum(m["dropped"][s] for s in SPLITS)
-        notes = ([f"dropped {n_dropped} not in labels"] if n_dropped else []) + (["derived test"] if m["derived"] else [])
-        notes += [] if m["upstream"] == "match" else ["not the pinned upstream data"]
+        notes = [f"dropped {n_dropped} not in labels"] if n_dropped else []
+        notes += (["derived test"] if m["derived"] else []) + ([] if m["upstream"] == "match" else ["not upstream"])
         note = f" ({'; '.join(notes)})" if notes else ""
         print(f"{bench.name}/{t}: {counts}{note} -> {dest}")
         if m.get("val_note"):
