@@ -182,11 +182,18 @@ def test_fetch_good_archives_keeps_exactly_the_listed_files(subset, data_root, t
     assert _listing(tmp_path / "copy") == _listing(dest)
 
 
-def test_fetch_directory_of_archives(small, data_root, tmp_path):
+def test_fetch_directory_of_archives_or_unpacked_folders(small, data_root, tmp_path):
     manifest, doc = small
-    _archives(tmp_path / "mirror", data_root, doc)
+    archives = _archives(tmp_path / "mirror", data_root, doc)
     marker = fetch(tmp_path / "d", [str(tmp_path / "mirror")], manifest, echo=lambda s: None)
     assert marker["files"] == len(SMALL) and _listing(tmp_path / "d") == SMALL | {"verified.json"}
+    for a in archives.values():  # the archives unpacked (tar -xzf) into a folder, then one folder named directly
+        with tarfile.open(a) as tar:
+            tar.extractall(tmp_path / "unpacked", filter="data")
+    fetch(tmp_path / "e", [str(tmp_path / "unpacked")], manifest, echo=lambda s: None)
+    fetch(tmp_path / "f", [str(tmp_path / "unpacked" / _top(SAPT)), str(archives[OCL[0]])], manifest,
+          echo=lambda s: None)
+    assert _listing(tmp_path / "e") == _listing(tmp_path / "f") == SMALL | {"verified.json"}
 
 
 def _one_line_error(capsys, *args):
