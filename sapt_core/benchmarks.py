@@ -1,8 +1,9 @@
 """Benchmark definitions from ``config/benchmarks.yaml``, loaded and validated into small dataclasses.
 
 The YAML holds the paper's Tables 4-7 as data: task lists with category and metric (Tables 4-6), the task orders
-(Table 7), the instruction template of each benchmark (facts section 5.3), where the authors' pseudo samples live
-(facts section 5.1, ``generated_data``) and the paper's sampling protocol sizes (paper section 5.1.1, design section 5).
+(Table 7), the instruction template of each benchmark (the official code's), where the authors' pseudo samples live
+(``generated_data``), the paper's sampling protocol sizes (paper section 5.1.1) and, for a task whose shipped
+``labels.json`` is stale, its classes (``labels``; see config/README.md).
 Every problem is a :class:`SaptError` naming the file and the dotted field, e.g.
 ``config/benchmarks.yaml: benchmarks.SuperNI.tasks.task363_sst2_polarity_classification.metric: expected one of
 accuracy, rougeL, got 'acc'``.
@@ -20,7 +21,7 @@ METRICS = ("accuracy", "rougeL")
 TEMPLATES = ("superni", "long")
 PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
 _BENCH_KEYS = {"dir", "template", "tasks", "orders", "pseudo_dir", "paper_protocol", "test_only"}
-_TASK_KEYS = {"category", "metric"}
+_TASK_KEYS = {"category", "metric", "labels"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TaskInfo:
     name: str
     category: str
     metric: str  # "accuracy" (classification) or "rougeL"
+    labels: tuple[str, ...] | None = None  # the task's classes when its labels.json is stale (None: labels.json)
 
     @property
     def is_classification(self) -> bool:
@@ -94,11 +96,17 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
         _need(isinstance(ts, dict), path, tw, "a mapping with category and metric", ts)
         extra = sorted(set(map(str, ts)) - _TASK_KEYS)
         if extra:
-            raise SaptError(f"{path}: {tw}.{extra[0]}: unknown key (known: category, metric)")
+            raise SaptError(f"{path}: {tw}.{extra[0]}: unknown key (known: {', '.join(sorted(_TASK_KEYS))})")
         _need(isinstance(ts.get("category"), str) and ts["category"], path, f"{tw}.category", "a string",
               ts.get("category"))
         _need(ts.get("metric") in METRICS, path, f"{tw}.metric", f"one of {', '.join(METRICS)}", ts.get("metric"))
-        tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"])
+        labels = ts.get("labels")
+        if labels is not None:
+            _need(isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)
+                  and len(set(labels)) == len(labels), path, f"{tw}.labels", "a non-empty list of distinct strings",
+                  labels)
+            _need(ts["metric"] == "accuracy", path, f"{tw}.labels", "no labels on a rougeL task", labels)
+        tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"], tuple(labels) if labels else None)
     orders_spec = spec.get("orders") or {}
     _need(isinstance(orders_spec, dict), path, f"{w}.orders", "a mapping of order name -> task list", orders_spec)
     orders = {}

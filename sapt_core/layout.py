@@ -16,6 +16,13 @@ RUN_KEYS = ("benchmark", "order", "backbone", "method", "seed")
 
 
 # ---- data ------------------------------------------------------------------------------------------------------------
+UPSTREAM_DATA_ROOT = f"{RESULTS}/upstream"
+"""The project-local data root: the upstream files as ``sapt fetch-data`` verified them (the default ``data_root``)."""
+UPSTREAM_MARKER = "verified.json"
+UPSTREAM_VERIFIED = f"{UPSTREAM_DATA_ROOT}/{UPSTREAM_MARKER}"
+"""Written last by ``fetch-data``: the project-local data root is complete and verified (rule ``fetch_data``)."""
+
+
 def data_dir(protocol, seed, benchmark, task) -> str:
     """A prepared task: train/val/test.jsonl + manifest.json (``sapt prepare-data``)."""
     return f"{RESULTS}/data/{protocol}/seed{seed}/{benchmark}/{task}"

@@ -1,4 +1,4 @@
-"""Data layer: benchmark config, official templates (facts 5.3), seeded split sampling, manifest and CLI errors.
+"""Data layer: benchmark config, official templates, seeded split sampling (datasets), labels, manifest, CLI errors.
 
 Reads the real upstream files under the data root (fixture ``data_root``); bad-input cases use a tmp data root holding
 copies of the few small files they need (cb, copa).
@@ -15,7 +15,8 @@ import yaml
 from sapt_core.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
 from sapt_core.cli import main
 from sapt_core.data import format_source, load_manifest, load_pseudo_samples, load_split, prepare_task
-from sapt_core.data.prepare import _per_class, _rng, _select
+from sapt_core.data import sampling
+from sapt_core.data.prepare import TEST_SEED, build_task
 from sapt_core.errors import SaptError
 from sapt_core.io import sha256_file
 
@@ -115,6 +116,7 @@ def test_deterministic_and_disjoint(tmp_path, data_root, benches, cb1):
     assert _files(tmp_path / "again") == _files(out1)  # same seed: byte for byte, manifest included
     _, s2 = _prep(data_root, benches, tmp_path / "other", "cb", seed=2)
     assert [r["id"] for r in s2["val"]] != [r["id"] for r in s1["val"]]
+    assert [r["id"] for r in s2["train"]] != [r["id"] for r in s1["train"]]
     assert s2["test"] == s1["test"]  # the shipped test file is used whole under `official`
     ids = {s: {r["id"] for r in rows} for s, rows in s1.items()}
     assert not ids["train"] & ids["val"] and not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
@@ -145,39 +147,93 @@ def test_paper_protocol_per_class(tmp_path, data_root, benches, benchmarks_path)
     m5 = prepare_task(data_root, tmp_path / "b.yaml", "Long_Sequence", "cb", "paper", 1, tmp_path / "p5")
     per = Counter(r["target"] for r in load_split(tmp_path / "p5", "test"))
     assert per == {lab: min(5, n) for lab, n in full.items()} and m5["counts"]["test"] == sum(per.values())
-    # SuperNI: 1000 train / 100 test (val is held out of the 1000 shipped train instances first)
+    # SuperNI: 1000 train / 100 test; val comes from the train instances the 1000 leave, and task875 ships exactly
+    # 1000, so val is empty and the manifest says why
     m, _ = _prep(data_root, benches, tmp_path / "s", "task875_emotion_classification", benchmark="SuperNI",
                  protocol="paper")
-    assert m["counts"] == {"train": 950, "val": 50, "test": 100}
+    assert m["counts"] == {"train": 1000, "val": 0, "test": 100}
+    assert m["val_note"].startswith("0 train instances outside the paper's 1000-instance train sample")
 
 
-def test_stratified_caps_hold_every_class(tmp_path, data_root, benches):
+def _share_ok(picked: Counter, pool: Counter, k: int) -> bool:
+    """Each class's count is its share of the pool, rounded either way (stratified sampling, not balanced)."""
+    n = sum(pool.values())
+    return sum(picked.values()) == k and all(abs(picked[c] - k * pool[c] / n) < 1 for c in pool)
+
+
+def test_stratified_caps_keep_each_class_share(tmp_path, data_root, benches):
     m, s = _prep(data_root, benches, tmp_path, "cb", n_train=16, n_val=8, n_test=16)
     assert m["counts"] == {"train": 16, "val": 8, "test": 16}
     assert m["caps"] == {"n_train": 16, "n_val": 8, "n_test": 16}
-    for split in ("train", "val", "test"):  # neutral is 16 of 250 cb train items, yet each slice has it
-        assert {r["target"] for r in s[split]} == {"entailment", "contradiction", "neutral"}, split
+    shipped = {f: Counter(x["output"] for x in json.loads((data_root / LONG / "cb" / f"{f}.json").read_text())
+                          ["Instances"]) for f in ("train", "test")}
+    assert _share_ok(Counter(r["target"] for r in s["val"]), shipped["train"], 8)
+    assert _share_ok(Counter(r["target"] for r in s["test"]), shipped["test"], 16)
+    train_pool = shipped["train"] - Counter(r["target"] for r in s["val"])  # the cap draws from train minus val
+    assert _share_ok(Counter(r["target"] for r in s["train"]), train_pool, 16)
     m, s = _prep(data_root, benches, tmp_path / "e", "task875_emotion_classification", benchmark="SuperNI",
-                 n_train=16)
-    per = Counter(r["target"] for r in s["train"])
-    assert len(per) == 6 and max(per.values()) - min(per.values()) <= 1
-    # the helpers themselves: round-robin, sorted, deterministic; per-class cap
-    labels = {i: "a" if i < 90 else "b" for i in range(100)}
-    pick = _select(range(100), 10, _rng(0, "B", "t", "x"), labels)
-    assert pick == sorted(pick) and Counter(labels[i] for i in pick) == {"a": 5, "b": 5}
-    assert pick == _select(range(100), 10, _rng(0, "B", "t", "x"), labels)
-    assert Counter(labels[i] for i in _per_class(range(100), 20, _rng(0, "B", "t", "y"), labels)) == {"a": 20, "b": 10}
+                 n_train=60)
+    assert len(Counter(r["target"] for r in s["train"])) == 6  # every emotion has a share of at least one in 60
+
+
+def test_sampling_helpers():
+    pool = sampling.make_pool(range(100), ["a" if i < 90 else "b" for i in range(100)])
+    seed = sampling.draw_seed(0, "B", "t", "x")
+    drawn, rest = sampling.split_off(pool, 10, seed, stratify=True)
+    pick = sampling.indices(drawn)
+    assert len(pick) == 10 and pick == sorted(pick) and not set(pick) & set(sampling.indices(rest))
+    assert Counter("a" if i < 90 else "b" for i in pick) == {"a": 9, "b": 1}  # the pool's 90 / 10 share
+    assert pick == sampling.indices(sampling.split_off(pool, 10, seed, stratify=True)[0])  # same seed, same draw
+    assert pick != sampling.indices(sampling.split_off(pool, 10, seed + 1, stratify=True)[0])
+    assert len(sampling.indices(sampling.split_off(pool, 1, seed, stratify=True)[0])) == 1  # too small: shuffled
+    assert sampling.indices(sampling.split_off(pool, 200, seed, stratify=True)[0]) == list(range(100))
+    drawn, rest = sampling.per_class(pool, 20, 0)
+    assert Counter("a" if i < 90 else "b" for i in sampling.indices(drawn)) == {"a": 20, "b": 10}
+    assert len(rest) == 70
+    assert sampling.draw_seed(0, "B", "t", "x") == int.from_bytes(__import__("hashlib").sha256(b"0-B-t-x").digest()[:8],
+                                                                   "big")
 
 
 def test_multi_reference_targets_drawn_from_references(tmp_path, data_root, benches):
     task = "task002_quoref_answer_generation"
     _, s0 = _prep(data_root, benches, tmp_path / "a", task, benchmark="SuperNI", seed=0, n_train=8)
     _, s1 = _prep(data_root, benches, tmp_path / "b", task, benchmark="SuperNI", seed=1, n_train=8)
+    _, r1 = _prep(data_root, benches, tmp_path / "c", task, benchmark="SuperNI", seed=1, n_train=8, redraw_test=True)
     multi = [r for r in s0["test"] if len(r["references"]) > 1]
-    assert len(multi) == 17  # facts 5.3
-    assert all(r["target"] in r["references"] for r in s0["test"] + s1["test"])
+    assert len(multi) == 17  # quoref's test items with several references
+    assert all(r["target"] in r["references"] for r in s0["test"] + s1["test"] + r1["test"])
     assert all(r["target"] == r["references"][0] for r in s0["test"] if len(r["references"]) == 1)
-    assert [r["target"] for r in s0["test"]] != [r["target"] for r in s1["test"]]  # the draw follows the seed
+    assert s0["test"] == s1["test"]  # the test data, targets included, is the same for every seed ...
+    assert [r["target"] for r in s0["test"]] != [r["target"] for r in r1["test"]]  # ... unless redrawn per seed
+
+
+def test_test_subsets_fixed_across_seeds(tmp_path, data_root, benches):
+    """Test draws use TEST_SEED, so seeds differ in train/val only; redraw_test draws them with the run's seed."""
+    runs = {seed: _prep(data_root, benches, tmp_path / f"s{seed}", "cb", seed=seed, n_train=16, n_val=8, n_test=16)
+            for seed in (0, 1)}
+    ids = {seed: {k: [r["id"] for r in rows] for k, rows in s.items()} for seed, (_, s) in runs.items()}
+    assert ids[0]["test"] == ids[1]["test"]
+    assert ids[0]["train"] != ids[1]["train"] and ids[0]["val"] != ids[1]["val"]
+    assert runs[1][0]["test_subset"] == {"seed": TEST_SEED, "redrawn_per_seed": False}
+    m, s = _prep(data_root, benches, tmp_path / "r", "cb", seed=1, n_train=16, n_val=8, n_test=16, redraw_test=True)
+    assert [r["id"] for r in s["test"]] != ids[0]["test"] and m["test_subset"] == {"seed": 1, "redrawn_per_seed": True}
+    assert [r["id"] for r in s["train"]] == ids[1]["train"]  # train/val follow the seed either way
+    # the derived test slice of a task without test.json is a test subset too
+    y = {seed: _prep(data_root, benches, tmp_path / f"y{seed}", "yelp", seed=seed, n_train=8, n_val=4, n_test=8)[1]
+         for seed in (0, 1)}
+    assert y[0]["test"] == y[1]["test"] and y[0]["train"] != y[1]["train"]
+
+
+def test_paper_protocol_long_sequence_sizes(data_root, benches):
+    """mnli: 1000 train, val from the 2000 train instances left over, 500 per class of test after the drops."""
+    p = build_task(data_root, benches, "Long_Sequence", "mnli", "paper", 0)
+    ids = {k: {r["id"] for r in rows} for k, rows in p.rows.items()}
+    assert p.manifest["counts"] == {"train": 1000, "val": 150, "test": 1500}  # val = round(0.05 * 3000)
+    assert not ids["train"] & ids["val"]
+    assert Counter(r["target"] for r in p.rows["test"]) == {"neutral": 500, "entailment": 500, "contradiction": 500}
+    shipped = Counter(x["output"] for x in json.loads((data_root / LONG / "mnli" / "train.json").read_text())
+                      ["Instances"])
+    assert _share_ok(Counter(r["target"] for r in p.rows["train"]), shipped, 1000)  # 1010 / 995 / 995 shipped
 
 
 def test_test_only_and_pseudo(tmp_path, data_root, benches):
@@ -192,6 +248,96 @@ def test_test_only_and_pseudo(tmp_path, data_root, benches):
     assert len(rows) == 20 and rows[0]["source"].startswith("Definition: In this task, you are given sentences")
     with pytest.raises(SaptError, match="no pseudo samples for family 'gpt'"):
         load_pseudo_samples(data_root, benches["SuperNI"], "gpt", "task363_sst2_polarity_classification")
+
+
+# ------------------------------------------------------------------------------------------ labels and drops
+LONG_TASKS = list(load_benchmarks(Path(__file__).resolve().parents[1] / "config" / "benchmarks.yaml")
+                  ["Long_Sequence"].tasks)
+
+
+def _direct(data_root, benches, task):
+    """(the task's labels, {file: Counter of outputs not among them, instances}) straight from the JSON files."""
+    tdir = data_root / LONG / task
+    info = benches["Long_Sequence"].tasks[task]
+    labels = list(info.labels) if info.labels else json.loads((tdir / "labels.json").read_text())
+    out = {}
+    for f in ("train", "test"):
+        p = tdir / f"{f}.json"
+        outs = [x["output"] for x in json.loads(p.read_text())["Instances"]] if p.is_file() else []
+        out[f] = (Counter(o for o in outs if o not in labels), len(outs))
+    return labels, out
+
+
+@pytest.mark.parametrize("task", LONG_TASKS)
+def test_long_sequence_targets_are_labels_and_drops_counted(data_root, benches, task):
+    labels, direct = _direct(data_root, benches, task)
+    p = build_task(data_root, benches, "Long_Sequence", task, "official", 0)
+    m = p.manifest
+    assert m["labels"] == labels and sum(m["counts"].values()) > 0
+    assert all(r["target"] in labels and set(r["references"]) <= set(labels) for rows in p.rows.values() for r in rows)
+    (dtrain, ntrain), (dtest, ntest) = direct["train"], direct["test"]
+    assert m["dropped"] == {"train": sum(dtrain.values()), "val": 0, "test": sum(dtest.values()),
+                            "labels": dict(sorted((dtrain + dtest).items())), "reason": "output not in labels.json"}
+    # official, uncapped: every kept instance is in exactly one split
+    assert sum(m["counts"].values()) == ntrain + ntest - sum(dtrain.values()) - sum(dtest.values())
+
+
+def test_mnli_no_gold_label_dropped_and_qqp_override(data_root, benches, benchmarks_path, tmp_path):
+    m = build_task(data_root, benches, "Long_Sequence", "mnli", "official", 0).manifest
+    assert m["dropped"] == {"train": 0, "val": 0, "test": 131, "labels": {"-": 131},
+                            "reason": "output not in labels.json"}
+    assert m["counts"]["test"] == 7600 - 131 and m["labels_from"] == "labels.json"
+    # qqp's labels.json says True/False while its outputs are yes/no: config/benchmarks.yaml lists its classes,
+    # visibly; without that override the stale file is an error, never a silently emptied task
+    q = build_task(data_root, benches, "Long_Sequence", "qqp", "official", 0, n_train=16, n_val=4, n_test=8).manifest
+    assert q["labels"] == ["no", "yes"] and q["labels_from"] == "benchmarks file (labels.json is stale)"
+    assert q["labels_observed"] == ["no", "yes"] and q["dropped"]["test"] == 0
+    doc = yaml.safe_load(benchmarks_path.read_text())
+    del doc["benchmarks"]["Long_Sequence"]["tasks"]["qqp"]["labels"]
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(SaptError) as e:
+        build_task(data_root, tmp_path / "b.yaml", "Long_Sequence", "qqp", "official", 0)
+    assert str(e.value) == (f"{data_root / LONG / 'qqp' / 'labels.json'}: 7600 of the 7600 instances of test.json "
+                            "have an output not in it (e.g. 'no'); the label file looks stale: list the task's classes "
+                            "under 'labels' in the benchmarks file")
+
+
+# ------------------------------------------------------------------------------------ provenance in the manifest
+def _git_blob(path):
+    import hashlib
+
+    data = Path(path).read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_manifest_records_upstream_provenance(data_root, benches, tmp_path, tiny_root):
+    m = build_task(data_root, benches, "Long_Sequence", "cb", "official", 0, n_train=8).manifest
+    for split, name in (("train", "train"), ("val", "train"), ("test", "test")):
+        src = m["source"][split]
+        assert src["path"] == f"{LONG}/cb/{name}.json" and src["upstream"] == "match"
+        assert src["git_blob"] == _git_blob(data_root / LONG / "cb" / f"{name}.json")
+    assert m["labels_source"]["upstream"] == "match" and m["upstream"] == "match"
+    # the shared copy's dbpedia train.json is rebuilt, not upstream: said in the manifest of every slice built from it
+    committed = {x["path"]: x["git_blob"] for x in json.loads((Path(__file__).resolve().parents[1] / "config" /
+                                                               "upstream_manifest.json").read_text())["files"]}
+    d = build_task(data_root, benches, "Long_Sequence", "dbpedia", "official", 0, n_train=8, n_val=4, n_test=8)
+    want = {split: "match" if _git_blob(data_root / LONG / "dbpedia" / f"{split}.json") ==
+            committed[f"{LONG}/dbpedia/{split}.json"] else "differs" for split in ("train", "test")}
+    assert {split: d.manifest["source"][split]["upstream"] for split in ("train", "test")} == want
+    assert d.manifest["upstream"] == ("match" if set(want.values()) == {"match"} else "differs")
+    if (data_root / "MANIFEST.md").is_file():  # the development machines' copy
+        assert want == {"train": "differs", "test": "match"}
+    # an edited copy differs; a file the upstream manifest does not list is "unlisted"
+    f = tiny_root / LONG / "cb" / "train.json"
+    f.write_text(json.dumps(json.loads(f.read_text())))
+    e = build_task(tiny_root, benches, "Long_Sequence", "cb", "official", 0).manifest
+    assert e["source"]["train"]["upstream"] == "differs" and e["source"]["test"]["upstream"] == "match"
+    doc = json.loads((Path(__file__).resolve().parents[1] / "config" / "upstream_manifest.json").read_text())
+    doc["files"] = [x for x in doc["files"] if "/cb/" not in x["path"]]
+    (tmp_path / "u.json").write_text(json.dumps(doc))
+    u = build_task(data_root, benches, "Long_Sequence", "cb", "official", 0, upstream_manifest=tmp_path / "u.json")
+    assert {s["upstream"] for s in u.manifest["source"].values()} == {"unlisted"}
+    assert u.manifest["upstream"] == "differs"
 
 
 # ------------------------------------------------------------------------------------------------------------ CLI
@@ -213,7 +359,9 @@ def test_cli_writes_files_and_manifest(tmp_path, data_root, benchmarks_path, cap
             assert m["sha256"][split] == sha256_file(d / f"{split}.jsonl")
             assert m["counts"][split] == len(load_split(d, split))
         assert m["source"]["test"] == {"path": f"{LONG}/{task}/test.json",
-                                       "sha256": sha256_file(data_root / LONG / task / "test.json")}
+                                       "sha256": sha256_file(data_root / LONG / task / "test.json"),
+                                       "git_blob": _git_blob(data_root / LONG / task / "test.json"),
+                                       "upstream": "match"}
         row = load_split(d, "train")[0]
         assert list(row) == ["id", "task", "benchmark", "source", "target", "references", "definition", "input"]
     assert load_manifest(tmp_path / "o" / "cb")["labels"] == ["entailment", "contradiction", "neutral"]

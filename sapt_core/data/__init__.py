@@ -1,6 +1,9 @@
-"""Data layer: upstream task files -> deterministic JSONL splits + manifest (design section 5, facts section 5).
+"""Data layer: upstream task files -> deterministic JSONL splits + manifest (README "Data").
 
-A prepared task directory holds ``train.jsonl``, ``val.jsonl``, ``test.jsonl`` (only ``test.jsonl`` for test-only
+The upstream files are fetched and verified by :mod:`sapt_core.data.fetch` (``sapt fetch-data``) against
+``config/upstream_manifest.json`` (:mod:`sapt_core.data.upstream_manifest`) and checked by
+:mod:`sapt_core.data.verify` (``sapt verify-data``); :mod:`sapt_core.data.root` says which data root is read. A
+prepared task directory holds ``train.jsonl``, ``val.jsonl``, ``test.jsonl`` (only ``test.jsonl`` for test-only
 benchmarks) and ``manifest.json``; see :mod:`sapt_core.data.prepare`. Rows are
 ``{"id", "task", "benchmark", "source", "target", "references", "definition", "input"}``.
 """

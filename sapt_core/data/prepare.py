@@ -1,26 +1,37 @@
 """``sapt prepare-data``: deterministic train/val/test splits of one benchmark task as JSONL + manifest.
 
-Implements design section 5 on the upstream files of facts section 5.1, with the templates of facts section 5.3.
+Reads the upstream files (:mod:`sapt_core.data.upstream`, as :class:`datasets.Dataset`), samples with ``datasets``
+(:mod:`sapt_core.data.sampling`) and formats sources with the official templates (:mod:`sapt_core.data.templates`).
 
 Protocols (``--protocol``):
 
-* ``official``: the shipped train and test files as they are (the official loader never subsamples, facts 5.2).
-* ``paper``: paper section 5.1.1 sizes from ``paper_protocol`` in config/benchmarks.yaml: SuperNI 1000 train / 100
-  test, Long Sequence 1000 train and 500 per class (by output label) of test, sampled from the shipped files.
+* ``official``: the shipped train and test files as they are; a validation slice of ``n_val`` or
+  ``max(1, round(val_fraction * len(train)))`` instances is held out of train.
+* ``paper``: paper section 5.1.1's sizes from ``paper_protocol`` in config/benchmarks.yaml: SuperNI 1000 train /
+  100 test, Long Sequence 1000 train and 500 per class (by output label) of test. The validation slice (same size
+  rule) is drawn from the train instances the 1000 leave over, so train keeps its 1000. Where the shipped train file
+  has no more than 1000 instances (every SuperNI task) nothing is left and val is empty (``manifest["val_note"]``).
 
-Both hold out a validation slice from train (never from test: upstream dev.json == test.json, facts 5.1) of
-``n_val`` or ``max(1, round(val_fraction * len(train)))`` instances. A task without an upstream test.json (yelp,
-yahoo) first gets a test slice held out from train (``test_fraction`` of it, or the paper sizes), marked in the
-manifest under ``derived``. test_only benchmarks (SuperNI_unseen) have a test split only. Order: derived test, then
-val, then the paper train sample, then the caps ``n_train``/``n_test`` (``n_val`` sets the val size directly), so a
-capped split is a subset of the uncapped one. Train/val/test are disjoint by upstream instance index.
+Validation never comes from test (upstream's dev.json is its test.json). A task without an upstream test.json
+(yelp, yahoo here) first gets a test slice held out of its train file (``test_fraction`` of it, or the paper sizes),
+marked in the manifest under ``derived``. test_only benchmarks (SuperNI_unseen) have a test split only. Caps
+``n_train`` / ``n_test`` are applied last, so a capped split is a subset of the uncapped one; ``n_val`` sets the val
+size directly. Train/val/test are disjoint by upstream instance.
 
-Every draw uses its own ``random.Random(f"{seed}-{benchmark}-{task}-{step}")`` (string seeds hash with SHA-512, not
-Python's salted ``hash()``), so outputs are byte-identical for a seed. Subsamples of classification tasks (metric
-accuracy) are class-stratified: round-robin over the labels in a seeded order, each label's instances in a seeded
-order, so a 16-example slice holds every class when it can. Rows are written in upstream file order. When an
-instance has several references, the training/eval target is one drawn with a per-instance seeded rng, as the
-official loader draws one at load time (facts 5.3); all references are kept in ``references``.
+Test subsets (the paper-size test draw, a derived test slice, the ``n_test`` cap, and the reference drawn for a
+multi-reference test instance) use the fixed seed :data:`TEST_SEED`, so every seed of a run is scored on the same
+instances and the seeds' spread is training variance only; ``redraw_test`` (``--redraw-test``, config
+``data.redraw_test``) draws them with the run's seed instead. Train and val always follow the seed.
+
+Classification instances whose output is not one of the task's labels (``labels.json``, or ``labels`` in
+config/benchmarks.yaml where that file is stale) are dropped from every split before sampling and counted in
+``manifest["dropped"]`` (mnli's test file holds 131 instances labelled "-", GLUE's "no gold label"). A label file that
+more than half a file's instances miss is an error, never a silently emptied task.
+
+Classification subsamples are class-stratified (each class keeps its share of the pool). Rows are written in upstream
+file order. When an instance has several references, the target is one drawn with a per-instance seeded rng, as the
+official loader draws one when it loads the data; all references are kept in ``references``. The manifest records,
+per source file, its git blob id and whether it is the pinned upstream file (``config/upstream_manifest.json``).
 
 Everything is read and validated before anything is written; each JSONL is written atomically and manifest.json
 last (an existing manifest is removed first), so a directory with a manifest is always complete.
@@ -29,61 +40,29 @@ last (an existing manifest is removed first), so a directory with a manifest is 
 from __future__ import annotations
 
 import argparse
-import os
 import random
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sapt_core.benchmarks import Benchmark, find_benchmark, get_benchmark, get_task, load_benchmarks
+from sapt_core.benchmarks import Benchmark, TaskInfo, find_benchmark, get_benchmark, get_task, load_benchmarks
+from sapt_core.data import sampling
+from sapt_core.data.root import default_data_root
 from sapt_core.data.templates import format_source
 from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file
 from sapt_core.errors import SaptError
 
+__all__ = ["PreparedTask", "build_task", "default_data_root", "load_pseudo_samples", "prepare_task", "write_task"]
+
 PROTOCOLS = ("official", "paper")
 SPLITS = ("train", "val", "test")
 PSEUDO_FAMILIES = ("t5", "llama")
+TEST_SEED = 0
 DERIVED_TEST_REASON = "upstream test.json missing; held out from train.json"
+DROP_REASON = "output not in labels.json"
+STALE_LABELS_SHARE = 0.5  # more of a file's instances outside its label file than this: the label file is stale
 _OUTPUT_FILES = ("train.jsonl", "val.jsonl", "test.jsonl", "pseudo.jsonl")
-
-
-def default_data_root() -> str:
-    return os.environ.get("SAPT_DATA_ROOT") or "../shared/data"
-
-
-# ----------------------------------------------------------------------------------------------------- sampling
-def _rng(seed: int, benchmark: str, task: str, step: str) -> random.Random:
-    return random.Random(f"{seed}-{benchmark}-{task}-{step}")
-
-
-def _groups(pool: list[int], labels: dict[int, str], rng: random.Random) -> list[list[int]]:
-    """Pool indices grouped by label; labels in a seeded order, each group in a seeded order."""
-    by: dict[str, list[int]] = {}
-    for i in pool:
-        by.setdefault(labels[i], []).append(i)
-    order = sorted(by)
-    rng.shuffle(order)
-    for lab in order:
-        rng.shuffle(by[lab])
-    return [by[lab] for lab in order]
-
-
-def _select(pool: list[int], k: int, rng: random.Random, labels: dict[int, str] | None = None) -> list[int]:
-    """``k`` indices of ``pool`` (all of it when smaller), sorted; class-stratified round-robin when ``labels``."""
-    pool = sorted(pool)
-    if k >= len(pool):
-        return pool
-    if labels is None:
-        return sorted(rng.sample(pool, k))
-    groups, out, depth = _groups(pool, labels, rng), [], 0
-    while len(out) < k:
-        out += [g[depth] for g in groups if depth < len(g)][: k - len(out)]
-        depth += 1
-    return sorted(out)
-
-
-def _per_class(pool: list[int], n: int, rng: random.Random, labels: dict[int, str]) -> list[int]:
-    """At most ``n`` indices of every label (paper: 500 per class)."""
-    return sorted(i for g in _groups(sorted(pool), labels, rng) for i in g[:n])
 
 
 # ------------------------------------------------------------------------------------------------------- checks
@@ -102,19 +81,22 @@ def _fraction(name: str, v) -> float:
 
 
 def _rows(f: UpstreamFile, idx: list[int], bench: Benchmark, task: str, seed: int, pseudo: bool = False) -> list[dict]:
+    """Prepared rows of the instances ``idx`` of ``f`` (in that order)."""
+    if not idx:
+        return []
+    picked = f.instances.select(idx)[:]  # one batch: column -> values
     rows = []
-    for i in idx:
-        x = f.instances[i]
-        refs = [] if pseudo else x["references"]
+    for iid, inp, refs in zip(picked["id"], picked["input"], picked["references"]):
+        refs = [] if pseudo else list(refs)
         if pseudo:
             target = ""
         elif len(refs) == 1:
             target = refs[0]
-        else:  # the official loader draws one reference when it loads the data (facts 5.3)
-            target = _rng(seed, bench.name, task, f"target-{x['id']}").choice(refs)
-        rows.append({"id": x["id"], "task": task, "benchmark": bench.name,
-                     "source": format_source(bench.template, f.definition, x["input"]), "target": target,
-                     "references": refs, "definition": f.definition, "input": x["input"]})
+        else:  # the official loader draws one reference when it loads the data
+            target = random.Random(f"{seed}-{bench.name}-{task}-target-{iid}").choice(refs)
+        rows.append({"id": iid, "task": task, "benchmark": bench.name,
+                     "source": format_source(bench.template, f.definition, inp), "target": target,
+                     "references": refs, "definition": f.definition, "input": inp})
     return rows
 
 
@@ -125,8 +107,24 @@ def _benches(benchmarks) -> dict[str, Benchmark]:
 def _data_root(data_root) -> Path:
     root = Path(data_root)
     if not root.is_dir():
-        raise SaptError(f"{root}: data root not found (set --data-root or SAPT_DATA_ROOT)")
+        raise SaptError(f"{root}: data root not found (set --data-root or SAPT_DATA_ROOT, or run `sapt fetch-data`)")
     return root
+
+
+class _Upstream:
+    """Whether the files read are the pinned upstream ones: ``match`` | ``differs`` | ``unlisted``."""
+
+    def __init__(self, root: Path, manifest):
+        from sapt_core.data.upstream_manifest import load_upstream_manifest
+
+        self.root = root
+        self.blobs = {f.path: f.git_blob for f in load_upstream_manifest(manifest).files}
+
+    def record(self, path: Path, git_blob: str, **extra) -> dict:
+        rel = path.relative_to(self.root).as_posix()
+        want = self.blobs.get(rel)
+        status = "unlisted" if want is None else "match" if want == git_blob else "differs"
+        return {"path": rel, **extra, "git_blob": git_blob, "upstream": status}
 
 
 # --------------------------------------------------------------------------------------------------- public API
@@ -136,13 +134,17 @@ def load_pseudo_samples(data_root, benchmark: Benchmark, family: str, task: str)
     Same row schema as the prepared splits, with the source templated on the file's own (generated) Definition,
     ``target`` "" and ``references`` [] (the shipped outputs are empty; ARM labels them later).
     """
+    return _rows(*_pseudo_file(data_root, benchmark, family, task), benchmark, task, 0, pseudo=True)
+
+
+def _pseudo_file(data_root, benchmark: Benchmark, family: str, task: str) -> tuple[UpstreamFile, list[int]]:
     get_task(benchmark, task)
     if family not in benchmark.pseudo_dir:
         known = ", ".join(benchmark.pseudo_dir) or "none"
         raise SaptError(f"benchmark '{benchmark.name}' has no pseudo samples for family {family!r} (known: {known})")
     path = _data_root(data_root) / benchmark.pseudo_dir[family] / Path(benchmark.dir).name / task / "train.json"
     f = read_task_file(path, task, f"pseudo_{family}")
-    return _rows(f, list(range(len(f.instances))), benchmark, task, 0, pseudo=True)
+    return f, list(range(len(f.instances)))
 
 
 @dataclass
@@ -153,15 +155,49 @@ class PreparedTask:
     manifest: dict
 
 
+def _allowed_labels(info: TaskInfo, labels_file) -> tuple[list[str] | None, str | None]:
+    """(the task's classes, where they come from) for a classification task; (None, None) when it has none."""
+    if not info.is_classification:
+        return None, None
+    if info.labels:
+        return list(info.labels), "benchmarks file (labels.json is stale)"
+    if labels_file:
+        return list(labels_file.labels), "labels.json"
+    return None, None
+
+
+def _keep_labelled(f: UpstreamFile, allowed: list[str] | None, labels_path: Path | None) -> tuple[list[int], Counter]:
+    """Indices of ``f`` whose every reference is a label, and the dropped outputs counted."""
+    refs = sampling.column(f.instances, "references")
+    if allowed is None:
+        return list(range(len(refs))), Counter()
+    ok = set(allowed)
+    keep = [i for i, r in enumerate(refs) if all(x in ok for x in r)]
+    dropped = Counter(r[0] for r in refs if not all(x in ok for x in r))
+    n_drop = len(refs) - len(keep)
+    if n_drop > STALE_LABELS_SHARE * len(refs):
+        example = dropped.most_common(1)[0][0]
+        raise SaptError(f"{labels_path}: {n_drop} of the {len(refs)} instances of {f.path.name} have an output not "
+                        f"in it (e.g. {example!r}); the label file looks stale: list the task's classes under "
+                        f"'labels' in the benchmarks file")
+    return keep, dropped
+
+
 def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, seed: int, n_train=None,
-               n_val=None, n_test=None, val_fraction=0.05, test_fraction=0.1, use_pseudo_for=None) -> PreparedTask:
-    """Read, validate and sample one task; see the module docstring for the rules. Writes nothing."""
+               n_val=None, n_test=None, val_fraction=0.05, test_fraction=0.1, use_pseudo_for=None,
+               redraw_test: bool = False, upstream_manifest=None) -> PreparedTask:
+    """Read, validate and sample one task; see the module docstring for the rules. Writes nothing.
+
+    ``upstream_manifest``: the upstream file list the sources are compared with (default: the repository's).
+    """
     bench = get_benchmark(_benches(benchmarks), benchmark)
     info = get_task(bench, task)
     if protocol not in PROTOCOLS:
         raise SaptError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise SaptError(f"seed: expected an integer, got {seed!r}")
+    if not isinstance(redraw_test, bool):
+        raise SaptError(f"redraw_test: expected true or false, got {redraw_test!r}")
     caps = {k: _positive_int(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))}
     val_fraction, test_fraction = _fraction("val_fraction", val_fraction), _fraction("test_fraction", test_fraction)
     if use_pseudo_for is not None and use_pseudo_for not in PSEUDO_FAMILIES:
@@ -171,78 +207,100 @@ def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, 
     if not tdir.is_dir():
         raise SaptError(f"{tdir}: task directory not found")
     proto = bench.paper_protocol if protocol == "paper" else {}
+    test_seed = seed if redraw_test else TEST_SEED
+    strat = info.is_classification
+    upstream = _Upstream(root, upstream_manifest)
 
-    def rng(step):
-        return _rng(seed, benchmark, task, step)
-
-    def label_of(f):  # the class of an instance = its (first) output
-        return {i: x["references"][0] for i, x in enumerate(f.instances)}
-
-    def strat(labels):  # stratify subsamples of classification tasks only
-        return labels if info.is_classification else None
-
-    def protocol_test(pool, labels, step):
-        if "n_test_per_class" in proto:
-            return _per_class(pool, proto["n_test_per_class"], rng(step), labels)
-        if "n_test" in proto:
-            return _select(pool, proto["n_test"], rng(step), strat(labels))
-        return None
+    def dseed(step, s=seed):
+        return sampling.draw_seed(s, benchmark, task, step)
 
     labels_file = read_labels(tdir / "labels.json")
+    allowed, labels_from = _allowed_labels(info, labels_file)
+
+    def pool_of(f: UpstreamFile):
+        keep, dropped = _keep_labelled(f, allowed, labels_file.path if labels_file and not info.labels else None)
+        refs = sampling.column(f.instances, "references")
+        return sampling.make_pool(keep, [refs[i][0] for i in keep]), dropped
+
+    def protocol_test(pool, step):  # (drawn, rest) of the paper's test sizes, or None
+        if "n_test_per_class" in proto:
+            return sampling.per_class(pool, proto["n_test_per_class"], dseed(step, test_seed))
+        if "n_test" in proto:
+            return sampling.split_off(pool, proto["n_test"], dseed(step, test_seed), strat)
+        return None
+
     derived: dict = {}
     src: dict[str, UpstreamFile] = {}
-    idx: dict[str, list[int]] = {}
+    picked: dict[str, object] = {}  # split -> pool
+    dropped = {s: 0 for s in SPLITS}
+    dropped_labels: Counter = Counter()
+    val_note = None
     test_path = tdir / "test.json"
     if bench.test_only or test_path.is_file():
         src["test"] = read_task_file(test_path, task, "test")
-        tl = label_of(src["test"])
-        pool = list(range(len(src["test"].instances)))
-        idx["test"] = protocol_test(pool, tl, "paper-test") or pool
+        tpool, d = pool_of(src["test"])
+        dropped["test"], dropped_labels = sum(d.values()), dropped_labels + d
+        drawn = protocol_test(tpool, "paper-test")
+        picked["test"] = drawn[0] if drawn else tpool
     if not bench.test_only:
         train = src["train"] = src["val"] = read_task_file(tdir / "train.json", task, "train")
-        trl = label_of(train)
-        avail = list(range(len(train.instances)))
+        avail, d = pool_of(train)  # train.json feeds train and val: its drops count under train
+        dropped["train"], dropped_labels = sum(d.values()), dropped_labels + d
         if "test" not in src:  # yelp, yahoo: hold a test slice out of train
             src["test"] = train
-            idx["test"] = (protocol_test(avail, trl, "test-holdout")
-                           or _select(avail, max(1, round(test_fraction * len(avail))), rng("test-holdout"), strat(trl)))
-            derived["test"] = True
-            derived["reason"] = DERIVED_TEST_REASON
-            avail = sorted(set(avail) - set(idx["test"]))
+            picked["test"], avail = (protocol_test(avail, "test-holdout")
+                                     or sampling.split_off(avail, max(1, round(test_fraction * len(avail))),
+                                                           dseed("test-holdout", test_seed), strat))
+            derived = {"test": True, "reason": DERIVED_TEST_REASON}
         n_v = caps["n_val"] or max(1, round(val_fraction * len(avail)))
-        if n_v >= len(avail):
-            raise SaptError(f"{train.path}: {len(avail)} train instances left, too few to hold out {n_v} for val "
-                            "and keep a train split")
-        idx["val"] = _select(avail, n_v, rng("val-holdout"), strat(trl))
-        avail = sorted(set(avail) - set(idx["val"]))
-        idx["train"] = _select(avail, proto["n_train"], rng("paper-train"), strat(trl)) if "n_train" in proto else avail
+        if "n_train" in proto:  # paper: the train sample first, val from what it leaves
+            picked["train"], rest = sampling.split_off(avail, proto["n_train"], dseed("paper-train"), strat)
+            picked["val"], _ = sampling.split_off(rest, min(n_v, len(rest)), dseed("val-holdout"), strat)
+            if len(picked["val"]) < n_v:
+                val_note = (f"{len(rest)} train instances outside the paper's {proto['n_train']}-instance train "
+                            f"sample; val has {len(picked['val'])} of the {n_v} asked for")
+        else:
+            if n_v >= len(avail):
+                raise SaptError(f"{train.path}: {len(avail)} train instances left, too few to hold out {n_v} for "
+                                "val and keep a train split")
+            picked["val"], picked["train"] = sampling.split_off(avail, n_v, dseed("val-holdout"), strat)
         if caps["n_train"]:
-            idx["train"] = _select(idx["train"], caps["n_train"], rng("cap-train"), strat(trl))
+            picked["train"], _ = sampling.split_off(picked["train"], caps["n_train"], dseed("cap-train"), strat)
     if caps["n_test"]:
-        idx["test"] = _select(idx["test"], caps["n_test"], rng("cap-test"), strat(label_of(src["test"])))
+        picked["test"], _ = sampling.split_off(picked["test"], caps["n_test"], dseed("cap-test", test_seed), strat)
 
-    splits = [s for s in SPLITS if s in idx]
-    rows = {s: _rows(src[s], idx[s], bench, task, seed) for s in splits}
+    splits = [s for s in SPLITS if s in picked]
+    rows = {s: _rows(src[s], sampling.indices(picked[s]), bench, task, test_seed if s == "test" else seed)
+            for s in splits}
+    source = {s: upstream.record(src[s].path, src[s].git_blob, sha256=src[s].sha256) for s in splits}
     manifest = {
         "benchmark": bench.name, "task": task, "category": info.category, "metric": info.metric,
         "protocol": protocol, "seed": seed, "caps": caps,
         "fractions": {"val": val_fraction, "test": test_fraction},
         "counts": {s: len(rows[s]) for s in splits},
         "sha256": {},
-        "source": {s: {"path": src[s].path.relative_to(root).as_posix(), "sha256": src[s].sha256} for s in splits},
-        "labels": None, "labels_observed": None,
+        "source": source,
+        "labels": None, "labels_observed": None, "labels_from": labels_from,
+        "labels_source": (upstream.record(labels_file.path, labels_file.git_blob) if labels_file else None),
+        "dropped": {**{s: dropped[s] for s in SPLITS}, "labels": dict(sorted(dropped_labels.items())),
+                    "reason": DROP_REASON},
+        "test_subset": {"seed": test_seed, "redrawn_per_seed": redraw_test},
         "derived": derived, "template": bench.template,
     }
+    if val_note:
+        manifest["val_note"] = val_note
     if info.is_classification:
         observed = sorted({r["references"][0] for s in splits for r in rows[s]})
-        manifest["labels"], manifest["labels_observed"] = labels_file or observed, observed
+        manifest["labels"], manifest["labels_observed"] = allowed or observed, observed
     elif labels_file:
-        manifest["labels"] = labels_file
+        manifest["labels"] = labels_file.labels
     if use_pseudo_for:
-        rows["pseudo"] = load_pseudo_samples(root, bench, use_pseudo_for, task)
+        pf, pidx = _pseudo_file(root, bench, use_pseudo_for, task)
+        rows["pseudo"] = _rows(pf, pidx, bench, task, 0, pseudo=True)
         manifest["counts"]["pseudo"] = len(rows["pseudo"])
-        pdir = root / bench.pseudo_dir[use_pseudo_for] / Path(bench.dir).name / task / "train.json"
-        manifest["source"]["pseudo"] = {"path": pdir.relative_to(root).as_posix(), "family": use_pseudo_for}
+        manifest["source"]["pseudo"] = upstream.record(pf.path, pf.git_blob, family=use_pseudo_for)
+    records = list(manifest["source"].values()) + ([manifest["labels_source"]] if labels_file else [])
+    manifest["upstream"] = "match" if all(r["upstream"] == "match" for r in records) else "differs"
     return PreparedTask(rows, manifest)
 
 
@@ -265,14 +323,16 @@ def write_task(prepared: PreparedTask, out_dir) -> dict:
 
 
 def prepare_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, seed: int, out_dir, n_train=None,
-                 n_val=None, n_test=None, val_fraction=0.05, test_fraction=0.1, use_pseudo_for=None) -> dict:
+                 n_val=None, n_test=None, val_fraction=0.05, test_fraction=0.1, use_pseudo_for=None,
+                 redraw_test: bool = False, upstream_manifest=None) -> dict:
     """Build and write one task's splits into ``out_dir`` (train/val/test.jsonl, manifest.json); returns the manifest.
 
     ``benchmarks`` is the dict from :func:`sapt_core.benchmarks.load_benchmarks` or a path to the YAML.
     ``use_pseudo_for`` ("t5" or "llama") also writes the authors' pseudo samples of the task as pseudo.jsonl.
+    ``redraw_test`` draws the test subsets with ``seed`` instead of :data:`TEST_SEED`.
     """
     prepared = build_task(data_root, benchmarks, benchmark, task, protocol, seed, n_train, n_val, n_test,
-                          val_fraction, test_fraction, use_pseudo_for)
+                          val_fraction, test_fraction, use_pseudo_for, redraw_test, upstream_manifest)
     return write_task(prepared, out_dir)
 
 
@@ -286,7 +346,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "benchmarks), pseudo.jsonl with --pseudo, and manifest.json, written last. All tasks are read and validated\n"
         "before anything is written. Bad input: one 'error: ...' line on stderr naming the file/field, exit 2.")
     p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="upstream data root (default: $SAPT_DATA_ROOT or ../shared/data)")
+                   help="upstream data root (default: $SAPT_DATA_ROOT, else results/upstream from `sapt fetch-data`)")
     p.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML",
                    help="benchmark definitions (default: %(default)s)")
     p.add_argument("--benchmark", metavar="NAME", help="benchmark name (inferred from --task when omitted)")
@@ -302,7 +362,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", default="0.05", metavar="F", help="val held out from train (default: 0.05)")
     p.add_argument("--test-fraction", default="0.1", metavar="F",
                    help="derived test held out from train when test.json is missing (default: 0.1)")
+    p.add_argument("--redraw-test", action="store_true",
+                   help=f"draw the test subsets with --seed (default: the fixed seed {TEST_SEED}, the same for every "
+                        "seed)")
     p.add_argument("--pseudo", choices=PSEUDO_FAMILIES, help="also write the authors' pseudo samples as pseudo.jsonl")
+    p.add_argument("--upstream-manifest", default=None, metavar="JSON",
+                   help="the pinned upstream file list the sources are compared with "
+                        "(default: config/upstream_manifest.json)")
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--out", metavar="ROOT", help="output root: task T goes to ROOT/T/")
     out.add_argument("--out-task-dir", metavar="DIR", help="output dir of the single --task")
@@ -352,10 +418,17 @@ def run(args: argparse.Namespace) -> int:
         raise SaptError(f"--out-task-dir: takes exactly one --task, got {len(tasks)}")
     root = args.data_root or default_data_root()
     built = [(t, build_task(root, benches, bench.name, t, args.protocol, seed, caps["train"], caps["val"],
-                            caps["test"], *fracs, args.pseudo)) for t in tasks]
+                            caps["test"], *fracs, args.pseudo, args.redraw_test, args.upstream_manifest))
+             for t in tasks]
     for t, prepared in built:
         dest = Path(args.out_task_dir) if args.out_task_dir else Path(args.out) / t
         m = write_task(prepared, dest)
         counts = " ".join(f"{s} {n}" for s, n in m["counts"].items())
-        print(f"{bench.name}/{t}: {counts}{' (derived test)' if m['derived'] else ''} -> {dest}")
+        n_dropped = sum(m["dropped"][s] for s in SPLITS)
+        notes = [f"dropped {n_dropped} not in labels"] if n_dropped else []
+        notes += (["derived test"] if m["derived"] else []) + ([] if m["upstream"] == "match" else ["not upstream"])
+        note = f" ({'; '.join(notes)})" if notes else ""
+        print(f"{bench.name}/{t}: {counts}{note} -> {dest}")
+        if m.get("val_note"):
+            print(f"note: {bench.name}/{t}: {m['val_note']}", file=sys.stderr)
     return 0

@@ -1,10 +1,12 @@
-"""Read one upstream task file (facts section 5.1) and validate its shape field by field.
+"""Read one upstream task file (paper section 5.1's benchmarks in their published JSON) and validate it field by field.
 
 Upstream JSON: ``{"Definition": [str], "Instances": [{"id"?, "input": str, "output": str | [str, ...]}], ...}``
 (SuperNI keeps the Super-NaturalInstructions keys and list outputs; Long Sequence has string outputs and no ids),
 plus ``labels.json`` (a list of label strings) beside Long Sequence tasks. Other keys (Positive Examples, ...) are
-ignored: the official pipeline is zero-shot. Every problem is a one-line :class:`SaptError` naming the file and the
-field, e.g. ``.../cb/train.json: Instances[3].output: expected a string or non-empty list of strings``.
+ignored: the pipeline is zero-shot. Every problem is a one-line :class:`SaptError` naming the file and the field,
+e.g. ``.../cb/train.json: Instances[3].output: expected a string or non-empty list of strings``. The validated
+instances become a :class:`datasets.Dataset` (``Dataset.from_list``) with the columns ``id``, ``input`` and
+``references`` (the output as a list), which :mod:`sapt_core.data.prepare` samples from.
 """
 
 from __future__ import annotations
@@ -21,24 +23,30 @@ from sapt_core.errors import SaptError
 class UpstreamFile:
     path: Path
     sha256: str  # of the bytes parsed
+    git_blob: str  # git's id of the same bytes (compared with config/upstream_manifest.json)
     definition: str  # Definition[0], or "" for an empty list
-    instances: list[dict]  # {"id", "input", "references": [str, ...]}, in file order
+    instances: "datasets.Dataset"  # noqa: F821  columns id, input, references ([str, ...]), in file order
 
 
 def _load(path: Path, what: str):
+    """(parsed JSON, sha256, git blob id) of ``path``."""
+    from sapt_core.data.upstream_manifest import git_blob_id
+
     if not path.is_file():
         raise SaptError(f"{path}: {what} not found")
     raw = path.read_bytes()
     try:
-        return json.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
+        return json.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest(), git_blob_id(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SaptError(f"{path}: malformed JSON ({e.__class__.__name__}: {e})") from None
 
 
 def read_task_file(path: str | Path, task: str, split: str) -> UpstreamFile:
     """Parse ``path``; instance ids are the upstream ``id`` when present, else ``f"{task}-{split}-{index}"``."""
+    from datasets import Dataset
+
     path = Path(path)
-    doc, sha = _load(path, "upstream task file")
+    doc, sha, blob = _load(path, "upstream task file")
     if not isinstance(doc, dict):
         raise SaptError(f"{path}: expected a JSON object with Definition and Instances, got {type(doc).__name__}")
     for key in ("Definition", "Instances"):
@@ -73,18 +81,25 @@ def read_task_file(path: str | Path, task: str, split: str) -> UpstreamFile:
             raise SaptError(f"{w}.id: duplicate id {iid!r}")
         seen.add(iid)
         out.append({"id": iid, "input": x["input"], "references": refs})
-    return UpstreamFile(path, sha, d[0] if d else "", out)
+    return UpstreamFile(path, sha, blob, d[0] if d else "", Dataset.from_list(out))
 
 
-def read_labels(path: str | Path) -> list[str] | None:
-    """``labels.json`` as a list of strings, or None when the file does not exist."""
+@dataclass
+class LabelsFile:
+    path: Path
+    git_blob: str
+    labels: list[str]
+
+
+def read_labels(path: str | Path) -> LabelsFile | None:
+    """``labels.json`` (a non-empty list of strings), or None when the file does not exist."""
     path = Path(path)
     if not path.exists():
         return None
-    doc, _ = _load(path, "labels file")
+    doc, _, blob = _load(path, "labels file")
     if not (isinstance(doc, list) and doc and all(isinstance(x, str) for x in doc)):
         raise SaptError(f"{path}: expected a non-empty list of label strings, got {_short(doc)}")
-    return doc
+    return LabelsFile(path, blob, doc)
 
 
 def _short(x) -> str:

@@ -1,5 +1,7 @@
 rule build_backbone:
     """Tiny backbone + tokenizer trained on the benchmark text, saved with save_pretrained (no model hub)."""
+    input:
+        DATA_READY,
     output:
         config=layout.backbone_dir("{backbone}") + "/config.json",
     params:

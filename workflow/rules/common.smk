@@ -3,9 +3,18 @@
 import inspect
 import os
 
-from sapt_core import layout, plan
+from snakemake.exceptions import WorkflowError
 
-DATA_ROOT = os.environ.get("SAPT_DATA_ROOT") or config["data_root"]
+from sapt_core import layout, plan
+from sapt_core.data.root import workflow_data_root
+from sapt_core.errors import SaptError
+
+# --config data_root > $SAPT_DATA_ROOT > the config file's. DATA_READY: what a job reading the data root needs (the
+# marker of rule fetch_data for the project-local root); any other root is checked now, before any job runs.
+try:
+    DATA_ROOT, DATA_READY = workflow_data_root(config, workflow.config_settings.config)
+except SaptError as e:
+    raise WorkflowError(str(e)) from None
 PLAN = plan.ContinualPlan(config, data_root=DATA_ROOT)
 
 

@@ -1,5 +1,32 @@
+import shlex
+
+from sapt_core import layout
+from sapt_core.data.upstream_manifest import DEFAULT_MANIFEST
+
+UPSTREAM_MANIFEST = config.get("upstream_manifest") or str(DEFAULT_MANIFEST)
+REDRAW_TEST = "--redraw-test" if config["data"].get("redraw_test") else ""
+
+
+rule fetch_data:
+    """The upstream data at its pinned commits, every file verified by its git blob id, into the project-local data
+    root (sapt fetch-data; marker written last). The first job when data_root is results/upstream and not there."""
+    input:
+        manifest=UPSTREAM_MANIFEST,
+    output:
+        layout.UPSTREAM_VERIFIED,
+    params:
+        dest=layout.UPSTREAM_DATA_ROOT,
+        sources=" ".join(f"--source {shlex.quote(s)}" for s in config.get("data_sources") or []),
+    log:
+        "results/logs/fetch_data.log",
+    shell:
+        "sapt fetch-data --dest {params.dest} --manifest {input.manifest} {params.sources} > {log} 2>&1"
+
+
 rule prepare_data:
-    """Deterministic (seeded) train/val/test slices of one task as JSONL + manifest (design section 5)."""
+    """Deterministic (seeded) train/val/test slices of one task as JSONL + manifest (README "Data")."""
+    input:
+        DATA_READY,
     output:
         train="results/data/{protocol}/seed{seed}/{benchmark}/{task}/train.jsonl",
         val="results/data/{protocol}/seed{seed}/{benchmark}/{task}/val.jsonl",
@@ -11,6 +38,8 @@ rule prepare_data:
         data_root=DATA_ROOT,
         benchmarks=config["benchmarks_file"],
         caps=PLAN.data_caps_args(),
+        redraw=REDRAW_TEST,
+        upstream_manifest=UPSTREAM_MANIFEST,
     log:
         "results/logs/prepare_data/{protocol}/seed{seed}/{benchmark}/{task}.log",
     benchmark:
@@ -20,12 +49,14 @@ rule prepare_data:
     shell:
         "sapt prepare-data --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--benchmark {wildcards.benchmark} --task {wildcards.task} --protocol {wildcards.protocol} "
-        "--seed {wildcards.seed} {params.caps} --out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} "
-        "> {log} 2>&1"
+        "--seed {wildcards.seed} {params.caps} {params.redraw} --upstream-manifest {params.upstream_manifest} "
+        "--out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} > {log} 2>&1"
 
 
 rule prepare_test_only:
     """Test-only benchmarks (the unseen SuperNI tasks of Table 3): a seeded test slice + manifest."""
+    input:
+        DATA_READY,
     output:
         test="results/data/{protocol}/seed{seed}/{benchmark}/{task}/test.jsonl",
         manifest="results/data/{protocol}/seed{seed}/{benchmark}/{task}/manifest.json",
@@ -35,6 +66,8 @@ rule prepare_test_only:
         data_root=DATA_ROOT,
         benchmarks=config["benchmarks_file"],
         caps=PLAN.data_caps_args(test_only=True),
+        redraw=REDRAW_TEST,
+        upstream_manifest=UPSTREAM_MANIFEST,
     log:
         "results/logs/prepare_data/{protocol}/seed{seed}/{benchmark}/{task}.log",
     resources:
@@ -42,5 +75,5 @@ rule prepare_test_only:
     shell:
         "sapt prepare-data --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--benchmark {wildcards.benchmark} --task {wildcards.task} --protocol {wildcards.protocol} "
-        "--seed {wildcards.seed} {params.caps} --out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} "
-        "> {log} 2>&1"
+        "--seed {wildcards.seed} {params.caps} {params.redraw} --upstream-manifest {params.upstream_manifest} "
+        "--out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} > {log} 2>&1"
