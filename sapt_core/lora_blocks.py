@@ -7,6 +7,10 @@ All t blocks of a site are stacked, so output-level mixing is two matmuls whatev
 x [B,S,in] @ A_cat^T [in, t*r] -> scale each block's r columns by a_i -> @ B_cat [t*r, out]. Earlier blocks are
 buffers (frozen); only the newest block ``lora_A``/``lora_B`` is a parameter. Init as peft/the official code:
 A ~ Kaiming-uniform(a=sqrt(5)), B = 0, scaling s = alpha / r.
+
+Blocks are float32 whatever the backbone's dtype (an optimizer update of a bf16 weight is rounded away once
+|w| >> lr); the mixing runs in the input's dtype (bf16 compute on a bf16 backbone), so gradients reach the fp32
+weights through the cast.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class MultiBlockLoRALinear(nn.Module):
         self.r, self.scaling = r, alpha / r
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         d_in, d_out = base.in_features, base.out_features
-        dev, dt = base.weight.device, base.weight.dtype
+        dev, dt = base.weight.device, torch.float32
         self.register_buffer("prev_A", torch.zeros(n_blocks - 1, r, d_in, device=dev, dtype=dt))
         self.register_buffer("prev_B", torch.zeros(n_blocks - 1, d_out, r, device=dev, dtype=dt))
         self.lora_A = nn.Parameter(torch.empty(r, d_in, device=dev, dtype=dt))
@@ -53,6 +57,8 @@ class MultiBlockLoRALinear(nn.Module):
 
     def delta(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         A, B = self.stacked()
+        if A.dtype != x.dtype:  # fp32 blocks, backbone-dtype compute
+            A, B = A.to(x.dtype), B.to(x.dtype)
         t, r, d_in = A.shape
         x = self.dropout(x)
         w = w.to(x.dtype)

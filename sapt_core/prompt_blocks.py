@@ -1,6 +1,7 @@
 """Multi-block soft prompt of SAPT-Prompt (paper section 4, facts 9): P = sum_i a_i P_i, P_i in R^{L x d},
 prepended to the input embeddings with the attention mask extended by ones. Each new P_i is initialised from the
-embeddings of uniformly sampled vocabulary tokens (Lester et al. 2021). Earlier prompts are frozen buffers.
+embeddings of uniformly sampled vocabulary tokens (Lester et al. 2021). Earlier prompts are frozen buffers. Prompts
+are float32 whatever the backbone's dtype; the model casts the mixed prompt to the embeddings' dtype.
 
 ``concatenated`` is Progressive Prompts (facts section 10): no mixing, [P_t; P_{t-1}; ...; P_1] (newest first)
 prepended to every input, so the input grows by L tokens per task.
@@ -17,9 +18,10 @@ class MultiBlockPrompt(nn.Module):
         super().__init__()
         d = embedding.weight.shape[1]
         w = embedding.weight
-        self.register_buffer("prev_prompts", torch.zeros(n_blocks - 1, length, d, dtype=w.dtype, device=w.device))
+        self.register_buffer("prev_prompts", torch.zeros(n_blocks - 1, length, d, dtype=torch.float32,
+                                                         device=w.device))
         ids = torch.randint(0, w.shape[0], (length,), generator=generator)
-        self.prompt = nn.Parameter(w.detach()[ids.to(w.device)].clone())
+        self.prompt = nn.Parameter(w.detach()[ids.to(w.device)].float().clone())
 
     @property
     def stacked(self) -> torch.Tensor:

@@ -27,8 +27,10 @@ def normalize_answer(s: str) -> str:
 
 
 def exact_match(pred: str, ref: str) -> float:
-    """100.0 if the normalised strings are equal, else 0.0."""
-    return 100.0 if normalize_answer(pred) == normalize_answer(ref) else 0.0
+    """100.0 if the normalised strings are equal, else 0.0; an empty prediction never matches (a reference that
+    normalises to "" would otherwise score empty outputs as correct)."""
+    p = normalize_answer(pred)
+    return 100.0 if p and p == normalize_answer(ref) else 0.0
 
 
 @functools.lru_cache(maxsize=1)

@@ -263,13 +263,13 @@ def test_three_task_chain_through_cli(which, method, request, data_root, tmp_pat
 
 
 def test_model_selection_keeps_best_epoch(tiny_t5, cb_dir, tmp_path):
-    """--eval-every-epochs: the state written is the best-scoring epoch's (official load_best_model_at_end)."""
+    """--selection val: the state written is the best-scoring epoch's (official load_best_model_at_end)."""
     s1 = tmp_path / "s1"
     from sapt_core.cli import main
 
     rc = main(["train-step", "--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(cb_dir),
                "--state-out", str(s1), "--seed", "0", "--batch-size", "16", "--epochs", "3", "--lr", "1e-2",
-               "--max-source-len", "64", "--eval-every-epochs", "1", "--attn-split", "val", "--max-new-tokens", "4",
+               "--max-source-len", "64", "--selection", "val", "--select-every-epochs", "1", "--max-new-tokens", "4",
                "--no-progress"])
     assert rc == 0
     sel = json.loads((s1 / "state.json").read_text())["history"][0]["selected"]

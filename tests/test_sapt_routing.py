@@ -51,7 +51,7 @@ def test_sapt_lora_routes_to_own_block_and_forgets_less_than_seqlora(tiny_t5, da
         args = ["train-step", "--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(d),
                 "--state-out", str(state), "--kl-lambda", "1.0", "--kl-start-step", "100", "--pool-mask-pads",
                 "--lora-mixing", "parameter",
-                "--eval-every-epochs", "0", *COMMON]
+                "--selection", "none", *COMMON]
         if k > 1:
             args += ["--state-in", str(tmp_path / f"s{k - 1}"), "--pseudo", *map(str, pseudo[:k - 1])]
         assert main(args) == 0

@@ -51,8 +51,10 @@ class TrainKeys:
     grad_accum: int = key(2, "gradient accumulation steps (official T5 Long Sequence: 2; 16 x 2 = 32, App. C)",
                           POSITIVE)
     eval_batch_size: int = key(128, "evaluation batch size (official T5 scripts: 128)", POSITIVE)
-    eval_every_epochs: int = key(0, "model selection: score the selection split every N epochs and keep the best "
-                                    "epoch (0 = keep the last)", NON_NEGATIVE)
+    selection: Literal["none", "val", "test"] = key(
+        "none", "model selection: score this split every select_every_epochs and keep the best epoch (none: the "
+                "last epoch; the workflow's protocol.selection sets it for every method)")
+    select_every_epochs: int = key(5, "epochs between two selection scores (official SAPT scripts: 5)", POSITIVE)
     max_source_len: int = key(512, "source tokens kept (official T5: 512)", POSITIVE)
     max_target_len: int = key(50, "target tokens kept (official: 50)", POSITIVE)
     max_new_tokens: int = key(50, "greedy decoding length at evaluation (official: 50)", POSITIVE)
@@ -99,7 +101,6 @@ class StepContext:
     seed: int
     manifest: dict                 # the task's data manifest
     rows: list[dict]               # its training rows
-    select_rows: list[dict]        # the rows of its selection split
     prev_tensors: dict | None      # state k-1 (None at step 1)
     prev_side: dict
     pseudo: list[list[dict]]       # pseudo inputs, per task (Needs.pseudo of them)
@@ -108,6 +109,19 @@ class StepContext:
     backbone: Any = None           # sapt_core.models.Backbone, loaded by the recipe
     train_rows: list[dict] = field(default_factory=list)  # rows + the method's extra rows (set before extra_loss)
     notes: dict = field(default_factory=dict)  # what the method reports into the step's sidecar
+
+    def split(self, name: str) -> list[dict]:
+        """The rows of one of the task's splits (``train`` = the training rows); an empty split is one line."""
+        if name == "train":
+            return self.rows
+        from sapt_core.data import load_split
+
+        rows = load_split(self.args.data_dir, name)
+        if not rows:
+            raise SaptError(f"{self.args.data_dir}/{name}.jsonl: task {self.manifest.get('task')!r} has no {name} "
+                            "instances (the data protocol leaves none); choose another split in the workflow's "
+                            "protocol (selection / attention_split)")
+        return rows
 
     @property
     def tokenizer(self):
@@ -192,10 +206,6 @@ class Method:
         unused = ("prompt_len",) if ref["pet"] == "lora" else ("lora_r", "lora_alpha", "lora_dropout")
         ref.update({k: keys[k].default for k in unused})  # keys the block type does not use: one job for all
         return ref
-
-    def selection_split(self) -> str:
-        """The split model selection scores (``eval_every_epochs``): the held-out validation split."""
-        return "val"
 
     def check(self, ctx: StepContext) -> None:
         """Refuse inputs the method cannot train on (one line naming the file); default: nothing to check."""

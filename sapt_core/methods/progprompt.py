@@ -6,6 +6,7 @@ selection: the input grows by one prompt per task, at training and test time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sapt_core.methods.base import NON_NEGATIVE, POSITIVE, Method, PromptKeys, StepContext, TrainKeys, init_seed, key, \
     register
@@ -17,6 +18,9 @@ class ProgPromptConfig(PromptKeys, TrainKeys):
     weight_decay: float = key(1.0e-5, "weight decay (Progressive Prompts: 1e-5)", NON_NEGATIVE)
     batch_size: int = key(8, "per-device batch size (Progressive Prompts' T5 code: 8)", POSITIVE)
     grad_accum: int = key(1, "gradient accumulation", POSITIVE)
+    selection: Literal["none", "val", "test"] = key("val", "model selection (Progressive Prompts: early stopping on "
+                                                           "validation accuracy, the best epoch kept)")
+    select_every_epochs: int = key(1, "epochs between two selection scores", POSITIVE)
 
 
 @register("progprompt")

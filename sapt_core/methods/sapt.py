@@ -30,8 +30,9 @@ from sapt_core.methods.keys import Temperature
 @dataclass
 class SaptConfig(PromptKeys, LoraKeys, TrainKeys):
     pet: Literal["lora", "prompt"] = key("lora", "PET blocks: LoRA (SAPT-LoRA) or soft prompts (SAPT-Prompt)")
-    eval_every_epochs: int = key(5, "model selection: score the selection split every N epochs and keep the best "
-                                    "epoch (official: 5; 0 = keep the last)", NON_NEGATIVE)
+    selection: Literal["none", "val", "test"] = key(
+        "test", "model selection (official: the dev file = the test file, every 5 epochs; the workflow's "
+                "protocol.selection sets it for every method)")
     lora_mixing: Literal["output", "parameter"] = key(
         "output", "LoRA mixing: output = sum_i a_i B_i A_i x (official); parameter = (sum a_i B_i)(sum a_i A_i) x, "
                   "Eq. 3 literally")
@@ -53,8 +54,8 @@ class SaptConfig(PromptKeys, LoraKeys, TrainKeys):
     kl_scale_by_gas: bool = key(False, "divide the KL by gradient accumulation like the task loss (official T5: "
                                        "no, so the effective lambda is lambda x GAS)")
     kl_start_step: int = key(1, "first optimizer step with the KL term (official: 1)", NON_NEGATIVE)
-    attn_split: Literal["test", "val"] = key(
-        "test", "split whose inputs give a_t and the selection score (official: the dev file = test)")
+    attn_split: Literal["train", "val", "test"] = key(
+        "test", "split whose inputs give the stored a_t (paper: the test samples; official: the dev file = test)")
     proj_lr: float | None = key(None, "separate learning rate of the query projection (App. C prompts, Long "
                                       "Sequence: 1e-2; null = lr)", POSITIVE)
     reflection: Literal["kl", "mix"] = key(
@@ -82,9 +83,6 @@ class Sapt(Method):
     def replay_knobs(self) -> dict:
         """ARM's pseudo inputs, or real inputs of the earlier tasks in their place (Figure 6)."""
         return {"pseudo": ("replay_volume", {}), "real": ("replay_volume", {"pseudo_source": "real"})}
-
-    def selection_split(self) -> str:
-        return self.cfg.attn_split
 
     # ---- model ---------------------------------------------------------------------------------------------------
     def router(self, n_blocks: int, seed: int = 0):
@@ -200,7 +198,7 @@ class Sapt(Method):
 
         from sapt_core.arm.reflection import mean_attention
 
-        a_t = mean_attention(model, ctx.query_batches(ctx.select_rows))
+        a_t = mean_attention(model, ctx.query_batches(ctx.split(self.cfg.attn_split)))
         targets = torch.zeros(ctx.k, ctx.k)
         targets[: ctx.k - 1, : ctx.k - 1] = self.targets(ctx)
         targets[ctx.k - 1] = a_t

@@ -67,9 +67,20 @@ class HparamsPlan:
                                      overrides_label=f"config method_overrides ({method})")
         return dict(cache[key])
 
+    def protocol_values(self, keys) -> dict:
+        """The workflow's ``protocol`` as method values: the selection policy for every method, SAPT's a_i split for
+        the methods that store one; ``official`` leaves the methods file's own values (the authors' protocol)."""
+        p = self.config.get("protocol") or {}
+        out = {}
+        if p.get("selection", "official") != "official":
+            out.update(selection=p["selection"], select_every_epochs=p["select_every_epochs"])
+        if p.get("attention_split", "official") != "official" and "attn_split" in keys:
+            out["attn_split"] = p["attention_split"]
+        return out
+
     def _overrides(self, method: str) -> dict:
-        """``method_overrides``: ``"*"`` reaches the keys the method's component has; the method's own entry must fit
-        its keys exactly."""
+        """The protocol, then ``method_overrides``: ``"*"`` reaches the keys the method's component has; the method's
+        own entry must fit its keys exactly."""
         from sapt_core.methods import component
         from sapt_core.methods_file import method_entry
 
@@ -81,7 +92,7 @@ class HparamsPlan:
         if unknown:
             raise SaptError(f"config method_overrides.*.{unknown[0]}: not a key of any method (known: "
                             f"{', '.join(sorted(known))})")
-        return {**{k: v for k, v in star.items() if k in own}, **(mo.get(method) or {})}
+        return {**self.protocol_values(own), **{k: v for k, v in star.items() if k in own}, **(mo.get(method) or {})}
 
     def method(self, method: str, backbone: str, benchmark: str | None, order: str | None):
         """The :class:`~sapt_core.methods.base.Method` of one job."""

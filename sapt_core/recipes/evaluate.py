@@ -32,6 +32,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_backbone_args(p)
 
 
+def prediction_stats(preds: list[str], manifest: dict) -> dict:
+    """What the predictions of one task look like: the most frequent prediction and its share, the share of empty
+    predictions and, for classification tasks, the share that is one of the task's labels (after normalisation)."""
+    from collections import Counter
+
+    from sapt_core.scoring import normalize_answer
+
+    norm = [normalize_answer(p) for p in preds]
+    top, count = Counter(norm).most_common(1)[0]
+    labels = manifest.get("labels") if manifest.get("metric") == "accuracy" else None
+    valid = None
+    if labels:
+        allowed = {normalize_answer(x) for x in labels}
+        valid = sum(p in allowed for p in norm) / len(norm)
+    return {"n": len(preds), "top": top, "top_share": count / len(norm),
+            "empty_share": sum(not p for p in norm) / len(norm), "valid_share": valid}
+
+
 def run(args: argparse.Namespace) -> int:
     from sapt_core.data import load_manifest, load_split
     from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
@@ -73,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         task = manifest["task"]
         scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}
         scores[task]["derived"] = bool(manifest.get("derived", {}).get(args.split, False))
+        scores[task]["predictions"] = prediction_stats(preds, manifest)
+        scores[task]["upstream"] = manifest.get("upstream")
         if state is not None:
             attention[task] = {"mean": [sum(c) / len(weights) for c in zip(*weights)], "ids": [r["id"] for r in rows],
                                "per_input": [[round(x, 6) for x in w] for w in weights]}
@@ -83,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         "state": ({"path": args.state, "sha256": sha256_file(Path(args.state) / "state.safetensors"),
                    "step": state[1]["step"], "tasks": state[1]["tasks"], "method": state[1]["method"]}
                   if state else None),
+        "protocol": state[1].get("protocol") if state else None,
         "decoding": {"greedy": True, "max_new_tokens": args.max_new_tokens, "multi_reference": args.multi_reference},
         "inputs": {str(d / f"{args.split}.jsonl"): sha256_file(d / f"{args.split}.jsonl") for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),

@@ -9,8 +9,8 @@ are this command's flags (``--lora-r``, ``--kl-lambda``, ...), defaulting to the
 (the workflow passes every value resolved for the job's backbone, benchmark and order). A single-task run a_{0,t}
 (FWT) is this recipe on a one-task chain (method ``single-task``).
 
-Model selection (``--eval-every-epochs N``): every N epochs the model is scored on the method's selection split and
-the best epoch's state is kept (the official code's load_best_model_at_end).
+Model selection (``--selection val|test --select-every-epochs N``): every N epochs the model is scored on that split
+and the best epoch's state is kept (the official code's load_best_model_at_end), the same way for every method.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     rows = load_split(data_dir, "train")
     if not rows:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
-    split = method.selection_split()
+    selection = method.cfg.selection
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
     if prev_side:
         method.check_continuation(prev_side, str(args.state_in))
@@ -105,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
             raise SaptError(f"{flag}: expected {want} files for step {k} of method {args.method!r}, got {len(given)}")
     cfg = train_config(method.cfg, args)
     ctx = StepContext(args=args, method=args.method, k=k, seed=args.seed, manifest=manifest, rows=rows,
-                      select_rows=load_split(data_dir, split), prev_tensors=prev_tensors, prev_side=prev_side,
-                      pseudo=read_pseudo(args.pseudo), replay_dirs=list(args.replay_data), train=cfg)
+                      prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
+                      replay_dirs=list(args.replay_data), train=cfg)
     method.check(ctx)
+    select_rows = ctx.split(selection) if selection != "none" else []
 
     from sapt_core.models import load_backbone
     from sapt_core.models.batching import Collator
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     extra_loss = method.extra_loss(ctx, model)
     state_out = Path(args.state_out)
     workdir = Path(args.workdir or f"{state_out}.work")
-    selector = _selector(method, ctx, workdir)
+    selector = _selector(method, ctx, select_rows, workdir)
     history, resumed_step = train(model, ctx.encode(ctx.train_rows), Collator(ctx.tokenizer.pad_token_id, ctx.family,
                                                                              with_query=True),
                                   cfg, workdir, extra_loss=extra_loss, progress=not args.no_progress,
@@ -134,9 +135,15 @@ def run(args: argparse.Namespace) -> int:
         "kind": "step_state", "method": args.method, "component": method.component, "step": k,
         "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
         "seed": args.seed, "config": method.values(), "train": cfg.to_dict(),
+        "protocol": {"selection": selection, "select_every_epochs": method.cfg.select_every_epochs,
+                     "attention_split": getattr(method.cfg, "attn_split", None)},
+        "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
+                   "trainable": sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()
+                                        if p.requires_grad})},
         "backbone": {**backbone_provenance(args.backbone), "family": ctx.family},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
-                   f"{split}.jsonl": sha256_file(data_dir / f"{split}.jsonl"),
+                   **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
+                      if selection != "none" else {}),
                    **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
                    "pseudo": [sha256_file(p) for p in args.pseudo],
                    "replay": [sha256_file(Path(d) / "train.jsonl") for d in args.replay_data]},
@@ -159,10 +166,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _selector(method, ctx, workdir):
-    """Model selection on the method's selection split every ``eval_every_epochs`` epochs (None when 0)."""
-    every = method.cfg.eval_every_epochs
-    if every <= 0:
+def _selector(method, ctx, select_rows, workdir):
+    """Model selection on the ``selection`` split every ``select_every_epochs`` epochs (None: no selection)."""
+    if not select_rows:
         return None
     from sapt_core.generation import greedy_generate
     from sapt_core.scoring import reference_lists, score_task
@@ -171,8 +177,8 @@ def _selector(method, ctx, workdir):
     c = method.cfg
 
     def score_fn(m):
-        preds = greedy_generate(m, ctx.tokenizer, ctx.family, ctx.select_rows, c.eval_batch_size, c.max_new_tokens,
+        preds = greedy_generate(m, ctx.tokenizer, ctx.family, select_rows, c.eval_batch_size, c.max_new_tokens,
                                 c.max_source_len)
-        return score_task(preds, reference_lists(ctx.select_rows), ctx.manifest["metric"])["score"]
+        return score_task(preds, reference_lists(select_rows), ctx.manifest["metric"])["score"]
 
-    return BestSelector(score_fn, every, workdir)
+    return BestSelector(score_fn, c.select_every_epochs, workdir)
