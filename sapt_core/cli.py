@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run-metrics": ("sapt_core.report.run_metrics", "score matrix + AP, F.Ra, FWT, BWT of one run (its step scores)"),
     "report-table": ("sapt_core.report.tables", "paper Tables 1-9 as .md/.csv/.tex (--vs-paper: beside the paper's numbers)"),
     "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
+    "config-docs": ("sapt_core.config_docs", "regenerate (--write) or check (--check) the key tables of config/README.md"),
     "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 

@@ -1,4 +1,4 @@
-"""EPI task selection (Wang et al. 2023, facts section 10): a private prompt per task, chosen at test time by the
+"""EPI task selection (Wang et al., 2023b; paper section 5.2): a private prompt per task, chosen at test time by the
 Mahalanobis distance of frozen-backbone features to each task's class statistics.
 
 After task t is learned, the frozen backbone (no prompt) embeds task t's training inputs (mean-pooled last hidden

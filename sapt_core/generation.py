@@ -1,4 +1,4 @@
-"""Batched greedy decoding for evaluation (facts 6.1): num_beams 1, no sampling, 50 new tokens, KV cache on; and
+"""Batched greedy decoding for evaluation (docs/official_code.md §5): num_beams 1, no sampling, 50 new tokens, KV cache on; and
 seeded sampling of many texts from one source prompt (ARM's pseudo inputs, LFPT5's pseudo examples).
 
 Rows are sorted by prompt length so each batch pads little, then predictions are returned in the input order.

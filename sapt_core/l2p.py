@@ -1,4 +1,4 @@
-"""L2P, Learning to Prompt (Wang et al. 2022; facts section 10), adapted to generative T5/LLaMA as in SAPT's setting.
+"""L2P, Learning to Prompt (Wang et al., 2022b; paper section 5.2), adapted to generative T5/LLaMA as in SAPT's setting.
 
 A pool of M prompts P_m (length L, vocabulary-initialised) with learnable keys k_m (U(-1, 1)). For an input x:
 

@@ -1,4 +1,4 @@
-"""LFPT5 (Qin & Joty 2022; facts section 10): one soft prompt trained on every task in turn, which also learns to
+"""LFPT5 (Qin & Joty, 2022; paper section 5.2): one soft prompt trained on every task in turn, which also learns to
 generate whole examples of its tasks (LAMOL-style) so that it can replay them.
 
 - Generation rows (:func:`generation_rows`): source ``__gen__ <task>`` (a task-specific generation token, as text),

@@ -1,6 +1,6 @@
 """Multi-block LoRA of SAPT-LoRA (paper Eq. 3, Appendix A Eq. 7), with per-input block weights a [B, t].
 
-Output-level mixing (official code, facts 2.4; default):   h = W0 x + s * sum_i a_i B_i A_i x
+Output-level mixing (official code, docs/official_code.md §2; default):   h = W0 x + s * sum_i a_i B_i A_i x
 Parameter-level mixing (paper Eq. 3 read literally):       h = W0 x + s * (sum_i a_i B_i)(sum_i a_i A_i) x
 
 All t blocks of a site are stacked, so output-level mixing is two matmuls whatever t is:
@@ -79,7 +79,7 @@ class MultiBlockLoRALinear(nn.Module):
 
 def inject_lora_blocks(model: nn.Module, family: str, n_blocks: int, r: int, alpha: int, dropout: float,
                        ctx: MixingContext, mixing: str = "output") -> dict[str, MultiBlockLoRALinear]:
-    """Replace the q/v projections of every attention module (facts 2.4) with multi-block LoRA layers."""
+    """Replace the q/v projections of every attention module (docs/official_code.md §2) with multi-block LoRA layers."""
     names = LORA_SITES[family]
     sites = {}
     for parent_name, parent in list(model.named_modules()):

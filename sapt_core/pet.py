@@ -2,7 +2,7 @@
 soft prompt (prompt tuning, Lester et al. 2021: P prepended to the input embeddings, initialised from sampled
 vocabulary embeddings).
 
-LoRA sites follow the official code (facts 2.4): q and v of every attention module (T5: encoder self, decoder self
+LoRA sites follow the official code (docs/official_code.md §2): q and v of every attention module (T5: encoder self, decoder self
 and cross attention; LLaMA: ``q_proj``/``v_proj`` of every layer).
 """
 

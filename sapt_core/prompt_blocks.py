@@ -1,9 +1,9 @@
-"""Multi-block soft prompt of SAPT-Prompt (paper section 4, facts 9): P = sum_i a_i P_i, P_i in R^{L x d},
+"""Multi-block soft prompt of SAPT-Prompt (paper section 4.2, Appendix A): P = sum_i a_i P_i, P_i in R^{L x d},
 prepended to the input embeddings with the attention mask extended by ones. Each new P_i is initialised from the
 embeddings of uniformly sampled vocabulary tokens (Lester et al. 2021). Earlier prompts are frozen buffers. Prompts
 are float32 whatever the backbone's dtype; the model casts the mixed prompt to the embeddings' dtype.
 
-``concatenated`` is Progressive Prompts (facts section 10): no mixing, [P_t; P_{t-1}; ...; P_1] (newest first)
+``concatenated`` is Progressive Prompts (Razdaibiedina et al., 2023): no mixing, [P_t; P_{t-1}; ...; P_1] (newest first)
 prepended to every input, so the input grows by L tokens per task.
 """
 

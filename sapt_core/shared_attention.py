@@ -8,7 +8,7 @@ Computed once per input; every LoRA site (and, for T5, every decoder generation 
 
 Block order is oldest-first (index i = task i+1). The official code orders keys newest-first and zero-pads stored
 attention vectors at the front; both conventions give the same model, ours keeps indices equal to task positions.
-Switches (defaults = official code, facts 2.1-2.3):
+Switches (defaults = the official code, docs/official_code.md §1):
 - ``projection_order``: ``official`` Linear(d,d_p) -> Linear(d_p,d) -> SiLU -> LayerNorm (no bias), or ``paper``
   Linear -> SiLU -> Linear -> LayerNorm.
 - ``pool_mask_pads``: False = pad embeddings enter the max (official); True = pads masked out.
@@ -75,7 +75,7 @@ class SharedAttention(nn.Module):
         self.pool_mask_pads = pool_mask_pads
         self.proj = QueryProjection(d_model, d_p, projection_order)
         self.register_buffer("prev_keys", torch.zeros(n_blocks - 1, d_model))
-        self.key = nn.Parameter(torch.empty(1, d_model).uniform_(-1.0, 1.0))  # facts 2.3: U(-1, 1)
+        self.key = nn.Parameter(torch.empty(1, d_model).uniform_(-1.0, 1.0))  # U(-1, 1), as the official code
 
     @property
     def keys(self) -> torch.Tensor:

@@ -2,7 +2,7 @@
 progress bar, in-job checkpoints and resume), with a loss hook that methods extend (SAPT adds ARM's KL, Eq. 6).
 
 In-job checkpoints live in an undeclared work directory: a retried or requeued job resumes from its last
-checkpoint instead of step 0 (design section 2). Checkpoints are safetensors / ``weights_only`` torch files only.
+checkpoint instead of step 0. Checkpoints are safetensors / ``weights_only`` torch files only.
 """
 
 from __future__ import annotations

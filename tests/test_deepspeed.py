@@ -1,6 +1,6 @@
 """Multi-GPU training: the launch command and DeepSpeed config of each backbone (from config/paper.yaml), and the
 DeepSpeed code path itself run on the CPU (one process, gloo): ZeRO-2 and ZeRO-3 give the plain path's loss trajectory
-and weights (issue 6, item 3)."""
+and weights."""
 
 import importlib.util
 import json

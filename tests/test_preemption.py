@@ -1,6 +1,6 @@
 """Preemption and faults: a train job SIGKILLed mid-task resumes from its last in-job checkpoint and ends with the
 weights of an uninterrupted run; a workflow killed between tasks keeps the finished steps and
-``snakemake --rerun-incomplete`` redoes only what was cut off (issue 6, item 4)."""
+``snakemake --rerun-incomplete`` redoes only what was cut off."""
 
 import base64
 import json

@@ -1,5 +1,5 @@
 """The SLURM profile: what it sets, the SITE lines a user edits, and ``sapt install-profile`` putting it where
-``snakemake --profile slurm`` finds it by name (issue 6, item 1). The live submission is tests/test_cluster.py."""
+``snakemake --profile slurm`` finds it by name. The live submission is tests/test_cluster.py."""
 
 import os
 import subprocess

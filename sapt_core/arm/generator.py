@@ -1,6 +1,6 @@
 """ARM generator B_ref: its training rows, the post-processing of its samples, and the pseudo-sample selection.
 
-Follows the authors' ``pseudo_data/`` pipeline (official_code_facts.md section 3.1):
+Follows the authors' ``pseudo_data/`` pipeline (docs/official_code.md §6):
 
 * Training (:func:`generator_rows`): one row per real training instance, source ``__gen__``, target
   ``<Definition>__inp__<input>``. Only the instruction and the input are reconstructed, never the answer (paper

@@ -1,12 +1,12 @@
 """Attentive reflection (paper section 4.2, Eq. 5-6): keep the shared attention of earlier tasks in place.
 
-After task i the mean attention of task i's inputs is stored: a_i = mean_x Attn(x) over t = i blocks (facts 3.3).
+After task i the mean attention of task i's inputs is stored: a_i = mean_x Attn(x) over t = i blocks (docs/official_code.md §4).
 While learning task t, pseudo inputs of each earlier task i pass through embeddings -> pooling -> projection ->
 attention only (no transformer forward) and
 
     L = L_task + lambda * sum_{i<t} KL(a_i padded with zeros for blocks i+1..t, a_hat_i)          (Eq. 5-6)
 
-``direction``: ``target_first`` = KL(a_i || a_hat_i), what the official code computes (facts 3.4, default);
+``direction``: ``target_first`` = KL(a_i || a_hat_i), what the official code computes (docs/official_code.md §3, default);
 ``paper`` = KL(a_hat_i || a_i) as Eq. 5 writes it; the zero-padded target then needs a floor (``eps``) inside the log.
 """
 
@@ -49,7 +49,7 @@ def pad_target(a: torch.Tensor, t: int) -> torch.Tensor:
 
 
 class PseudoReplay:
-    """Cycling, seeded batches of pseudo inputs, one stream per earlier task (facts 3.2).
+    """Cycling, seeded batches of pseudo inputs, one stream per earlier task (docs/official_code.md §3).
 
     The streams are deterministic, so the position (batches consumed) is their whole state: ``state_dict`` /
     ``load_state_dict`` let a job resumed from an in-job checkpoint continue the streams where the checkpoint was taken

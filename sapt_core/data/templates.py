@@ -1,4 +1,4 @@
-"""Instruction templates of the official code (facts section 5.3; ``cl_dataset.py`` ``load_*_dataset``), exactly.
+"""Instruction templates of the official code (docs/official_code.md §5), exactly.
 
 * ``superni``: ``"Definition: " + def.strip() + "\\n\\n" + "Now complete the following example -\\n" + "Input: " + input
   + "\\n" + "Output: "``

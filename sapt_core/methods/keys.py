@@ -217,7 +217,7 @@ def key_rows(cls) -> list[tuple[str, str, str, str]]:
     """(key, type, default, doc) of every key of ``cls``: the rows of config/README.md's key tables."""
     out = []
     for name, s in specs(cls).items():
-        typ = {"choice": " \\| ".join(map(str, s.choices))}.get(s.kind, s.describe())
+        typ = {"choice": " | ".join(map(str, s.choices))}.get(s.kind, s.describe())
         out.append((name, typ, "null" if s.default is None else str(s.default).lower() if isinstance(s.default, bool)
                     else f"{s.default:g}" if isinstance(s.default, float) else str(s.default), s.doc))
     return out

@@ -1,4 +1,4 @@
-"""Backbones: any HF seq2seq (T5 family) or causal LM (LLaMA family), by hub id or local path (design section 7)."""
+"""Backbones: any HF seq2seq (T5 family) or causal LM (LLaMA family), by hub id or local path."""
 
 from sapt_core.models.backbone import Backbone, load_backbone
 

@@ -1,7 +1,7 @@
 """Load a backbone by hub id or local path: ``google-t5/t5-large``, ``meta-llama/Llama-2-7b-hf`` or a directory
 written by ``save_pretrained`` (the tiny backbones of the embedded default).
 
-The family decides the data layout (facts 5.4): ``t5`` = encoder-decoder, source right-padded, labels are the answer;
+The family decides the data layout (docs/official_code.md §5): ``t5`` = encoder-decoder, source right-padded, labels are the answer;
 ``llama`` = decoder-only, prompt left-padded, the answer appended to the prompt during training.
 """
 

@@ -1,4 +1,4 @@
-"""Tokenisation and padding per backbone family (facts 5.4).
+"""Tokenisation and padding per backbone family (docs/official_code.md §5).
 
 T5: source = prompt tokens (first ``max_source_len`` kept, the official code cuts from the end) + </s>, right-padded;
 labels = answer tokens (first ``max_target_len - 1``) + </s>, pads -> -100.
@@ -60,7 +60,7 @@ class Collator:
         if batch[0].labels is not None:
             out["labels"] = self._pad([b.labels for b in batch], IGNORE)
             if self.with_query and self.family != "t5":
-                # SAPT routes on the prompt alone (facts 2.1: LLaMA's input_ids_wo_label, left-padded)
+                # SAPT routes on the prompt alone (LLaMA: the prompt without the answer, left-padded; docs/official_code.md §1)
                 out["query_ids"] = self._pad([b.input_ids[: b.n_prompt] for b in batch], self.pad_id)
                 out["query_mask"] = self._pad([[1] * b.n_prompt for b in batch], 0)
         return out

@@ -28,7 +28,7 @@ from sapt_core.errors import SaptError
 
 SOURCES = ("generated", "shipped", "real")
 FAMILIES = ("t5", "llama")
-# official pseudo_data prediction settings (official_code_facts.md section 3.1); temperature/top_p pinned to 1 so a
+# the official pseudo_data prediction settings (docs/official_code.md §6); temperature/top_p pinned to 1 so a
 # checkpoint's generation_config (e.g. LLaMA-2's) cannot change them
 SAMPLING = {"do_sample": True, "top_k": 20, "repetition_penalty": 2.5, "num_beams": 1, "temperature": 1.0,
             "top_p": 1.0}
