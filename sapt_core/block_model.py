@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from sapt_core.lora_blocks import MixingContext, inject_lora_blocks
+from sapt_core.pet import PET_TYPES as PETS
 from sapt_core.prompt_blocks import MultiBlockPrompt
 
-PETS = ("lora", "prompt")
 COMBINES = ("mix", "concat")
 BLOCK_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B")  # LoRA tensors inside the backbone's modules
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-GEN_MARKER = "__gen__"
+from sapt_core.arm.generator import GEN_MARKER
+
 ANS_MARKER = "__ans__"
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sapt_core.errors import SaptError
+from sapt_core.models.backbone import FAMILIES
 
-FAMILIES = ("t5", "llama")
 LAYERS = ("family", "benchmark", "family_benchmark", "size", "order")  # merge order after `defaults`
 IDENTITY = ("method", "component", "backbone", "family", "size", "benchmark", "order")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

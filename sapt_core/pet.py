@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from sapt_core.errors import SaptError
 
-PET_TYPES = ("lora", "prompt")
-LORA_TARGETS = {"t5": ["q", "v"], "llama": ["q_proj", "v_proj"]}
+PET_TYPES = ("lora", "prompt")  # the generator's block types (the methods' blocks: sapt_core.block_model)
 
 
 @dataclass
@@ -48,7 +47,9 @@ def attach_pet(model, family: str, cfg: PetConfig, seed: int):
     task_type = TaskType.SEQ_2_SEQ_LM if family == "t5" else TaskType.CAUSAL_LM
     torch.manual_seed(seed)
     if cfg.type == "lora":
-        targets = cfg.targets or LORA_TARGETS[family]
+        from sapt_core.lora_blocks import LORA_SITES
+
+        targets = cfg.targets or list(LORA_SITES[family])
         cfg.targets = list(targets)
         peft_cfg = LoraConfig(task_type=task_type, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                               lora_dropout=cfg.lora_dropout, target_modules=targets)

@@ -52,12 +52,12 @@ from sapt_core.data.root import default_data_root
 from sapt_core.data.templates import format_source
 from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file
 from sapt_core.errors import SaptError
+from sapt_core.models.backbone import FAMILIES
 
 __all__ = ["PreparedTask", "build_task", "default_data_root", "load_pseudo_samples", "prepare_task", "write_task"]
 
 PROTOCOLS = ("official", "paper")
 SPLITS = ("train", "val", "test")
-PSEUDO_FAMILIES = ("t5", "llama")
 TEST_SEED = 0
 DERIVED_TEST_REASON = "upstream test.json missing; held out from train.json"
 DROP_REASON = "output not in labels.json"
@@ -200,8 +200,8 @@ def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, 
         raise SaptError(f"redraw_test: expected true or false, got {redraw_test!r}")
     caps = {k: _positive_int(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))}
     val_fraction, test_fraction = _fraction("val_fraction", val_fraction), _fraction("test_fraction", test_fraction)
-    if use_pseudo_for is not None and use_pseudo_for not in PSEUDO_FAMILIES:
-        raise SaptError(f"use_pseudo_for: expected one of {', '.join(PSEUDO_FAMILIES)}, got {use_pseudo_for!r}")
+    if use_pseudo_for is not None and use_pseudo_for not in FAMILIES:
+        raise SaptError(f"use_pseudo_for: expected one of {', '.join(FAMILIES)}, got {use_pseudo_for!r}")
     root = _data_root(data_root)
     tdir = root / bench.dir / task
     if not tdir.is_dir():
@@ -365,7 +365,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redraw-test", action="store_true",
                    help=f"draw the test subsets with --seed (default: the fixed seed {TEST_SEED}, the same for every "
                         "seed)")
-    p.add_argument("--pseudo", choices=PSEUDO_FAMILIES, help="also write the authors' pseudo samples as pseudo.jsonl")
+    p.add_argument("--pseudo", choices=FAMILIES, help="also write the authors' pseudo samples as pseudo.jsonl")
     p.add_argument("--upstream-manifest", default=None, metavar="JSON",
                    help="the pinned upstream file list the sources are compared with "
                         "(default: config/upstream_manifest.json)")

@@ -25,9 +25,9 @@ import json
 from pathlib import Path
 
 from sapt_core.errors import SaptError
+from sapt_core.models.backbone import FAMILIES
 
 SOURCES = ("generated", "shipped", "real")
-FAMILIES = ("t5", "llama")
 # the official pseudo_data prediction settings (docs/official_code.md §6); temperature/top_p pinned to 1 so a
 # checkpoint's generation_config (e.g. LLaMA-2's) cannot change them
 SAMPLING = {"do_sample": True, "top_k": 20, "repetition_penalty": 2.5, "num_beams": 1, "temperature": 1.0,
