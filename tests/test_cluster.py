@@ -1,7 +1,7 @@
 """The cluster path against a live SLURM (marker ``cluster``; run by .ci/run, not by default).
 
 tests/cluster/local_slurm.sh brings up a single-node SLURM on 127.0.0.1 (slurmctld, slurmd, slurmdbd + MariaDB for
-sacct). The tiny configuration (.test/config.yaml + tests/cluster/config.yaml: SAPT-LoRA, a 2-task chain, 15 jobs)
+sacct). The tiny configuration (.test/config.yaml + tests/cluster/config.yaml: SAPT-LoRA, a 2-task chain, 11 jobs)
 runs once locally and once through ``snakemake --profile workflow/profiles/slurm`` with the profile's partition
 replaced by the local one. Every job must have gone through sbatch (sacct: COMPLETED), the metrics, scores and step
 weights must equal the local run's, and a job that dies is reported FAILED after the profile's retries (with the
@@ -123,12 +123,12 @@ def test_slurm_run_equals_local_run_and_failures_are_reported(slurm, repo_root, 
     log = res.stdout + res.stderr
     jobs = _submitted(log)
     n_rule_jobs = _executed_jobs(log) - 1  # `table1` itself is a target without a command
-    assert len(jobs) == n_rule_jobs == 15, (len(jobs), n_rule_jobs, log[-3000:])
+    assert len(jobs) == n_rule_jobs == 11, (len(jobs), n_rule_jobs, log[-3000:])
     acct = _sacct(jobs)
     assert set(acct) == set(jobs), "every submitted job is in SLURM accounting"
     assert {a["state"] for a in acct.values()} == {"COMPLETED"}, acct
     assert {a["comment"].removeprefix("rule_").split("_wildcards")[0] for a in acct.values()} >= {
-        "build_backbone", "prepare_data", "train_step", "evaluate_step", "run_metrics", "result_table"}
+        "build_backbone", "prepare_data", "train_step", "run_metrics", "result_table"}
     assert len(list((wd / "results/logs/slurm").rglob("*.log"))) == len(jobs)  # the profile's log directory
 
     mine, theirs = _run_outputs(wd), _run_outputs(local)

@@ -64,10 +64,10 @@ def test_paper_grid_job_counts(repo_root, data_root):
                 if h["pseudo_source"] == "generated":
                     generators.add((b, bb, pet, s, t))
     expected = {
-        "prepare_data": len(data), "single_task": len(single), "evaluate_single_task": len(single),
+        "prepare_data": len(data), "single_task": len(single),
         "train_generator": len(generators), "generate_pseudo": len(pseudo),
         "train_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs),
-        "evaluate_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs), "run_metrics": len(runs),
+        "run_metrics": len(runs),
     }
     counts = _job_counts(repo_root, "--configfile", "config/paper.yaml", f"--config=data_root={data_root}")
     for rule, n in expected.items():

@@ -127,6 +127,11 @@ def test_seqlora_first_step_is_its_single_task_run(default_plan, tiny_t5, cb_dir
         scores.append(json.loads(out.read_text())["tasks"]["cb"])
     assert scores[0]["score"] == scores[1]["score"]
     assert scores[0]["predictions"] == scores[1]["predictions"]
+    # the score the step job writes for its own state equals a separate `sapt evaluate --state`
+    fused = tmp_path / "fused.json"
+    assert main(["train-step", "--method", "seq-lora", *step, *common, "--state-out", str(tmp_path / "again"),
+                 "--eval-data-dirs", str(cb_dir), "--scores-out", str(fused)]) == 0
+    assert json.loads(fused.read_text())["tasks"]["cb"] == scores[0]
     # and the score file says what the predictions look like (constant outputs are visible)
     p = scores[0]["predictions"]
     assert p["n"] == 16 and 0 < p["top_share"] <= 1 and 0 <= p["empty_share"] <= 1 and 0 <= p["valid_share"] <= 1

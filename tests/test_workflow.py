@@ -61,5 +61,5 @@ def test_demo_end_to_end(repo_root, data_root, tmp_path):
     res = _snakemake(wd, "--cores", "2", "-n", "demo", "--config", f"data_root={data_root}")
     out = res.stdout + res.stderr
     assert res.returncode == 0
-    for rule in ("build_backbone", "prepare_data", "single_task", "evaluate_single_task"):
+    for rule in ("build_backbone", "prepare_data", "single_task"):
         assert f"rule {rule}:" not in out

@@ -84,7 +84,7 @@ def test_editing_one_methods_lr_reruns_only_that_method(tiny_workflow, data_root
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = _planned_jobs(res.stdout + res.stderr)
     rules = {r for r, _ in jobs}
-    assert {"train_step", "evaluate_step", "run_metrics", "result_table"} <= rules
+    assert {"train_step", "run_metrics", "result_table"} <= rules
     assert all(m in ("sapt-lora", "") for _, m in jobs), jobs           # nothing of sapt-prompt
     assert not rules & {"build_backbone", "prepare_data", "train_generator", "generate_pseudo", "single_task"}
     assert sum(r == "train_step" for r, _ in jobs) == 2                  # both steps of the sapt-lora chain

@@ -3,12 +3,14 @@
 
 Evaluates a backbone alone (zero-shot) or the model of a step state of any method (``--state``; the method is
 rebuilt from the state's sidecar). Writes one scores JSON (and optionally the predictions as JSONL and the per-input
-shared-attention weights), atomically.
+block weights), atomically. The step recipe scores its freshly trained model the same way (:func:`evaluate`), so a
+run's score-matrix row k comes from the job that trained step k.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from sapt_core.errors import SaptError
@@ -32,6 +34,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_backbone_args(p)
 
 
+@dataclass
+class Decoding:
+    """How the test inputs are decoded and scored (greedy, as the official code: docs/official_code.md §5)."""
+
+    batch_size: int = 32
+    max_new_tokens: int = 50
+    max_source_len: int = 512
+    split: str = "test"
+    multi_reference: str = "single"
+
+    def check(self) -> "Decoding":
+        if self.batch_size <= 0 or self.max_new_tokens <= 0 or self.max_source_len <= 0:
+            raise SaptError("--batch-size, --max-new-tokens and --max-source-len: expected positive integers")
+        return self
+
+
 def prediction_stats(preds: list[str], manifest: dict) -> dict:
     """What the predictions of one task look like: the most frequent prediction and its share, the share of empty
     predictions and, for classification tasks, the share that is one of the task's labels (after normalisation)."""
@@ -50,71 +68,85 @@ def prediction_stats(preds: list[str], manifest: dict) -> dict:
             "empty_share": sum(not p for p in norm) / len(norm), "valid_share": valid}
 
 
-def run(args: argparse.Namespace) -> int:
+def load_tasks(data_dirs, split: str) -> list[tuple[Path, dict, list[dict]]]:
+    """(directory, manifest, rows) of every task to score; a task without rows of ``split`` is one line."""
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
+
+    tasks = []
+    for d in map(Path, data_dirs):
+        manifest = load_manifest(d)
+        rows = load_split(d, split)
+        if not rows:
+            raise SaptError(f"{d / (split + '.jsonl')}: task {manifest.get('task')!r} has no {split} instances")
+        tasks.append((d, manifest, rows))
+    return tasks
+
+
+def evaluate(model, tokenizer, family: str, tasks, dec: Decoding, with_weights: bool, progress: bool = False):
+    """Scores per task, prediction rows and (with ``with_weights``) the per-input block weights of ``model``."""
+    from sapt_core.generation import greedy_generate
     from sapt_core.scoring import reference_lists, score_task
 
-    if args.batch_size <= 0 or args.max_new_tokens <= 0:
-        raise SaptError("--batch-size and --max-new-tokens: expected positive integers")
-    tasks = []
-    for d in map(Path, args.data_dirs):
-        manifest = load_manifest(d)
-        rows = load_split(d, args.split)
-        if not rows:
-            raise SaptError(f"{d / (args.split + '.jsonl')}: task {manifest.get('task')!r} has no {args.split} instances")
-        tasks.append((d, manifest, rows))
+    scores, pred_rows, attention = {}, [], {}
+    for d, manifest, rows in tasks:
+        weights: list = []
+        preds = greedy_generate(model, tokenizer, family, rows, dec.batch_size, dec.max_new_tokens, dec.max_source_len,
+                                progress=progress, weights_out=weights)
+        res = score_task(preds, reference_lists(rows), manifest["metric"], multi_reference=dec.multi_reference)
+        task = manifest["task"]
+        scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}
+        scores[task]["derived"] = bool(manifest.get("derived", {}).get(dec.split, False))
+        scores[task]["predictions"] = prediction_stats(preds, manifest)
+        scores[task]["upstream"] = manifest.get("upstream")
+        if with_weights:
+            attention[task] = {"mean": [sum(c) / len(weights) for c in zip(*weights)], "ids": [r["id"] for r in rows],
+                               "per_input": [[round(x, 6) for x in w] for w in weights]}
+        pred_rows += [{"task": task, "id": r["id"], "prediction": p, "target": r["target"],
+                       "score": s} for r, p, s in zip(rows, preds, res["per_instance"])]
+    return scores, pred_rows, attention
+
+
+def write_outputs(out, tasks, dec: Decoding, backbone: str, scores, pred_rows, attention, state_dir=None,
+                  side: dict | None = None, method=None, predictions=None, attention_out=None) -> None:
+    """The scores JSON (last), the predictions JSONL and the block weights JSON, each atomically."""
+    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
+
+    doc = {
+        "split": dec.split, "backbone": backbone_provenance(backbone),
+        "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / "state.safetensors"),
+                   "step": side["step"], "tasks": side["tasks"], "method": side["method"]} if side else None),
+        "protocol": side.get("protocol") if side else None,
+        "decoding": {"greedy": True, "max_new_tokens": dec.max_new_tokens, "multi_reference": dec.multi_reference},
+        "inputs": {str(d / f"{dec.split}.jsonl"): sha256_file(d / f"{dec.split}.jsonl") for d, _, _ in tasks},
+        "tasks": scores, "versions": versions(),
+    }
+    if predictions:
+        atomic_write_jsonl(predictions, pred_rows)
+    if attention_out:
+        atomic_write_json(attention_out, {"blocks": method.block_names(side), "tasks": attention})
+    atomic_write_json(out, doc)
+    for task, s in scores.items():
+        print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
+
+
+def run(args: argparse.Namespace) -> int:
+    dec = Decoding(args.batch_size, args.max_new_tokens, args.max_source_len, args.split, args.multi_reference).check()
+    tasks = load_tasks(args.data_dirs, dec.split)
     if args.attention_out and not args.state:
         raise SaptError("--attention-out: needs --state (a model with blocks to weight)")
-    state = None
+    state = method = None
     if args.state:
         from sapt_core.state import method_of, read_state
 
         state = read_state(args.state)
         method = method_of(state[1], str(Path(args.state) / "state.json"))
 
-    from sapt_core.generation import greedy_generate
     from sapt_core.models import load_backbone
 
     bb = load_backbone(args.backbone, args.dtype, args.device)
-    model = bb.model
-    attention = {}
-    if state is not None:
-        model = method.load(bb.model, bb.family, *state)
-    scores, pred_rows = {}, []
-    for d, manifest, rows in tasks:
-        weights: list = []
-        preds = greedy_generate(model, bb.tokenizer, bb.family, rows, args.batch_size, args.max_new_tokens,
-                                args.max_source_len, progress=args.progress, weights_out=weights)
-        refs = reference_lists(rows)
-        res = score_task(preds, refs, manifest["metric"], multi_reference=args.multi_reference)
-        task = manifest["task"]
-        scores[task] = {k: res[k] for k in ("metric", "score", "exact_match", "rougeL", "n") if k in res}
-        scores[task]["derived"] = bool(manifest.get("derived", {}).get(args.split, False))
-        scores[task]["predictions"] = prediction_stats(preds, manifest)
-        scores[task]["upstream"] = manifest.get("upstream")
-        if state is not None:
-            attention[task] = {"mean": [sum(c) / len(weights) for c in zip(*weights)], "ids": [r["id"] for r in rows],
-                               "per_input": [[round(x, 6) for x in w] for w in weights]}
-        pred_rows += [{"task": task, "id": r["id"], "prediction": p, "target": r["target"],
-                       "score": s} for r, p, s in zip(rows, preds, res["per_instance"])]
-    out = {
-        "split": args.split, "backbone": backbone_provenance(args.backbone),
-        "state": ({"path": args.state, "sha256": sha256_file(Path(args.state) / "state.safetensors"),
-                   "step": state[1]["step"], "tasks": state[1]["tasks"], "method": state[1]["method"]}
-                  if state else None),
-        "protocol": state[1].get("protocol") if state else None,
-        "decoding": {"greedy": True, "max_new_tokens": args.max_new_tokens, "multi_reference": args.multi_reference},
-        "inputs": {str(d / f"{args.split}.jsonl"): sha256_file(d / f"{args.split}.jsonl") for d, _, _ in tasks},
-        "tasks": scores, "versions": versions(),
-    }
-    if args.predictions:
-        atomic_write_jsonl(args.predictions, pred_rows)
-    if args.attention_out:
-        blocks = method.block_names(state[1])
-        atomic_write_json(args.attention_out, {"blocks": blocks, "tasks": attention})
-    atomic_write_json(args.out, out)
-    for task, s in scores.items():
-        print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
+    model = method.load(bb.model, bb.family, *state) if state is not None else bb.model
+    scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, state is not None,
+                                            args.progress)
+    write_outputs(args.out, tasks, dec, args.backbone, scores, pred_rows, attention, args.state,
+                  state[1] if state else None, method, args.predictions, args.attention_out)
     return 0
-

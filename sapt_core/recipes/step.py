@@ -31,6 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudo", nargs="*", default=[], help="pseudo-input JSONL files the method replays, in task order")
     p.add_argument("--replay-data", nargs="*", default=[],
                    help="prepared directories of earlier tasks the method replays, in task order")
+    g = p.add_argument_group("scoring the trained step (row k of the score matrix)")
+    g.add_argument("--eval-data-dirs", nargs="*", default=[],
+                   help="prepared directories of tasks 1..k: their test sets are scored after training")
+    g.add_argument("--scores-out", default=None, help="scores JSON of --eval-data-dirs (as sapt evaluate --out)")
+    g.add_argument("--predictions-out", default=None, help="per-instance predictions JSONL")
+    g.add_argument("--attention-out", default=None, help="per-input block weights JSON (the heat maps)")
     add_backbone_args(p)
     add_run_args(p)
 
@@ -103,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
                                                                           needs.replay)):
         if len(given) != want:
             raise SaptError(f"{flag}: expected {want} files for step {k} of method {args.method!r}, got {len(given)}")
+    if bool(args.eval_data_dirs) != bool(args.scores_out):
+        raise SaptError("--eval-data-dirs and --scores-out: give both (score the trained step) or neither")
+    from sapt_core.recipes.evaluate import Decoding, load_tasks
+
+    dec = Decoding(method.cfg.eval_batch_size, method.cfg.max_new_tokens, method.cfg.max_source_len)
+    eval_tasks = load_tasks(args.eval_data_dirs, dec.split) if args.eval_data_dirs else []
     cfg = train_config(method.cfg, args)
     ctx = StepContext(args=args, method=args.method, k=k, seed=args.seed, manifest=manifest, rows=rows,
                       prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
@@ -160,10 +172,29 @@ def run(args: argparse.Namespace) -> int:
     save_state(state_out, tensors, sidecar)
     if not args.keep_workdir:
         clear_checkpoints(workdir)
+    if eval_tasks:
+        del model
+        _score(args, state_out, eval_tasks, dec)
     note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
     print(f"step {k} ({manifest['task']}): {args.method}, {len(rows)} rows + {len(extra)} replayed{note}, final loss "
           f"{sidecar['history'][-1]['final_train_loss']}")
     return 0
+
+
+def _score(args, state_dir: Path, tasks, dec) -> None:
+    """Row k of the score matrix: the saved state, rebuilt on a freshly loaded backbone exactly as ``sapt evaluate
+    --state`` does, on the test sets of tasks 1..k."""
+    from sapt_core.models import load_backbone
+    from sapt_core.recipes.evaluate import evaluate, write_outputs
+    from sapt_core.state import method_of, read_state
+
+    tensors, side = read_state(state_dir)
+    method = method_of(side, str(state_dir / "state.json"))
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = method.load(bb.model, bb.family, tensors, side)
+    scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, bool(args.attention_out))
+    write_outputs(args.scores_out, tasks, dec, args.backbone, scores, pred_rows, attention, state_dir, side, method,
+                  args.predictions_out, args.attention_out)
 
 
 def _selector(method, ctx, select_rows, workdir):

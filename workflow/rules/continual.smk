@@ -1,14 +1,21 @@
 rule train_step:
     """Step k of a run: any method (sapt train-step --method): state k-1 + task k's data (+ the pseudo inputs or
-    earlier tasks' data the method replays) -> state k."""
+    earlier tasks' data the method replays) -> state k, then row k of the score matrix: the state on the test sets of
+    tasks 1..k (+ per-input block weights), in the same job (the backbone is loaded once per step)."""
     input:
         unpack(per_job(lambda wc: PLAN.step_inputs(wc))),
+        manifests=per_job(lambda wc: [f"{d}/manifest.json"
+                                      for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)]),
     output:
         state=f"{STATE_DIR}/state.safetensors",
         sidecar=f"{STATE_DIR}/state.json",
+        scores=f"{STEP_DIR}/scores.json",
+        attention=f"{STEP_DIR}/attention.json",
+        predictions=f"{STEP_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
+        eval_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
         state_in=per_job(lambda wc, input: f"--state-in {os.path.dirname(input.state)}"
                          if "state" in input.keys() else ""),
         pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
@@ -29,35 +36,8 @@ rule train_step:
         "{params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
         "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
-        "--state-out $(dirname {output.state}) > {log} 2>&1"
-
-
-rule evaluate_step:
-    """Row k of the score matrix: the step-k model on the test sets of tasks 1..k (+ per-input block weights)."""
-    input:
-        state=rules.train_step.output.state,
-        manifests=per_job(lambda wc: [f"{d}/manifest.json"
-                                      for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)]),
-    output:
-        scores=f"{STEP_DIR}/scores.json",
-        attention=f"{STEP_DIR}/attention.json",
-        predictions=f"{STEP_DIR}/predictions.jsonl",
-    params:
-        backbone=backbone_path,
-        data_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
-        args=per_job(lambda wc: PLAN.eval_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
-        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
-    log:
-        layout.log_file("evaluate_step", RUN_PARTS, "step{k}"),
-    benchmark:
-        layout.benchmark_file("evaluate_step", RUN_PARTS, "step{k}")
-    threads: backbone_threads
-    resources:
-        **BACKBONE_RESOURCES,
-    shell:
-        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
-        "{params.args} {params.device} --out {output.scores} --attention-out {output.attention} "
-        "--predictions {output.predictions} > {log} 2>&1"
+        "--state-out $(dirname {output.state}) --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
+        "--attention-out {output.attention} --predictions-out {output.predictions} > {log} 2>&1"
 
 
 rule run_metrics:

@@ -1,12 +1,15 @@
 rule single_task:
     """a_{0,t} for FWT (paper section 5.1.2): task t alone, trained by the step recipe (method single-task) with the
-    recipe of the methods that name it (PET type, rank, optimiser, epochs, batches, selection)."""
+    recipe of the methods that name it (PET type, rank, optimiser, epochs, batches, selection), then scored on its
+    test set (greedy decoding; accuracy or Rouge-L per the task's metric) in the same job."""
     input:
         backbone=backbone_input,
         manifest=TASK_MANIFEST,
     output:
         state=f"{SINGLE_DIR}/state/state.safetensors",
         sidecar=f"{SINGLE_DIR}/state/state.json",
+        scores=f"{SINGLE_DIR}/scores.json",
+        predictions=f"{SINGLE_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
         data_dir=task_data_dir,
@@ -24,29 +27,6 @@ rule single_task:
     shell:
         "{params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "
-        "--seed {wildcards.seed} --no-progress --state-out $(dirname {output.state}) > {log} 2>&1"
-
-
-rule evaluate_single_task:
-    """Greedy decoding on the task's test set; accuracy or Rouge-L per the task's metric."""
-    input:
-        state=rules.single_task.output.state,
-        manifest=TASK_MANIFEST,
-    output:
-        scores=f"{SINGLE_DIR}/scores.json",
-        predictions=f"{SINGLE_DIR}/predictions.jsonl",
-    params:
-        backbone=backbone_path,
-        data_dir=task_data_dir,
-        eval_args=per_job(lambda wc: PLAN.reference_eval_args(wc.reference)),
-        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
-    log:
-        layout.log_file("evaluate_single_task", SINGLE_PARTS),
-    benchmark:
-        layout.benchmark_file("evaluate_single_task", SINGLE_PARTS)
-    threads: backbone_threads
-    resources:
-        **BACKBONE_RESOURCES,
-    shell:
-        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dir} "
-        "{params.eval_args} {params.device} --out {output.scores} --predictions {output.predictions} > {log} 2>&1"
+        "--seed {wildcards.seed} --no-progress --state-out $(dirname {output.state}) "
+        "--eval-data-dirs {params.data_dir} --scores-out {output.scores} --predictions-out {output.predictions} "
+        "> {log} 2>&1"
