@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report-table": ("sapt_core.report.tables", "paper Tables 1-9 as .md/.csv/.tex (--vs-paper: beside the paper's numbers)"),
     "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
     "config-docs": ("sapt_core.config_docs", "regenerate (--write) or check (--check) the key tables of config/README.md"),
+    "warm": ("sapt_core.warm", "serve sapt commands from one pre-imported process (./run demo: each job starts as a fork)"),
     "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 
@@ -58,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     from sapt_core.errors import SaptError
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] != ["warm"]:
+        from sapt_core.warm import delegate
+
+        rc = delegate(argv)
+        if rc is not None:
+            return rc
     try:
         parser = build_parser(argv)
     except SaptError as e:  # e.g. an unknown --method: one line listing the known names
@@ -72,3 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
