@@ -329,7 +329,7 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     trainer.train(resume_from_checkpoint=resume)
     resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
-    cpu = time.process_time() - cpu0  # this process's CPU time, all threads: less sensitive to a shared machine's load
+    cpu = time.process_time() - cpu0  # this process's CPU time (all threads): steadier on a shared machine
     peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""
     print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step, CPU "
           f"{cpu / max(steps, 1):.3f} s/step){peak}", flush=True)
