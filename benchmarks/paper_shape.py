@@ -16,8 +16,9 @@ none``). Each step is one ``sapt train-step`` process, as in the workflow.
 
 Records, for every step, the recipe's ``train:`` line (wall and CPU s per optimizer step, the first step included)
 and the peak RSS and CPU time of its process (``ru_maxrss``, ``ru_utime + ru_stime`` of that child, from
-``os.wait4``); for step 3 also the loss values, the state's dtypes and the 1-minute load average sampled during the
-step. On a shared machine the wall s/step grows with the load; the CPU s/step (all threads) less so. Asserts:
+``os.wait4``), and the largest RSS sampled while it trains (the peak includes loading the backbone: the fp32 checkpoint
+is read, then cast to bf16); for step 3 also the loss values, the state's dtypes and the 1-minute load average sampled
+during the step. On a shared machine the wall s/step grows with the load; the CPU s/step (all threads) less so. Asserts:
 backbone bf16, trainable state float32 only, finite losses, ARM's KL active at step 3 (the sidecar's ``arm_kl`` note
 and the in-job checkpoint's pseudo-replay position: one pseudo batch per earlier task per optimizer step), three
 blocks in the state. Prints a markdown table and writes ``summary.json`` in the work dir; exit 1 when a check fails.
@@ -46,20 +47,37 @@ def sapt(*args: str) -> list[str]:
     return [sys.executable, "-m", "sapt_core", *args]
 
 
+def _vm_rss_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), None)
+    except OSError:
+        return None
+
+
 def run_measured(cmd: list[str], log: Path, load_samples: list | None = None) -> dict:
-    """Run ``cmd`` (output to ``log``); its wall seconds and the peak RSS of that process (ru_maxrss, KiB on Linux).
-    With ``load_samples``, the 1-minute load average is appended every 5 s while it runs."""
+    """Run ``cmd`` (output to ``log``): its wall and CPU seconds, the peak RSS of that process (ru_maxrss, KiB on
+    Linux) and, for a training step, the largest RSS sampled (every second) while it trains: from its first logged
+    optimizer step to its ``train:`` line, so without the backbone's loading. With ``load_samples``, the 1-minute load
+    average is appended every second while it runs."""
     log.parent.mkdir(parents=True, exist_ok=True)
     print("[paper_shape]", " ".join(cmd[2:]), file=sys.stderr, flush=True)
     t0 = time.perf_counter()
+    train_rss = []
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
         done = threading.Event()
-        if load_samples is not None:
-            def sample():
-                while not done.wait(5.0):
+
+        def sample():
+            while not done.wait(1.0):
+                if load_samples is not None:
                     load_samples.append(os.getloadavg()[0])
-            threading.Thread(target=sample, daemon=True).start()
+                text = log.read_text(errors="replace")
+                rss = _vm_rss_kib(proc.pid)
+                if rss and "{'loss'" in text and "\ntrain: " not in text:
+                    train_rss.append(rss)
+
+        threading.Thread(target=sample, daemon=True).start()
         _, status, usage = os.wait4(proc.pid, 0)
         done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -72,7 +90,9 @@ def run_measured(cmd: list[str], log: Path, load_samples: list | None = None) ->
     m = re.search(r"^train: (\d+) optimizer steps in ([\d.]+) s \(([\d.]+) s/step, CPU ([\d.]+) s/step\)",
                   log.read_text(), re.M)
     if m:
-        out.update(optimizer_steps=int(m[1]), train_s=float(m[2]), s_per_step=float(m[3]), cpu_s_per_step=float(m[4]))
+        out.update(optimizer_steps=int(m[1]), train_s=float(m[2]), s_per_step=float(m[3]), cpu_s_per_step=float(m[4]),
+                   training_rss_mib=round(max(train_rss) / 1024) if train_rss else None,
+                   training_rss_samples=len(train_rss))
     return out
 
 
@@ -202,16 +222,17 @@ def main() -> int:
     print(f"batch {args.batch} x grad-accum 1, max source {args.max_source_len} / target {args.max_target_len} tokens, "
           f"seed {args.seed}; step 3 tokens (after the caps, with </s>; batches pad to their longest): "
           + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in lengths.items()) + "\n")
-    print("| SAPT-LoRA step | optimizer steps | s/step | CPU s/step | process wall s | process CPU s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| SAPT-LoRA step | optimizer steps | s/step | CPU s/step | process wall s | process CPU s | peak RSS MiB "
+          "| RSS while training MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     if build:
         print(f"| build-backbone (fp32 init + save) | - | - | - | {build['wall_s']} | {build['cpu_s']} | "
-              f"{build['peak_rss_mib']} |")
+              f"{build['peak_rss_mib']} | - |")
     for k, t in enumerate(tasks, 1):
         m = steps[k]
         arm = ", ARM over 2 tasks" if k == 3 else ""
         print(f"| {k} ({t}{arm}) | {m.get('optimizer_steps')} | {m.get('s_per_step')} | {m.get('cpu_s_per_step')} | "
-              f"{m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mib']} |")
+              f"{m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mib']} | {m.get('training_rss_mib')} |")
     print(f"\nstep 3 losses: {losses}; dtypes {side['dtypes']}")
     print(f"load average (1 min) during step 3: min {s3['load_1min']['min']:.2f}, mean {s3['load_1min']['mean']:.2f}, "
           f"max {s3['load_1min']['max']:.2f}")
