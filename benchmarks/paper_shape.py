@@ -232,7 +232,7 @@ def main() -> int:
         m = steps[k]
         arm = ", ARM over 2 tasks" if k == 3 else ""
         print(f"| {k} ({t}{arm}) | {m.get('optimizer_steps')} | {m.get('s_per_step')} | {m.get('cpu_s_per_step')} | "
-              f"{m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mib']} | {m.get('training_rss_mib')} |")
+              f"{m['wall_s']} | {m['cpu_s']} | {m['peak_rss_mib']} | {m.get('training_rss_mib') or '-'} |")
     print(f"\nstep 3 losses: {losses}; dtypes {side['dtypes']}")
     print(f"load average (1 min) during step 3: min {s3['load_1min']['min']:.2f}, mean {s3['load_1min']['mean']:.2f}, "
           f"max {s3['load_1min']['max']:.2f}")
