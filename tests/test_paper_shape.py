@@ -1,7 +1,8 @@
 """The paper's shape end to end on the CPU (slow): benchmarks/paper_shape.py builds a backbone from t5-large's
 configuration values (random weights, no hub), and SAPT-LoRA steps 1-3 run on it in bf16, step 3 with ARM over the
 two earlier tasks at batch 2. The recorded measurement (4 optimizer steps) is in benchmarks/README.md; this check runs
-2 (about 3-4 min on an idle 2-core machine, most of it building the 738M-parameter backbone and loading it 3 times)."""
+2: 3 min 5 s on the 2-core machine at a load average of 5-7 (2 min 12 s of CPU), about half of it building the
+738M-parameter backbone and loading it three times."""
 
 import json
 import math
