@@ -325,12 +325,14 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     trainer.train(resume_from_checkpoint=resume)
     resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
     seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
+    cpu = time.process_time() - cpu0  # this process's CPU time (all threads): steadier on a shared machine
     peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""
-    print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step){peak}", flush=True)
+    print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step, CPU "
+          f"{cpu / max(steps, 1):.3f} s/step){peak}", flush=True)
     if trainer.is_deepspeed_enabled:  # the job log shows which engine trained (tests and cluster logs read it)
         engine = trainer.model_wrapped
         print(f"deepspeed: {type(engine).__name__}, ZeRO stage {engine.zero_optimization_stage()}, "
