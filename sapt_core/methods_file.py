@@ -231,12 +231,36 @@ def instance(resolved: Mapping):
     return comp(resolved["method"], comp.Config(**values_of(resolved)))
 
 
+def split_variant(method: str) -> tuple[str, dict]:
+    """``replay~real_replay_volume=0.05,init=fresh`` -> (``replay``, {key: value}); values parsed as YAML scalars."""
+    if "~" not in method:
+        return method, {}
+    import yaml
+
+    base, _, spec = method.partition("~")
+    out = {}
+    for item in spec.split(","):
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise SaptError(f"method variant {method!r}: expected <method>~<key>=<value>[,<key>=<value>]")
+        out[k] = yaml.safe_load(v)
+    return base, out
+
+
+def variant_name(method: str, values: dict) -> str:
+    """The inverse of :func:`split_variant`: ``replay`` + {real_replay_volume: 0.05} -> ``replay~real_replay_volume=0.05``."""
+    return method + ("~" + ",".join(f"{k}={v}" for k, v in values.items()) if values else "")
+
+
 def defaults_instance(methods: Mapping, method: str):
     """The method with its own defaults only (the component's, then the entry's ``defaults``; no layer)."""
     from sapt_core.methods import component
 
-    entry = method_entry(methods, method)
+    base, variant = split_variant(method)
+    entry = method_entry(methods, base)
     comp = component(entry["component"])
     values = {k: s.default for k, s in comp.keys().items()}
     values.update(entry["defaults"])
+    if variant:  # a variant's values on top (<method>~<key>=<value>,...: Figure 6)
+        return comp(method, comp.make_config({**values, **variant}, f"method variant {method}"))
     return comp(method, comp.Config(**values))

@@ -270,3 +270,20 @@ def test_labels_are_the_papers_row_names_and_not_inherited(methods, methods_path
     plan = ContinualPlan({"methods_file": str(methods_path)}, data_root="unused")
     assert plan.labels_arg(["sapt-lora-noarm", "zero-shot", "sapt-lora~replay_volume=1.0"]) == \
         "--labels 'sapt-lora-noarm=- ARM' zero-shot=Zero-shot"
+
+
+def test_train_step_takes_a_method_variant():
+    """Figure 6's jobs run `sapt train-step --method <method>~<key>=<value>`: the variant's values are the flags'
+    defaults, the state records the variant's name, an unknown key is one line naming it."""
+    from sapt_core.cli import build_parser
+    from sapt_core.errors import SaptError
+    from sapt_core.recipes.step import method_from_args
+
+    argv = ["train-step", "--method", "sapt-lora~replay_volume=1.0,pseudo_source=real", "--data-dir", "d",
+            "--state-out", "o", "--backbone", "b", "--seed", "0"]
+    args = build_parser(argv).parse_args(argv)
+    assert (args.replay_volume, args.pseudo_source) == (1.0, "real")
+    method = method_from_args(args)
+    assert method.name == "sapt-lora~replay_volume=1.0,pseudo_source=real" and method.cfg.replay_volume == 1.0
+    with pytest.raises(SaptError, match=r"sapt-lora~nokey=1\.nokey: unknown key"):
+        build_parser(["train-step", "--method", "sapt-lora~nokey=1"])

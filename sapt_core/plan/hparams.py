@@ -6,27 +6,7 @@ editing one method's entry reruns only that method's jobs."""
 from __future__ import annotations
 
 from sapt_core.errors import SaptError
-
-
-def split_variant(method: str) -> tuple[str, dict]:
-    """``replay~real_replay_volume=0.05,init=fresh`` -> (``replay``, {key: value}); values parsed as YAML scalars."""
-    if "~" not in method:
-        return method, {}
-    import yaml
-
-    base, _, spec = method.partition("~")
-    out = {}
-    for item in spec.split(","):
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise SaptError(f"method variant {method!r}: expected <method>~<key>=<value>[,<key>=<value>]")
-        out[k] = yaml.safe_load(v)
-    return base, out
-
-
-def variant_name(method: str, values: dict) -> str:
-    """The inverse of :func:`split_variant`: ``replay`` + {real_replay_volume: 0.05} -> ``replay~real_replay_volume=0.05``."""
-    return method + ("~" + ",".join(f"{k}={v}" for k, v in values.items()) if values else "")
+from sapt_core.methods_file import split_variant, variant_name  # noqa: F401  (re-exported)
 
 
 class HparamsPlan:
