@@ -41,6 +41,9 @@ LORA_R = {"SuperNI": "4", "Long_Sequence": "8"}          # methods.yaml: sapt-lo
 SAPT_LAMBDA = {"SuperNI": "0.5", "Long_Sequence": "0.1"}  # methods.yaml: sapt-lora lambda per benchmark
 
 
+CPU: dict[str, list[float]] = collections.defaultdict(list)
+
+
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, flush=True)
 
@@ -49,11 +52,12 @@ def cli(argv: list[str]) -> float:
     """Run one `sapt` command in this process; return its wall seconds."""
     from sapt_core.cli import main
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rc = main([str(a) for a in argv])
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     if rc != 0:
         raise SystemExit(f"sapt {' '.join(map(str, argv))}: exit {rc}")
+    CPU[argv[0]].append(round(dc, 2))  # CPU seconds: with 1 thread ~ idle wall time, whatever the machine's load
     return dt
 
 
@@ -69,7 +73,8 @@ def prepare(bench: str, task: str, n_train: int, n_val: int, n_test: int) -> Pat
 
 def labels_of(d: Path) -> list[str] | None:
     m = json.loads((d / "manifest.json").read_text())
-    return m.get("labels") if m["metric"] == "accuracy" else None
+    # labels_observed (the targets' own strings): qqp's manifest "labels" are False/True while its targets are no/yes
+    return (m.get("labels_observed") or m.get("labels")) if m["metric"] == "accuracy" else None
 
 
 def train_cmd(method: str, bench: str, backbone: str, d: Path, prev: list[Path], state_in: Path | None,
@@ -224,7 +229,7 @@ def chain(a) -> dict:
            "n_train": a.n_train, "n_test": a.n_test, "hp": hp, "matrix": matrix,
            "AP": round(sum(matrix[-1]) / T, 2), "FRa": None if fra is None else round(fra, 2),
            "own_valid": own_valid, "own_majority": {t: steps[k]["analysis"][t]["majority_rate"] for k, t in enumerate(a.tasks)},
-           "final_attention": steps[-1].get("attention"), "steps": steps, "times": dict(times)}
+           "final_attention": steps[-1].get("attention"), "steps": steps, "times": dict(times), "cpu": dict(CPU)}
     with open(EXPLORE / "results.jsonl", "a") as fh:
         fh.write(json.dumps(res) + "\n")
     log("RESULT", a.name, "matrix", matrix, "AP", res["AP"], "F.Ra", res["FRa"], "own_valid", own_valid,
@@ -253,7 +258,7 @@ def single(a) -> dict:
     res = {"name": a.name, "kind": "single", "backbone": a.backbone, "task": a.tasks[0], "n_train": a.n_train,
            "epochs": a.epochs, "lr": a.lr, "targets": a.targets, "max_source_len": a.max_source_len, "acc": round(an["score_no_dash"], 2),
            "majority": an["majority_rate"], "valid": an["valid"], "top": an["top"],
-           "t_train": round(t_train, 2), "t_eval": round(t_eval, 2)}
+           "t_train": round(t_train, 2), "t_eval": round(t_eval, 2), "cpu": dict(CPU)}
     with open(EXPLORE / "results.jsonl", "a") as fh:
         fh.write(json.dumps(res) + "\n")
     log("SINGLE", res)
@@ -368,9 +373,9 @@ def gen(a) -> None:
 
 def startup(_a) -> None:
     code = ("import time;t=time.perf_counter();import torch,transformers;"
-            "from transformers import T5ForConditionalGeneration;print(round(time.perf_counter()-t,2))")
-    ts = [float(subprocess.check_output([sys.executable, "-c", code]).decode()) for _ in range(3)]
-    log("startup (torch + transformers + T5 class), 3 runs:", ts)
+            "from transformers import T5ForConditionalGeneration;print(round(time.perf_counter()-t,2), round(time.process_time(),2))")
+    ts = [subprocess.check_output([sys.executable, "-c", code]).decode().split() for _ in range(3)]
+    log("startup (torch + transformers + T5 class), 3 runs [wall, cpu]:", ts, "load", os.getloadavg())
 
 
 def main() -> None:
