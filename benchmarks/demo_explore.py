@@ -246,17 +246,22 @@ def single(a) -> dict:
     d = prepare(a.bench, a.tasks[0], a.n_train, a.n_val, a.n_test)
     run = EXPLORE / "single" / a.name
     run.mkdir(parents=True, exist_ok=True)
-    argv = ["single-task", "--backbone", a.backbone, "--data-dir", d, "--pet", "lora", "--seed", "0", "--lr", a.lr,
+    pet = ["--pet", "prompt", "--prompt-len", a.prompt_len] if a.pet == "prompt" else ["--pet", "lora"]
+    argv = ["single-task", "--backbone", a.backbone, "--data-dir", d, *pet, "--seed", "0", "--lr", a.lr,
             "--epochs", a.epochs, "--batch-size", a.batch_size, "--grad-accum", "1", "--max-source-len",
-            a.max_source_len, "--max-target-len", "50", "--lora-r", "8", "--lora-alpha", "32", "--lora-dropout", "0.0",
-            "--dtype", "float32", "--no-progress", "--logging-steps", "100000", "--out", run / "block.safetensors"]
+            a.max_source_len, "--max-target-len", "50", "--dtype", "float32", "--no-progress", "--logging-steps", "100000",
+            "--out", run / "block.safetensors"]
+    if a.pet == "lora":
+        argv += ["--lora-r", "8", "--lora-alpha", "32", "--lora-dropout", "0.0"]
+    if a.optimizer:
+        argv += ["--optimizer", a.optimizer]
     t_train = cli(argv)
     t_eval = cli(["evaluate", "--backbone", a.backbone, "--block", run / "block.safetensors", "--data-dirs", d,
                   "--batch-size", "32", "--max-source-len", a.max_source_len, "--dtype", "float32",
                   "--out", run / "scores.json", "--predictions", run / "predictions.jsonl"])
     an = analyse(run / "predictions.jsonl", {a.tasks[0]: labels_of(d)})[a.tasks[0]]
     res = {"name": a.name, "kind": "single", "backbone": a.backbone, "task": a.tasks[0], "n_train": a.n_train,
-           "epochs": a.epochs, "lr": a.lr, "targets": a.targets, "max_source_len": a.max_source_len, "acc": round(an["score_no_dash"], 2),
+           "epochs": a.epochs, "lr": a.lr, "targets": a.targets, "pet": a.pet, "prompt_len": a.prompt_len, "max_source_len": a.max_source_len, "acc": round(an["score_no_dash"], 2),
            "majority": an["majority_rate"], "valid": an["valid"], "top": an["top"],
            "t_train": round(t_train, 2), "t_eval": round(t_eval, 2), "cpu": dict(CPU)}
     with open(EXPLORE / "results.jsonl", "a") as fh:
@@ -371,6 +376,26 @@ def gen(a) -> None:
     log("GEN", res)
 
 
+def warmup_timing(a) -> None:
+    """CPU seconds per warm-up step (prefix / denoise) of tiny T5s, measured in one process."""
+    import torch
+    from sapt_core.models.tiny import build_model, corpus_items, train_tokenizer
+
+    c0 = time.process_time()
+    items = corpus_items(DATA_ROOT, BENCH_YAML, 300)
+    tok = train_tokenizer([t for _, t in items], 4096)
+    log("tokenizer + corpus:", round(time.process_time() - c0, 2), "CPU s")
+    text = [t for f, t in items if f == "input"][:3000]
+    for d, l, ff in ((64, 2, 128), (128, 4, 256)):
+        for obj in ("prefix", "denoise"):
+            model = build_model("t5", len(tok), d, l, 4, ff, 0)
+            torch.manual_seed(0)
+            pretrain_custom(model, tok, text, 5, 0, obj)
+            c0 = time.process_time()
+            pretrain_custom(model, tok, text, 40, 0, obj)
+            log(f"WARMUP d{d} l{l} {obj}: {(time.process_time() - c0) / 40:.3f} CPU s/step (batch 32 x 64 tokens)")
+
+
 def startup(_a) -> None:
     code = ("import time;t=time.perf_counter();import torch,transformers;"
             "from transformers import T5ForConditionalGeneration;print(round(time.perf_counter()-t,2), round(time.process_time(),2))")
@@ -397,6 +422,9 @@ def main() -> None:
         c.add_argument("--max-source-len", default="256")
         c.add_argument("--set", nargs="*", help="key=value hyperparameters (lambda, kl_start_step, lora_mixing, ...)")
         c.add_argument("--targets", nargs="*", help="LoRA sites of single-task blocks (default q v)")
+        c.add_argument("--pet", default="lora", choices=["lora", "prompt"])
+        c.add_argument("--prompt-len", default="10")
+        c.add_argument("--optimizer", default=None)
     b = sub.add_parser("backbone")
     b.add_argument("--name", required=True)
     for k, v in (("d_model", 64), ("layers", 2), ("heads", 4), ("d_ff", 128), ("vocab_size", 4096),
@@ -410,9 +438,12 @@ def main() -> None:
                  ("n_train", 200), ("n_val", 16), ("n_test", 64)):
         gp.add_argument("--" + k.replace("_", "-"), default=v, type=type(v) if v is not None else str)
     gp.add_argument("--tasks", nargs="+", required=True)
-    sub.add_parser("startup")
+    sp = sub.add_parser("startup")
+    sp.add_argument("--name", default="startup")
+    wt = sub.add_parser("warmup-timing")
+    wt.add_argument("--name", default="warmup-timing")
     a = p.parse_args()
-    {"chain": chain, "single": single, "startup": startup, "backbone": backbone, "gen": gen}[a.cmd](a)
+    {"chain": chain, "single": single, "startup": startup, "backbone": backbone, "gen": gen, "warmup-timing": warmup_timing}[a.cmd](a)
 
 
 if __name__ == "__main__":
