@@ -179,6 +179,8 @@ def chain(a) -> dict:
         sout = run / f"step{k}" / "state"
         if not (sout / "state.json").exists():
             argv = train_cmd(a.method, a.bench, a.backbone, d, dirs[: k - 1], state_in, sout, pseudo, hp)
+            if hp.get("seed"):  # training seed (data slices stay seed 0)
+                argv = [hp["seed"] if i and argv[i - 1] == "--seed" else x for i, x in enumerate(argv)]
             times["train"].append(round(cli(argv), 2))
         state_in = sout
         # ARM pseudo inputs of task k, used by later SAPT steps (generator trained as the workflow does)
