@@ -20,7 +20,7 @@ from sapt_core.errors import SaptError
 METRICS = ("accuracy", "rougeL")
 TEMPLATES = ("superni", "long")
 PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
-_BENCH_KEYS = {"dir", "template", "tasks", "orders", "pseudo_dir", "paper_protocol", "test_only"}
+_BENCH_KEYS = {"dir", "template", "tasks", "orders", "demo_orders", "pseudo_dir", "paper_protocol", "test_only"}
 _TASK_KEYS = {"category", "metric", "labels"}
 
 
@@ -42,7 +42,8 @@ class Benchmark:
     dir: str  # relative to the data root, e.g. CL_Benchmark/SuperNI
     template: str  # one of TEMPLATES
     tasks: dict[str, TaskInfo]
-    orders: dict[str, list[str]] = field(default_factory=dict)
+    orders: dict[str, list[str]] = field(default_factory=dict)  # paper_orders + the demo orders
+    paper_orders: tuple[str, ...] = ()  # ``orders:`` (paper Table 7): the reports' default; ``demo_orders:`` are not
     pseudo_dir: dict[str, str] = field(default_factory=dict)  # family ("t5"/"llama") -> dir under the data root
     paper_protocol: dict[str, int] = field(default_factory=dict)
     test_only: bool = False
@@ -107,18 +108,22 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
                   labels)
             _need(ts["metric"] == "accuracy", path, f"{tw}.labels", "no labels on a rougeL task", labels)
         tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"], tuple(labels) if labels else None)
-    orders_spec = spec.get("orders") or {}
-    _need(isinstance(orders_spec, dict), path, f"{w}.orders", "a mapping of order name -> task list", orders_spec)
     orders = {}
-    for o, lst in orders_spec.items():
-        ow = f"{w}.orders.{o}"
-        _need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
-        for i, t in enumerate(lst):
-            _need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
-        dup = [t for i, t in enumerate(lst) if t in lst[:i]]
-        if dup:
-            raise SaptError(f"{path}: {ow}: task {dup[0]!r} listed twice")
-        orders[str(o)] = list(lst)
+    for key in ("orders", "demo_orders"):
+        orders_spec = spec.get(key) or {}
+        _need(isinstance(orders_spec, dict), path, f"{w}.{key}", "a mapping of order name -> task list", orders_spec)
+        for o, lst in orders_spec.items():
+            ow = f"{w}.{key}.{o}"
+            _need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
+            for i, t in enumerate(lst):
+                _need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
+            dup = [t for i, t in enumerate(lst) if t in lst[:i]]
+            if dup:
+                raise SaptError(f"{path}: {ow}: task {dup[0]!r} listed twice")
+            if str(o) in orders:
+                raise SaptError(f"{path}: {ow}: order {o!r} defined twice")
+            orders[str(o)] = list(lst)
+    paper_orders = tuple(str(o) for o in spec.get("orders") or {})
     pseudo = spec.get("pseudo_dir") or {}
     _need(isinstance(pseudo, dict) and all(isinstance(v, str) and v for v in pseudo.values()), path,
           f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
@@ -131,7 +136,7 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
               "a positive integer", v)
     test_only = spec.get("test_only", False)
     _need(isinstance(test_only, bool), path, f"{w}.test_only", "true or false", test_only)
-    return Benchmark(name, spec["dir"], spec["template"], tasks, orders, {str(k): v for k, v in pseudo.items()},
+    return Benchmark(name, spec["dir"], spec["template"], tasks, orders, paper_orders, {str(k): v for k, v in pseudo.items()},
                      dict(proto), test_only)
 
 

@@ -42,8 +42,11 @@ def test_paper_grid_job_counts(repo_root, data_root):
     single, generators, pseudo, data = set(), set(), set(), set()
     for b, o, bb, m, s in runs:
         h = plan.hparams(m, bb, b, o)
-        if "~" not in m:  # paper.yaml has no method_overrides: the plan's values are config/methods.yaml's
-            assert h == resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"])
+        if "~" not in m:  # paper.yaml has no method_overrides: config/methods.yaml's values + the protocol's
+            protocol = plan.protocol_values(h)
+            assert protocol == {"selection": "none", "select_every_epochs": 5, **(
+                {"attn_split": "train"} if "attn_split" in h else {})}  # paper.yaml: the paper's protocol
+            assert h == resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"], overrides=protocol)
         pet = pets[h["component"]] or h["pet"]
         # a_{0,t}: one job per distinct single-block recipe (the method's optimisation / evaluation keys, its PET
         # type and that type's size keys); MTL (a fresh block per step) has no FWT

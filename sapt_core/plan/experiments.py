@@ -73,16 +73,21 @@ class ExperimentPlan:
         if kind not in knobs:
             return None
         key, extra = knobs[kind]
-        own = m.values()
+        own = self.own_values(method)
         if own[key] == volume and all(own[k] == v for k, v in extra.items()):
             return method  # the method's own default run, shared with the tables
         return variant_name(method, {key: volume, **extra})
+
+    def own_values(self, method: str) -> dict:
+        """A method's values before any benchmark / backbone layer: its methods-file defaults, then the workflow's
+        protocol and ``method_overrides`` (what its Table 1 run uses for the keys Figure 6 varies)."""
+        return {**self.method_defaults(method).values(), **self._overrides(method)}
 
     def replay_point(self, method: str) -> tuple[str, str, float]:
         """(base method, replay type, volume) of a Figure 6 run."""
         base, variant = split_variant(method)
         m = self.method_defaults(base)
-        values = {**m.values(), **variant}
+        values = {**self.own_values(base), **variant}
         for kind, (key, extra) in m.replay_knobs().items():
             if all(values.get(k) == v for k, v in extra.items()) and (kind != "pseudo" or values.get(
                     "pseudo_source", "generated") != "real"):

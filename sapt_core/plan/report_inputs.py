@@ -39,6 +39,12 @@ class ReportPlan:
                 f"--seeds {' '.join(map(str, self.seeds(exp)))} --benchmarks {self.config['benchmarks_file']} "
                 f"{backbone} {self.labels_arg(exp['methods'])}").rstrip()
 
+    def orders_table_args(self) -> str:
+        """``--orders`` of Table 7: the paper's orders, then the configured ones that are not (the demo chains)."""
+        paper = [o for b in self.benchmarks.values() for o in b.paper_orders]
+        run = [o for b in sorted(self.config["orders"]) for o in self.config["orders"][b] if o not in paper]
+        return f"--orders {' '.join(paper + run)}"
+
     def vs_paper_inputs(self, table: str) -> list[str]:
         """The files a table's comparison with the paper is computed from: the table's own inputs (Table 3: the
         unseen-task scores; Tables 1, 2, 8, 9: the runs' metrics)."""

@@ -6,7 +6,7 @@ over the column group's orders (a seed counts only when it has every order), the
 over the seeds (the paper's Table 1 averages the two orders of each benchmark). Rows are the ``methods`` in order
 (``method (backbone)`` when several backbones are shown).
 
-Expected cells: orders = ``orders`` (default: every order of the table's benchmarks); seeds = ``seeds`` (default:
+Expected cells: orders = ``orders`` (default: the paper's orders of the table's benchmarks); seeds = ``seeds`` (default:
 every seed among the inputs used). Inputs of other methods, backbones, orders or seeds are listed as ignored, never
 averaged in. Marks: ``†`` = fewer runs than expected went into the cell (listed under the table), ``*`` = a run used
 a derived test split (held out from train), ``‡`` = in a run that went into the cell the final model predicts one
@@ -54,7 +54,7 @@ def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
         bench = PER_ORDER[table]
         if bench not in benchmarks:
             raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file")
-        chosen = [o for o in benchmarks[bench].orders if orders is None or o in orders]
+        chosen = [o for o in benchmarks[bench].orders if o in (orders or benchmarks[bench].paper_orders)]
         if not chosen:
             raise SaptError(f"--orders: none of {join(orders)} is an order of {bench} "
                             f"({join(benchmarks[bench].orders)})")
@@ -63,7 +63,7 @@ def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
     for bench in PER_BENCHMARK:
         if bench not in benchmarks:
             continue
-        chosen = [o for o in benchmarks[bench].orders if orders is None or o in orders]
+        chosen = [o for o in benchmarks[bench].orders if o in (orders or benchmarks[bench].paper_orders)]
         if chosen:
             groups.append(Group(bench, bench, chosen))
     if not groups:

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default=None, metavar="NAME",
                    help="only runs of this backbone (default: every backbone among the inputs, one row each)")
     p.add_argument("--orders", nargs="*", default=None, metavar="ORDER",
-                   help="expected orders (default: every order of the table's benchmarks)")
+                   help="expected orders (default: the paper's orders of the table's benchmarks, config/benchmarks.yaml `orders`)")
     p.add_argument("--seeds", nargs="*", type=int, default=None, metavar="SEED",
                    help="expected seeds (default: every seed among the inputs used)")
     p.add_argument("--variant", choices=tuple(VARIANTS), default="paper",

@@ -24,7 +24,7 @@ wildcard_constraints:
     reference=r"(lora|prompt)-[0-9a-f]{10}",
     protocol="official|paper",
     k=r"\d+",
-    order=r"order\d+",
+    order=r"[A-Za-z0-9][A-Za-z0-9_.+-]*",
     source="generated|shipped|real",
     volume=r"[0-9.]+",
 

@@ -52,10 +52,11 @@ rule static_table:
     params:
         manifests=lambda wc, input: f"--manifests {' '.join(os.path.dirname(m) for m in input.manifests)}"
         if input.manifests else "",
+        orders=lambda wc: PLAN.orders_table_args() if wc.table == "table7" else "",
     log:
         "results/logs/report/{table}.log",
     shell:
-        "sapt report-table --table {wildcards.table} --benchmarks {input.benchmarks} {params.manifests} "
+        "sapt report-table --table {wildcards.table} --benchmarks {input.benchmarks} {params.manifests} {params.orders} "
         "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
 
 
