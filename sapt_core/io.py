@@ -77,20 +77,42 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise SaptError(f"{path}: malformed {what} ({e.__class__.__name__}: {e})") from None
 
 
-def read_jsonl(path: str | os.PathLike, what: str = "JSONL file") -> list[dict]:
+def read_jsonl(path: str | os.PathLike, what: str = "JSONL file", check=None) -> list[dict]:
+    """Rows of a JSONL file; every line must be UTF-8 and a JSON object. ``check(row, where)`` validates each row
+    (``where`` is ``<path>:<line>``). Any problem is one line naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise SaptError(f"{path}: {what} not found")
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for i, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise SaptError(f"{path}:{i}: {_undecodable_field(raw)}expected UTF-8 text, got byte "
+                                f"{raw[e.start]:#04x} at column {e.start + 1} ({what})") from None
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as e:
                 raise SaptError(f"{path}:{i}: malformed {what} line ({e})") from None
+            if not isinstance(row, dict):
+                raise SaptError(f"{path}:{i}: {what} line: expected a JSON object, got {type(row).__name__}")
+            if check is not None:
+                check(row, f"{path}:{i}")
+            rows.append(row)
     return rows
+
+
+def _undecodable_field(raw: bytes) -> str:
+    """``"<field>: "`` of the first top-level field of a JSONL line whose text holds a byte that is not UTF-8."""
+    try:
+        row = json.loads(raw.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return ""
+    bad = [k for k, v in row.items() if "\ufffd" in json.dumps(v, ensure_ascii=False)] if isinstance(row, dict) else []
+    return f"{bad[0]}: " if bad else ""
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -99,6 +121,17 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str | None, source: str) -> None:
+    """One line naming ``path`` unless its sha256 is ``expected`` (recorded in ``source`` when it was written);
+    nothing to compare when ``expected`` is None (written before checksums were recorded)."""
+    if expected is None:
+        return
+    got = sha256_file(path)
+    if got != expected:
+        raise SaptError(f"{path}: sha256 {got[:12]}... differs from {source} ({str(expected)[:12]}...): the file "
+                        "changed or was damaged after it was written; rebuild it")
 
 
 def versions() -> dict[str, str]:

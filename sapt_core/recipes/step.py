@@ -67,11 +67,17 @@ def method_from_args(args):
 
 
 def read_pseudo(paths: list[str]) -> list[list[dict]]:
-    from sapt_core.io import read_jsonl
+    """The rows of each pseudo-input file, checked against the row schema and, where ``generate-pseudo``'s sidecar
+    lies beside it, against the sha256 it recorded."""
+    from sapt_core.data.rows import check_row
+    from sapt_core.io import read_json, read_jsonl, verify_sha256
 
     out = []
     for p in paths:
-        rows = read_jsonl(p, "pseudo-input file")
+        side = Path(p).with_suffix(".json")
+        if side.is_file():
+            verify_sha256(p, read_json(side, "pseudo-input sidecar").get("sha256"), f"the sha256 recorded in {side}")
+        rows = read_jsonl(p, "pseudo-input file", check=check_row)
         if not rows:
             raise SaptError(f"{p}: no pseudo inputs")
         out.append(rows)
