@@ -3,7 +3,7 @@
 
 Evaluates a backbone alone (zero-shot) or the model of a step state of any method (``--state``; the method is
 rebuilt from the state's sidecar). Writes one scores JSON (and optionally the predictions as JSONL and the per-input
-shared-attention weights), atomically.
+shared-attention weights), atomically: all outputs or none.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def prediction_stats(preds: list[str], manifest: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
+    from sapt_core.io import atomic_write_all, check_writable, json_text, jsonl_text, sha256_file, versions
     from sapt_core.scoring import reference_lists, score_task
 
     if args.batch_size <= 0 or args.max_new_tokens <= 0:
@@ -66,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
         tasks.append((d, manifest, rows))
     if args.attention_out and not args.state:
         raise SaptError("--attention-out: needs --state (a model with blocks to weight)")
+    check_writable(*[p for p in (args.predictions, args.attention_out, args.out) if p])
     state = None
+    backbone = backbone_provenance(args.backbone)
     if args.state:
-        from sapt_core.state import method_of, read_state
+        from sapt_core.state import check_backbone, method_of, read_state
 
         state = read_state(args.state)
+        check_backbone(state[1], backbone, f"--state {args.state}")
         method = method_of(state[1], str(Path(args.state) / "state.json"))
 
     from sapt_core.generation import greedy_generate
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         pred_rows += [{"task": task, "id": r["id"], "prediction": p, "target": r["target"],
                        "score": s} for r, p, s in zip(rows, preds, res["per_instance"])]
     out = {
-        "split": args.split, "backbone": backbone_provenance(args.backbone),
+        "split": args.split, "backbone": backbone,
         "state": ({"path": args.state, "sha256": sha256_file(Path(args.state) / "state.safetensors"),
                    "step": state[1]["step"], "tasks": state[1]["tasks"], "method": state[1]["method"]}
                   if state else None),
@@ -108,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
         "inputs": {str(d / f"{args.split}.jsonl"): sha256_file(d / f"{args.split}.jsonl") for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),
     }
+    texts = {}  # every output written to a temp file first, all renamed once all are written (none on a failure)
     if args.predictions:
-        atomic_write_jsonl(args.predictions, pred_rows)
+        texts[args.predictions] = jsonl_text(pred_rows)
     if args.attention_out:
-        blocks = method.block_names(state[1])
-        atomic_write_json(args.attention_out, {"blocks": blocks, "tasks": attention})
-    atomic_write_json(args.out, out)
+        texts[args.attention_out] = json_text({"blocks": method.block_names(state[1]), "tasks": attention})
+    texts[args.out] = json_text(out)
+    atomic_write_all(texts)
     for task, s in scores.items():
         print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
     return 0

@@ -88,12 +88,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import sha256_file
+    from sapt_core.io import check_writable, sha256_file
     from sapt_core.methods.base import StepContext
-    from sapt_core.state import read_state, save_state
+    from sapt_core.state import check_backbone, read_state, save_state
     from sapt_core.training import clear_checkpoints, gathered, is_main_process, train, train_config
 
     method = method_from_args(args)
+    check_writable(args.state_out)
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
     selection = method.cfg.selection
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
+    backbone = backbone_provenance(args.backbone)
     if prev_side:
+        check_backbone(prev_side, backbone, f"--state-in {args.state_in}")
         method.check_continuation(prev_side, str(args.state_in))
     k = prev_side.get("step", 0) + 1
     needs = method.needs(k)
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
                    "trainable": sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()
                                         if p.requires_grad})},
-        "backbone": {**backbone_provenance(args.backbone), "family": ctx.family},
+        "backbone": {**backbone, "family": ctx.family},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
                    **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
                       if selection != "none" else {}),
