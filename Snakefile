@@ -1,11 +1,20 @@
 # SAPT continual-learning workflow. Entry point: config, validation, stage rules, named targets.
 # Embedded default: `snakemake --cores 2 demo` (./run demo). Rules are thin calls of the `sapt` CLI.
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+import sys
 
-from sapt_core.plan import config_error_line, drop_disabled_experiments
+from snakemake.utils import min_version
+
+from sapt_core.errors import SaptError
+from sapt_core.plan import drop_disabled_experiments
+from sapt_core.plan.validate import ConfigSources, check_schema, check_yaml_files, validate_config
 
 min_version("9.0")
+
+try:  # a YAML syntax error: one line naming the file and the line (Snakemake's own message names neither)
+    check_yaml_files(["config/config.yaml"])
+except SaptError as e:
+    sys.exit(f"error: {e}")
+
 
 configfile: "config/config.yaml"
 
@@ -13,11 +22,15 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# The whole merged config is checked here, before any DAG is built, so an invalid edit fails even where every output
+# exists: one line naming the file, the key path and what was expected, exit 1 (sapt_core/plan/validate.py).
 try:
-    validate(config, "workflow/schemas/config.schema.yaml")
-except WorkflowError as e:  # one line naming the field, instead of jsonschema's multi-line dump
-    raise WorkflowError(config_error_line(e)) from None
-drop_disabled_experiments(config)  # an overlay's `experiments.<name>: null` switches that table / figure off
+    CONFIG_SOURCES = ConfigSources.from_snakemake(workflow.config_settings)
+    check_schema(config, "workflow/schemas/config.schema.yaml", CONFIG_SOURCES)
+    drop_disabled_experiments(config)  # an overlay's `experiments.<name>: null` switches that table / figure off
+    validate_config(config, CONFIG_SOURCES)
+except SaptError as e:
+    sys.exit(f"error: {e}")
 
 
 include: "workflow/rules/common.smk"

@@ -4,7 +4,9 @@ The YAML holds the paper's Tables 4-7 as data: task lists with category and metr
 (Table 7), the instruction template of each benchmark (the official code's), where the authors' pseudo samples live
 (``generated_data``), the paper's sampling protocol sizes (paper section 5.1.1) and, for a task whose shipped
 ``labels.json`` is stale, its classes (``labels``; see config/README.md).
-Every problem is a :class:`SaptError` naming the file and the dotted field, e.g.
+Benchmark, task and order names become path components and must be safe (:mod:`sapt_core.names`); ``dir`` and
+``pseudo_dir`` must stay below the data root. Every problem is a :class:`SaptError` naming the file and the dotted
+field, e.g.
 ``config/benchmarks.yaml: benchmarks.SuperNI.tasks.task363_sst2_polarity_classification.metric: expected one of
 accuracy, rougeL, got 'acc'``.
 """
@@ -51,15 +53,10 @@ class Benchmark:
 
 def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Benchmark]:
     """Read and validate the benchmarks file; returns ``{name: Benchmark}`` in file order."""
-    import yaml
+    from sapt_core.yaml_io import load_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise SaptError(f"{path}: benchmarks file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SaptError(f"{path}: malformed YAML ({' '.join(str(e).split())})") from None
+    doc = load_yaml(path, "benchmarks file")
     if not isinstance(doc, dict):
         raise SaptError(f"{path}: expected a mapping with key 'benchmarks', got {type(doc).__name__}")
     benches = doc.get("benchmarks")
@@ -79,21 +76,31 @@ def _need(ok: Any, path: Path, where: str, expected: str, got: Any) -> None:
         raise SaptError(f"{path}: {where}: expected {expected}, got {got!r}")
 
 
+def _name(path: Path, where: str, name: Any, what: str) -> str:
+    from sapt_core.names import check_name
+
+    return check_name(name, f"{path}: {where}", what)
+
+
 def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
+    from sapt_core.names import check_relative_dir
+
     w = f"benchmarks.{name}"
+    _name(path, w, name, "a benchmark name")
     _need(isinstance(spec, dict), path, w, "a mapping", spec)
     unknown = sorted(set(map(str, spec)) - _BENCH_KEYS)
     if unknown:
         raise SaptError(f"{path}: {w}.{unknown[0]}: unknown key (known: {', '.join(sorted(_BENCH_KEYS))})")
     for key in ("dir", "template", "tasks"):
         _need(key in spec, path, f"{w}.{key}", "a value", "nothing (missing)")
-    _need(isinstance(spec["dir"], str) and spec["dir"].strip(), path, f"{w}.dir", "a non-empty path", spec["dir"])
+    check_relative_dir(spec["dir"], f"{path}: {w}.dir")
     _need(spec["template"] in TEMPLATES, path, f"{w}.template", f"one of {', '.join(TEMPLATES)}", spec["template"])
     tasks_spec = spec["tasks"]
     _need(isinstance(tasks_spec, dict) and tasks_spec, path, f"{w}.tasks", "a non-empty mapping", tasks_spec)
     tasks = {}
     for t, ts in tasks_spec.items():
         tw = f"{w}.tasks.{t}"
+        _name(path, tw, t, "a task name")
         _need(isinstance(ts, dict), path, tw, "a mapping with category and metric", ts)
         extra = sorted(set(map(str, ts)) - _TASK_KEYS)
         if extra:
@@ -114,6 +121,7 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
         _need(isinstance(orders_spec, dict), path, f"{w}.{key}", "a mapping of order name -> task list", orders_spec)
         for o, lst in orders_spec.items():
             ow = f"{w}.{key}.{o}"
+            _name(path, ow, o, "an order name")
             _need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
             for i, t in enumerate(lst):
                 _need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
@@ -125,8 +133,9 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
             orders[str(o)] = list(lst)
     paper_orders = tuple(str(o) for o in spec.get("orders") or {})
     pseudo = spec.get("pseudo_dir") or {}
-    _need(isinstance(pseudo, dict) and all(isinstance(v, str) and v for v in pseudo.values()), path,
-          f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
+    _need(isinstance(pseudo, dict), path, f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
+    for fam, d in pseudo.items():
+        check_relative_dir(d, f"{path}: {w}.pseudo_dir.{fam}")
     proto = spec.get("paper_protocol") or {}
     _need(isinstance(proto, dict), path, f"{w}.paper_protocol", "a mapping", proto)
     for k, v in proto.items():

@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     except SaptError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # read-only file system, no space left, permission denied, ...: the path and the reason
+        from sapt_core.os_errors import os_error_line
+
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

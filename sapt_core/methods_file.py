@@ -56,7 +56,8 @@ def load_methods(path: str | Path = "config/methods.yaml") -> dict:
     for name, spec in methods_doc.items():
         name = str(name)
         if not NAME_RE.match(name):
-            raise SaptError(f"{path}: methods.{name}: method names use letters, digits and _ . + - only")
+            raise SaptError(f"{path}: methods.{name}: method names use letters, digits and _ . + - only, starting "
+                            "with a letter or digit (a name becomes a path component under results/)")
         methods[name] = _method(path, name, _extended(path, name, spec, methods_doc), known_sizes)
     from sapt_core.arm.settings import generator_settings
 
@@ -67,7 +68,10 @@ def load_methods(path: str | Path = "config/methods.yaml") -> dict:
 
 
 def _backbone(path: Path, name: str, spec: Any) -> dict:
+    from sapt_core.names import check_name
+
     w = f"backbone_sizes.{name}"
+    check_name(name, f"{path}: {w}", "a backbone name")
     _need(isinstance(spec, dict), path, w, "a mapping {family, size, hub_id, d_model}", spec)
     _no_unknown(path, w, spec, _BACKBONE_KEYS)
     _need(spec.get("family") in FAMILIES, path, f"{w}.family", f"one of {', '.join(FAMILIES)}", spec.get("family"))

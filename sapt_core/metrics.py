@@ -1,6 +1,6 @@
 """Continual-learning metrics from a score matrix (paper Sec. 5.1.2) and the official ``score.py`` variants.
 
-Conventions (0-based): ``a[i][j]`` is the test score (0-100) of task j+1 after training step i+1, so row i is "after
+Conventions (0-based): ``a[i][j]`` is the test score (0-100; anything outside is refused) of task j+1 after training step i+1, so row i is "after
 step i+1" and column j is task j+1 in training order. ``a`` is T x T and lower-triangular: entries j > i (task not yet
 seen) are NaN/None. ``single[t]`` is the paper's a_{0,t}, task t trained on its own. The paper writes a_{i,j} 1-based;
 here ``a[T-1]`` is the paper's row T.
@@ -25,6 +25,7 @@ import numpy as np
 
 from sapt_core.errors import SaptError
 
+SCORE_MIN, SCORE_MAX = 0.0, 100.0  # accuracy and Rouge-L in percent
 FWT_CONSTANT = 50.94  # hard-coded in the official score.py: FWT = mean_j S[j][j] - 50.94
 _BLANK = {"", "nan", "na", "n/a", "none", "null", "-"}
 
@@ -54,9 +55,9 @@ def check_matrix(a, source: str = "matrix") -> np.ndarray:
             if j > i and not math.isnan(x):
                 raise SaptError(f"{source}: row {i + 1}, column {j + 1}: task {j + 1} not yet trained after step "
                                 f"{i + 1}, expected NaN/empty above the diagonal, got {x}")
-            if j <= i and not math.isfinite(x):
-                raise SaptError(f"{source}: row {i + 1}, column {j + 1}: expected a finite score on/below the "
-                                f"diagonal, got {v!r}")
+            if j <= i and not (math.isfinite(x) and SCORE_MIN <= x <= SCORE_MAX):
+                raise SaptError(f"{source}: row {i + 1}, column {j + 1}: expected a finite score in {SCORE_MIN:g}-"
+                                f"{SCORE_MAX:g} on/below the diagonal, got {v!r}")
             out[i, j] = x
     return out
 
@@ -68,8 +69,10 @@ def _check_single(single, T: int, source: str = "single") -> np.ndarray:
         raise SaptError(f"{source}: single-task scores must be numbers") from None
     if s.size != T:
         raise SaptError(f"{source}: {s.size} single-task scores, expected {T} (one per task of the matrix)")
-    if not np.all(np.isfinite(s)):
-        raise SaptError(f"{source}: single-task scores must be finite")
+    bad = [i for i, x in enumerate(s) if not (math.isfinite(x) and SCORE_MIN <= x <= SCORE_MAX)]
+    if bad:
+        raise SaptError(f"{source}: single-task score {bad[0] + 1}: expected a finite score in {SCORE_MIN:g}-{SCORE_MAX:g}, "
+                        f"got {s[bad[0]]!r}")
     return s
 
 
@@ -245,6 +248,8 @@ def read_matrix_csv(path) -> tuple[np.ndarray, list[str] | None]:
                 raise SaptError(f"{where}: {c!r} is not a number") from None
             if not math.isfinite(a[i, j]):
                 raise SaptError(f"{where}: {c!r} is not a finite number")
+            if not SCORE_MIN <= a[i, j] <= SCORE_MAX:
+                raise SaptError(f"{where}: expected a score in {SCORE_MIN:g}-{SCORE_MAX:g} (percent), got {c!r}")
     return check_matrix(a, str(path)), names
 
 
@@ -275,6 +280,9 @@ def read_single_csv(path, tasks: list[str] | None = None) -> list[float]:
             raise SaptError(f"{path}: line {n}, column score: {cell!r} is not a number") from None
         if not math.isfinite(scores[task]):
             raise SaptError(f"{path}: line {n}, column score: {cell!r} is not a finite number")
+        if not SCORE_MIN <= scores[task] <= SCORE_MAX:
+            raise SaptError(f"{path}: line {n}, column score: expected a score in {SCORE_MIN:g}-{SCORE_MAX:g} "
+                            f"(percent), got {cell!r}")
     if not scores:
         raise SaptError(f"{path}: no single-task scores")
     if tasks is None:

@@ -3,8 +3,10 @@ and to be evaluated (its PET blocks and, per method, keys, projection, stored at
 step k+1 and ``sapt evaluate`` load it.
 
 Layout: ``<dir>/state.safetensors`` + ``<dir>/state.json`` (sidecar: method, component and its config, step, tasks,
-backbone, inputs, training history), written into a temp directory beside ``<dir>`` and renamed into place, so a
-state directory on disk is always complete. Tensor names are the method's (``lora.<site>.A`` [t, r, in],
+backbone with the sha256 of its weights, inputs, training history, the sha256 of ``state.safetensors``), written
+into a temp directory beside ``<dir>`` and renamed into place, so a state directory on disk is always complete.
+Reading a state checks its tensors against the recorded sha256; the recipes check that the backbone given is the one
+it was trained on (:func:`check_backbone`). Tensor names are the method's (``lora.<site>.A`` [t, r, in],
 ``lora.<site>.B`` [t, out, r], ``prompt.P`` [t, L, d], ``attention.keys`` [t, d], ``arm.targets`` [t, t], ...).
 """
 
@@ -16,36 +18,63 @@ from pathlib import Path
 
 from sapt_core.errors import SaptError
 
+WEIGHTS, SIDECAR = "state.safetensors", "state.json"
+
 
 def save_state(path: str | os.PathLike, tensors: dict, sidecar: dict) -> Path:
+    """Write a step state (tensors + sidecar) atomically; the sidecar records the sha256 of the tensors file."""
     from safetensors.torch import save_file
 
-    from sapt_core.io import atomic_dir, versions
+    from sapt_core.io import atomic_dir, sha256_file, versions, write_bytes
 
     with atomic_dir(path) as tmp:
-        save_file(tensors, str(tmp / "state.safetensors"))
+        save_file(tensors, str(tmp / WEIGHTS))
         meta = {**sidecar, "versions": sidecar.get("versions") or versions(),
-                "tensors": {k: list(v.shape) for k, v in tensors.items()}}
-        (tmp / "state.json").write_text(json.dumps(meta, indent=2) + "\n")
+                "tensors": {k: list(v.shape) for k, v in tensors.items()},
+                "sha256": {WEIGHTS: sha256_file(tmp / WEIGHTS)}}
+        write_bytes(tmp / SIDECAR, json.dumps(meta, indent=2) + "\n")
     return Path(path)
 
 
 def read_state(path: str | os.PathLike) -> tuple[dict, dict]:
+    """The tensors and sidecar of a step state; its tensors file must have the sha256 its sidecar recorded (a state
+    written before sidecars recorded one has nothing to compare)."""
     from safetensors.torch import load_file
 
-    from sapt_core.io import read_json
+    from sapt_core.io import read_json, verify_sha256
 
     path = Path(path)
-    if not (path / "state.safetensors").is_file():
-        raise SaptError(f"{path}: not a step state (no state.safetensors)")
-    side = read_json(path / "state.json", "state sidecar")
+    if not (path / WEIGHTS).is_file():
+        raise SaptError(f"{path}: not a step state (no {WEIGHTS})")
+    side = read_json(path / SIDECAR, "state sidecar")
+    if not isinstance(side, dict):
+        raise SaptError(f"{path / SIDECAR}: expected a JSON object (a step-state sidecar)")
     for key in ("method", "component", "config", "step", "tasks"):
         if key not in side:
-            raise SaptError(f"{path / 'state.json'}: {key}: missing (not a step-state sidecar)")
+            raise SaptError(f"{path / SIDECAR}: {key}: missing (not a step-state sidecar)")
+    verify_sha256(path / WEIGHTS, (side.get("sha256") or {}).get(WEIGHTS), f"the sha256 recorded in {path / SIDECAR}")
     try:
-        return load_file(str(path / "state.safetensors")), side
+        return load_file(str(path / WEIGHTS)), side
     except Exception as e:
-        raise SaptError(f"{path / 'state.safetensors'}: unreadable ({e})") from None
+        raise SaptError(f"{path / WEIGHTS}: unreadable ({e})") from None
+
+
+def check_backbone(side: dict, provenance: dict, where: str, flag: str = "--backbone") -> None:
+    """One line saying what differs unless the state (sidecar ``side``) was trained on the backbone whose
+    provenance (:func:`sapt_core.recipes.common.backbone_provenance`) is given. Only weights files both record are
+    compared; a hub id has no local checksum, so there is nothing to compare."""
+    theirs = (side.get("backbone") or {}).get("sha256") or {}
+    mine = provenance.get("sha256") or {}
+    if not theirs or not mine:
+        return
+    shared = sorted(set(theirs) & set(mine))
+    differ = [f for f in shared if theirs[f] != mine[f]]
+    if differ or not shared:
+        f = differ[0] if differ else sorted(mine)[0]
+        trained = (side.get("backbone") or {}).get("name")
+        raise SaptError(f"{where}: trained on backbone {trained} ({f} sha256 {str(theirs.get(f, 'not recorded'))[:12]}"
+                        f"...), but {flag} {provenance.get('name')} has {f} sha256 {mine[f][:12]}...: a state "
+                        "applies only to the backbone it was trained on")
 
 
 def method_of(side: dict, where: str):

@@ -1,19 +1,20 @@
 """Training loop for one continual-learning step: the HF ``Trainer`` (gradient accumulation, bf16, DeepSpeed,
 progress bar, in-job checkpoints and resume), with a loss hook that methods extend (SAPT adds ARM's KL, Eq. 6).
 
-In-job checkpoints live in an undeclared work directory: a retried or requeued job resumes from its last
-checkpoint instead of step 0. Checkpoints are safetensors / ``weights_only`` torch files only.
+In-job checkpoints live in an undeclared work directory: a retried or requeued job resumes from its newest valid
+checkpoint instead of step 0 (:mod:`sapt_core.checkpoints`). Checkpoints are safetensors / ``weights_only`` torch
+files only.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sapt_core.checkpoints import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
 from sapt_core.errors import SaptError
 
 OPTIMIZERS = ("adamw", "adafactor")
@@ -208,13 +209,6 @@ def train_config(method_cfg, args) -> TrainConfig:
                        max_target_len=c.max_target_len).validate()
 
 
-def last_checkpoint(workdir: str | Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    workdir = Path(workdir)
-    return get_last_checkpoint(str(workdir)) if workdir.is_dir() else None
-
-
 def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
     """Optimizer over explicit parameter groups (e.g. a hierarchical LR for SAPT-Prompt's projection, App. C)."""
     import torch
@@ -227,7 +221,6 @@ def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
 
 
 FAULT_ENV = "SAPT_FAULT_KILL_AT_STEP"
-EXTRA_STATE = "sapt_extra_state.json"
 
 
 def _fault_callback():
@@ -264,19 +257,6 @@ def _extra_state_callback(extra_state: dict):
     return _Save()
 
 
-def resumable_checkpoint(workdir: str | Path, need_extra: bool) -> str | None:
-    """The newest in-job checkpoint that is complete: HF's last checkpoint, and (when the loop has extra state) the
-    newest one whose extra-state file was written (a kill between the two writes leaves one without it)."""
-    workdir = Path(workdir)
-    last = last_checkpoint(workdir)
-    if last is None or not need_extra:
-        return last
-    done = [c for c in workdir.glob("checkpoint-*") if (c / EXTRA_STATE).is_file() and (c / "trainer_state.json").is_file()]
-    if not done:
-        return None
-    return str(max(done, key=lambda c: int(c.name.split("-")[-1])))
-
-
 def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, extra_loss=None, progress: bool = True,
           param_groups: list[dict] | None = None, callbacks: list | None = None, extra_state: dict | None = None):
     """Train ``model`` (its trainable parameters) on ``train_set``; resume from ``workdir`` if it holds a checkpoint.
@@ -285,13 +265,50 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     (model, optimizer, scheduler, RNG, data order), saved with every checkpoint and restored on resume.
     Returns (log history: list of dicts with ``loss``/``step``, the step resumed from or 0).
     """
-    from transformers import TrainingArguments
+    import time
+
+    import torch
+
+    from sapt_core.checkpoints import discard_partial, step_of
+    from sapt_core.io import make_dirs
+    from sapt_core.os_errors import as_os_error
 
     cfg.validate()
     if len(train_set) == 0:
         raise SaptError("training set is empty")
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    made = make_dirs(workdir)
+    resumed_step = 0
+    try:
+        trainer, resume = _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, param_groups,
+                                   callbacks, extra_state)
+        resumed_step = step_of(resume) if resume else 0
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        trainer.train(resume_from_checkpoint=resume)
+    except BaseException as e:  # e.g. a full disk while saving a checkpoint: no partial checkpoint stays behind
+        err = as_os_error(e, workdir) if not isinstance(e, SaptError) else None  # before space is freed again
+        failed = discard_partial(workdir, resumed_step, bool(extra_state), made) if is_main_process() else None
+        if err is None or err is e:
+            raise
+        raise OSError(err.errno, err.strerror, str(failed or err.filename)) from None
+    seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
+    cpu = time.process_time() - cpu0  # this process's CPU time (all threads): steadier on a shared machine
+    peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""
+    print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step, CPU "
+          f"{cpu / max(steps, 1):.3f} s/step){peak}", flush=True)
+    if trainer.is_deepspeed_enabled:  # the job log shows which engine trained (tests and cluster logs read it)
+        engine = trainer.model_wrapped
+        print(f"deepspeed: {type(engine).__name__}, ZeRO stage {engine.zero_optimization_stage()}, "
+              f"world size {engine.world_size}, optimizer {type(engine.optimizer).__name__}", flush=True)
+    return trainer.state.log_history, resumed_step
+
+
+def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, param_groups, callbacks, extra_state):
+    """The Trainer of one step and the checkpoint it resumes from (None: step 0), its loop state restored."""
+    from transformers import TrainingArguments
+
     args = TrainingArguments(
         output_dir=str(workdir), per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
@@ -312,32 +329,14 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
                                callbacks=callbacks)
     trainer.extra_loss = extra_loss
     trainer.param_groups, trainer.train_config = (param_groups or None), cfg
-    resume = resumable_checkpoint(workdir, bool(extra_state))
+    resume = resumable_checkpoint(workdir, bool(extra_state), main_process=is_main_process())
     if resume and extra_state:
         from sapt_core.io import read_json
 
         saved = read_json(Path(resume) / EXTRA_STATE, "in-job checkpoint extra state")
         for name, obj in extra_state.items():
             obj.load_state_dict(saved[name])
-    import time
-
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    trainer.train(resume_from_checkpoint=resume)
-    resumed_step = int(Path(resume).name.split("-")[-1]) if resume else 0
-    seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
-    cpu = time.process_time() - cpu0  # this process's CPU time (all threads): steadier on a shared machine
-    peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""
-    print(f"train: {steps} optimizer steps in {seconds:.2f} s ({seconds / max(steps, 1):.3f} s/step, CPU "
-          f"{cpu / max(steps, 1):.3f} s/step){peak}", flush=True)
-    if trainer.is_deepspeed_enabled:  # the job log shows which engine trained (tests and cluster logs read it)
-        engine = trainer.model_wrapped
-        print(f"deepspeed: {type(engine).__name__}, ZeRO stage {engine.zero_optimization_stage()}, "
-              f"world size {engine.world_size}, optimizer {type(engine.optimizer).__name__}", flush=True)
-    return trainer.state.log_history, resumed_step
+    return trainer, resume
 
 
 def is_main_process() -> bool:
@@ -357,8 +356,3 @@ def gathered(model):
 
     with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
         yield
-
-
-def clear_checkpoints(workdir: str | Path) -> None:
-    """Remove in-job checkpoints once the step's final artifact is safely written."""
-    shutil.rmtree(workdir, ignore_errors=True)

@@ -34,15 +34,28 @@ def test_pseudo_replay_fast_forward_continues_the_streams():
         a.load_state_dict({"consumed": 1})
 
 
+def fake_checkpoint(workdir: Path, step: int, extra: bool = True) -> Path:
+    """A complete in-job checkpoint as the Trainer writes it (tiny tensors), with the loop's extra state if asked."""
+    import torch
+    from safetensors.torch import save_file
+
+    ckpt = workdir / f"checkpoint-{step}"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    save_file({"w": torch.zeros(2)}, str(ckpt / "model.safetensors"))
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        torch.save({"state": {}, "step": step}, ckpt / name)
+    if extra:
+        (ckpt / EXTRA_STATE).write_text("{}")
+    return ckpt
+
+
 def test_resume_skips_a_checkpoint_cut_off_before_its_extra_state(tmp_path):
     for step, extra in ((4, True), (8, False)):
-        ckpt = tmp_path / f"checkpoint-{step}"
-        ckpt.mkdir()
-        (ckpt / "trainer_state.json").write_text("{}")
-        if extra:
-            (ckpt / EXTRA_STATE).write_text("{}")
-    assert Path(resumable_checkpoint(tmp_path, need_extra=True)).name == "checkpoint-4"
+        fake_checkpoint(tmp_path, step, extra)
     assert Path(resumable_checkpoint(tmp_path, need_extra=False)).name == "checkpoint-8"
+    assert Path(resumable_checkpoint(tmp_path, need_extra=True)).name == "checkpoint-4"
+    assert (tmp_path / "invalid-checkpoint-8").is_dir()  # moved aside, not deleted
     assert resumable_checkpoint(tmp_path / "absent", need_extra=True) is None
 
 

@@ -22,19 +22,26 @@ SPLIT_NAMES = ("train", "val", "test", "pseudo")
 
 
 def load_split(task_dir, split: str) -> list[dict]:
-    """Rows of ``<task_dir>/<split>.jsonl`` written by ``prepare-data``."""
+    """Rows of ``<task_dir>/<split>.jsonl`` written by ``prepare-data``, each checked against the row schema
+    (:mod:`sapt_core.data.rows`)."""
+    from sapt_core.data.rows import check_row
     from sapt_core.io import read_jsonl
 
     if split not in SPLIT_NAMES:
         raise SaptError(f"split: expected one of {', '.join(SPLIT_NAMES)}, got {split!r}")
-    return read_jsonl(Path(task_dir) / f"{split}.jsonl", f"prepared {split} split")
+    return read_jsonl(Path(task_dir) / f"{split}.jsonl", f"prepared {split} split", check=check_row)
 
 
 def load_manifest(task_dir) -> dict:
     """``<task_dir>/manifest.json`` written by ``prepare-data`` (present only when the directory is complete)."""
     from sapt_core.io import read_json
 
-    m = read_json(Path(task_dir) / "manifest.json", "data manifest")
-    if not isinstance(m, dict) or "counts" not in m:
-        raise SaptError(f"{Path(task_dir) / 'manifest.json'}: expected a prepare-data manifest with 'counts'")
+    from sapt_core.names import check_name
+
+    path = Path(task_dir) / "manifest.json"
+    m = read_json(path, "data manifest")
+    if not isinstance(m, dict) or not isinstance(m.get("counts"), dict):
+        raise SaptError(f"{path}: expected a prepare-data manifest with 'counts'")
+    for key in ("task", "benchmark"):  # names that become path components (pseudo files, shipped samples)
+        check_name(m.get(key), f"{path}: {key}", f"a {key} name")
     return m

@@ -305,20 +305,23 @@ def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, 
 
 
 def write_task(prepared: PreparedTask, out_dir) -> dict:
-    """Write the JSONL files then manifest.json (atomically, manifest last); returns the manifest."""
-    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file
+    """Write the JSONL files and manifest.json; returns the manifest. Everything is written to temp files first;
+    only then is an existing manifest removed and the files renamed into place, manifest last. A failed write (a
+    full disk) leaves the directory as it was, and no directory where there was none."""
+    from sapt_core.io import atomic_files, json_text, jsonl_text, sha256_file, write_bytes
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "manifest.json").unlink(missing_ok=True)
     manifest = dict(prepared.manifest, sha256={})
-    for name in _OUTPUT_FILES:  # drop files of an earlier run that this one does not write
-        if name[: -len(".jsonl")] not in prepared.rows:
-            (out / name).unlink(missing_ok=True)
-    for split, rows in prepared.rows.items():
-        atomic_write_jsonl(out / f"{split}.jsonl", rows)
-        manifest["sha256"][split] = sha256_file(out / f"{split}.jsonl")
-    atomic_write_json(out / "manifest.json", manifest)
+    splits = list(prepared.rows)
+    with atomic_files(*[out / f"{s}.jsonl" for s in splits], out / "manifest.json") as tmps:
+        for split, tmp in zip(splits, tmps):
+            write_bytes(tmp, jsonl_text(prepared.rows[split]))
+            manifest["sha256"][split] = sha256_file(tmp)
+        write_bytes(tmps[-1], json_text(manifest))
+        (out / "manifest.json").unlink(missing_ok=True)
+        for name in _OUTPUT_FILES:  # drop files of an earlier run that this one does not write
+            if name[: -len(".jsonl")] not in prepared.rows:
+                (out / name).unlink(missing_ok=True)
     return manifest
 
 

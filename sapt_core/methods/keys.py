@@ -132,7 +132,11 @@ def check_mapping(cls, values: dict, where: str, label: str = "key") -> dict:
     for k, v in values.items():
         k = str(k)
         if k not in known:
-            raise SaptError(f"{where}.{k}: unknown {label} (known: {', '.join(known)})")
+            import difflib
+
+            close = difflib.get_close_matches(k, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SaptError(f"{where}.{k}: unknown {label}{hint} (known: {', '.join(known)})")
         out[k] = check_value(known[k], v, f"{where}.{k}")
     return out
 

@@ -14,9 +14,9 @@ from sapt_core.plan.experiments import ZERO_SHOT, ExperimentPlan
 from sapt_core.plan.hparams import HparamsPlan, split_variant
 from sapt_core.plan.jobs import JobPlan
 from sapt_core.plan.report_inputs import ReportPlan
-from sapt_core.plan.workflow_config import config_error_line, drop_disabled_experiments
+from sapt_core.plan.workflow_config import drop_disabled_experiments
 
-__all__ = ["ContinualPlan", "ZERO_SHOT", "config_error_line", "drop_disabled_experiments", "split_variant"]
+__all__ = ["ContinualPlan", "ZERO_SHOT", "drop_disabled_experiments", "split_variant"]
 
 
 class ContinualPlan(BackbonePlan, HparamsPlan, ExperimentPlan, JobPlan, ReportPlan):

@@ -1,18 +1,7 @@
-"""The workflow config as Snakemake hands it over: one-line schema errors, and overlays that switch experiments off."""
+"""The workflow config as Snakemake hands it over: overlays that switch experiments off (its validation:
+:mod:`sapt_core.plan.validate`)."""
 
 from __future__ import annotations
-
-
-def config_error_line(exc: BaseException) -> str:
-    """One line naming the offending config field, from snakemake's wrapped jsonschema ValidationError."""
-    err = exc
-    while err is not None and not hasattr(err, "absolute_path"):
-        err = err.__cause__ or err.__context__ or (err.args[0] if err.args and isinstance(err.args[0], BaseException)
-                                                   else None)
-    if err is None:
-        return "config: " + " ".join(str(exc).split())
-    field = ".".join(str(p) for p in err.absolute_path) or "<top level>"
-    return f"config field {field}: {' '.join(err.message.split())}"
 
 
 def drop_disabled_experiments(config: dict) -> None:

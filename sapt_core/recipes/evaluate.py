@@ -3,8 +3,8 @@
 
 Evaluates a backbone alone (zero-shot) or the model of a step state of any method (``--state``; the method is
 rebuilt from the state's sidecar). Writes one scores JSON (and optionally the predictions as JSONL and the per-input
-block weights), atomically. The step recipe scores its freshly trained model the same way (:func:`evaluate`), so a
-run's score-matrix row k comes from the job that trained step k.
+block weights), atomically: all outputs or none. The step recipe scores its freshly trained model the same way
+(:func:`evaluate`), so a run's score-matrix row k comes from the job that trained step k.
 """
 
 from __future__ import annotations
@@ -108,11 +108,12 @@ def evaluate(model, tokenizer, family: str, tasks, dec: Decoding, with_weights: 
 
 def write_outputs(out, tasks, dec: Decoding, backbone: str, scores, pred_rows, attention, state_dir=None,
                   side: dict | None = None, method=None, predictions=None, attention_out=None) -> None:
-    """The scores JSON (last), the predictions JSONL and the block weights JSON, each atomically."""
-    from sapt_core.io import atomic_write_json, atomic_write_jsonl, sha256_file, versions
+    """The scores JSON, the predictions JSONL and the block weights JSON: each written to a temp file first, all
+    renamed once all are written (none on a failure)."""
+    from sapt_core.io import atomic_write_all, json_text, jsonl_text, sha256_file, versions
 
     doc = {
-        "split": dec.split, "backbone": backbone_provenance(backbone),
+        "split": dec.split, "backbone": backbone if isinstance(backbone, dict) else backbone_provenance(backbone),
         "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / "state.safetensors"),
                    "step": side["step"], "tasks": side["tasks"], "method": side["method"]} if side else None),
         "protocol": side.get("protocol") if side else None,
@@ -120,11 +121,13 @@ def write_outputs(out, tasks, dec: Decoding, backbone: str, scores, pred_rows, a
         "inputs": {str(d / f"{dec.split}.jsonl"): sha256_file(d / f"{dec.split}.jsonl") for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),
     }
+    texts = {}
     if predictions:
-        atomic_write_jsonl(predictions, pred_rows)
+        texts[predictions] = jsonl_text(pred_rows)
     if attention_out:
-        atomic_write_json(attention_out, {"blocks": method.block_names(side), "tasks": attention})
-    atomic_write_json(out, doc)
+        texts[attention_out] = json_text({"blocks": method.block_names(side), "tasks": attention})
+    texts[out] = json_text(doc)
+    atomic_write_all(texts)
     for task, s in scores.items():
         print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
 
@@ -134,11 +137,16 @@ def run(args: argparse.Namespace) -> int:
     tasks = load_tasks(args.data_dirs, dec.split)
     if args.attention_out and not args.state:
         raise SaptError("--attention-out: needs --state (a model with blocks to weight)")
+    from sapt_core.io import check_writable
+
+    check_writable(*[p for p in (args.predictions, args.attention_out, args.out) if p])
     state = method = None
+    backbone = backbone_provenance(args.backbone)
     if args.state:
-        from sapt_core.state import method_of, read_state
+        from sapt_core.state import check_backbone, method_of, read_state
 
         state = read_state(args.state)
+        check_backbone(state[1], backbone, f"--state {args.state}")
         method = method_of(state[1], str(Path(args.state) / "state.json"))
 
     from sapt_core.models import load_backbone
@@ -147,6 +155,6 @@ def run(args: argparse.Namespace) -> int:
     model = method.load(bb.model, bb.family, *state) if state is not None else bb.model
     scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, state is not None,
                                             args.progress)
-    write_outputs(args.out, tasks, dec, args.backbone, scores, pred_rows, attention, args.state,
+    write_outputs(args.out, tasks, dec, backbone, scores, pred_rows, attention, args.state,
                   state[1] if state else None, method, args.predictions, args.attention_out)
     return 0

@@ -14,7 +14,8 @@ with the same volume rule applied (they already are 2% of the full training sets
 generated ones (seeded selection from ``train.jsonl``, targets dropped), to compare replay types at equal volume.
 
 Output: ``--out pseudo.jsonl`` (prepared-split schema: id, task, benchmark, source, target "", references [],
-definition, input) and a sidecar ``pseudo.json`` beside it (same stem), both written atomically, sidecar first.
+definition, input) and a sidecar ``pseudo.json`` beside it (same stem, with the rows' sha256, checked where
+``train-step --pseudo`` reads them), both written atomically, sidecar first, both or neither.
 """
 
 from __future__ import annotations
@@ -92,19 +93,16 @@ def sample_texts(model, tokenizer, family: str, n: int, batch_size: int, max_new
                        SAMPLING)
 
 
-def _check_generator(path: Path, side: dict, manifest: dict, backbone: str) -> None:
-    from sapt_core.recipes.common import backbone_provenance
-
+def _check_generator(path: Path, side: dict, manifest: dict, backbone: dict) -> None:
     if side.get("kind") != "arm_generator":
         raise SaptError(f"--generator {path}: expected an ARM generator (sidecar kind 'arm_generator'), "
                         f"got kind {side.get('kind')!r}")
     if side.get("task") != manifest.get("task"):
         raise SaptError(f"--generator {path}: trained on task {side.get('task')!r}, but --data-dir holds task "
                         f"{manifest.get('task')!r}")
-    mine, theirs = backbone_provenance(backbone).get("sha256"), side.get("backbone", {}).get("sha256")
-    if mine and theirs and mine != theirs:
-        raise SaptError(f"--generator {path}: trained on another backbone than --backbone {backbone} "
-                        "(weights sha256 differ)")
+    from sapt_core.state import check_backbone
+
+    check_backbone(side, backbone, f"--generator {path}")
 
 
 def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[list[dict], dict]:
@@ -123,7 +121,8 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     max_new = _positive_int("--max-new-tokens", args.max_new_tokens)
     gen_path = Path(args.generator)
     tensors, side = load_weights(gen_path)
-    _check_generator(gen_path, side, manifest, args.backbone)
+    backbone = backbone_provenance(args.backbone)
+    _check_generator(gen_path, side, manifest, backbone)
     train_rows = load_split(data_dir, "train")
     if not train_rows:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest['task']!r} has no training instances")
@@ -146,7 +145,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
         "generator": {"path": str(gen_path), "sha256": sha256_file(gen_path), "task": side.get("task"),
                       "seed": side.get("seed"), "final_train_loss": side.get("final_train_loss"),
                       "train_steps": (side.get("train_log") or [{}])[-1].get("step")},
-        "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
+        "backbone": {**backbone, "family": bb.family},
         "sampling": {**SAMPLING, "max_new_tokens": max_new, "batch_size": batch_size,
                      "max_source_len": max_source_len, "seeded_with": "torch.manual_seed(seed)"},
         "n_candidates": n_cand, "split": stats.to_dict(), "fallbacks": stats.length_split if stats.fallback_all else 0,
@@ -189,12 +188,13 @@ def _real(args, manifest: dict, data_dir: Path, volume: float) -> tuple[list[dic
 def run(args: argparse.Namespace) -> int:
     from sapt_core.arm.generator import pseudo_count
     from sapt_core.data import load_manifest
-    from sapt_core.io import atomic_write_json, atomic_write_text, sha256_file, versions
+    from sapt_core.io import atomic_write_all, check_writable, json_text, sha256_file, versions
 
     out = Path(args.out)
     if out.suffix != ".jsonl":
         raise SaptError(f"--out {out}: expected a path ending in .jsonl")
     volume = _volume(args.volume)
+    check_writable(out)
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     for key in ("task", "benchmark", "template"):
@@ -221,8 +221,7 @@ def run(args: argparse.Namespace) -> int:
         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "versions": versions(),
     }
-    atomic_write_json(out.with_suffix(".json"), sidecar)
-    atomic_write_text(out, text)
+    atomic_write_all({out.with_suffix(".json"): json_text(sidecar), out: text})  # both or neither, sidecar first
     extra = f", {info['fallbacks']} length-split fallbacks" if info.get("fallbacks") else ""
     print(f"wrote {out} ({len(rows)} pseudo samples of {manifest['task']}, source {args.source}{extra})")
     return 0

@@ -73,11 +73,17 @@ def method_from_args(args):
 
 
 def read_pseudo(paths: list[str]) -> list[list[dict]]:
-    from sapt_core.io import read_jsonl
+    """The rows of each pseudo-input file, checked against the row schema and, where ``generate-pseudo``'s sidecar
+    lies beside it, against the sha256 it recorded."""
+    from sapt_core.data.rows import check_row
+    from sapt_core.io import read_json, read_jsonl, verify_sha256
 
     out = []
     for p in paths:
-        rows = read_jsonl(p, "pseudo-input file")
+        side = Path(p).with_suffix(".json")
+        if side.is_file():
+            verify_sha256(p, read_json(side, "pseudo-input sidecar").get("sha256"), f"the sha256 recorded in {side}")
+        rows = read_jsonl(p, "pseudo-input file", check=check_row)
         if not rows:
             raise SaptError(f"{p}: no pseudo inputs")
         out.append(rows)
@@ -88,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import sha256_file
+    from sapt_core.io import check_writable, sha256_file
     from sapt_core.methods.base import StepContext
-    from sapt_core.state import read_state, save_state
+    from sapt_core.state import check_backbone, read_state, save_state
     from sapt_core.training import clear_checkpoints, gathered, is_main_process, train, train_config
 
     method = method_from_args(args)
+    check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
@@ -101,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
     selection = method.cfg.selection
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
+    backbone = backbone_provenance(args.backbone)
     if prev_side:
+        check_backbone(prev_side, backbone, f"--state-in {args.state_in}")
         method.check_continuation(prev_side, str(args.state_in))
     k = prev_side.get("step", 0) + 1
     needs = method.needs(k)
@@ -152,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
                    "trainable": sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()
                                         if p.requires_grad})},
-        "backbone": {**backbone_provenance(args.backbone), "family": ctx.family},
+        "backbone": {**backbone, "family": ctx.family},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
                    **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
                       if selection != "none" else {}),

@@ -50,7 +50,7 @@ def settings(args) -> dict:
 def run(args: argparse.Namespace) -> int:
     from sapt_core.arm.generator import GEN_MARKER, INP_MARKER, generator_rows
     from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import save_weights, sha256_file
+    from sapt_core.io import check_writable, save_weights, sha256_file
     from sapt_core.models import load_backbone
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.pet import PetConfig, attach_pet, pet_state
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".safetensors":
         raise SaptError(f"--out {out}: expected a path ending in .safetensors")
     s = settings(args)
+    check_writable(out)
     manifest = load_manifest(args.data_dir)
     rows = load_split(args.data_dir, "train")
     if not rows:

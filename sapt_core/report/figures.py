@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sapt_core.io import atomic_path, read_json
+    from sapt_core.io import read_json
 
     if args.figure in ATTENTION_FIGURES:
         fig = heatmap_figure(args.figure, args.runs, plt)
@@ -255,15 +255,18 @@ def run(args: argparse.Namespace) -> int:
             fig = replay_figure(metrics, plt, parse_points(args.points), parse_labels(args.labels), args.methods)
         else:
             fig = metric_figure(args.figure, metrics, plt, args.methods, args.backbones, parse_labels(args.labels))
-    _save(fig, args.out_prefix, plt, io, atomic_path)
+    _save(fig, args.out_prefix, plt, io)
     print(f"wrote {args.out_prefix}.png/.pdf from {n} runs")
     return 0
 
 
-def _save(fig, prefix, plt, io, atomic_path) -> None:
+def _save(fig, prefix, plt, io) -> None:
+    from sapt_core.io import atomic_write_all
+
+    images = {}
     for ext in ("png", "pdf"):
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=150)
-        with atomic_path(f"{prefix}.{ext}") as tmp:
-            tmp.write_bytes(buf.getvalue())
+        images[f"{prefix}.{ext}"] = buf.getvalue()
+    atomic_write_all(images)  # both or neither
     plt.close(fig)

@@ -79,7 +79,7 @@ RENDERERS = {"csv": render_csv, "tex": render_tex, "md": render_md}
 
 def write_table(t: Table, prefix, formats=("csv", "tex", "md")) -> list[Path]:
     """Write ``prefix.<ext>`` for each format, Markdown last (the rules' first output); returns the paths."""
-    from sapt_core.io import atomic_write_text
+    from sapt_core.io import atomic_write_all
 
     rendered = {ext: RENDERERS[ext](t) for ext in formats}  # every text first: nothing written on an error
-    return [atomic_write_text(f"{prefix}.{ext}", text) for ext, text in rendered.items()]
+    return atomic_write_all({f"{prefix}.{ext}": text for ext, text in rendered.items()})

@@ -262,7 +262,7 @@ def matrix_csv(a, tasks: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sapt_core.io import atomic_write_json, atomic_write_text
+    from sapt_core.io import atomic_write_all, json_text
 
     run_info = {"benchmark": args.benchmark, "order": args.order, "backbone": args.backbone, "method": args.method,
                 "seed": args.seed}
@@ -272,8 +272,7 @@ def run(args: argparse.Namespace) -> int:
             result[block] = {k: (v if k == "T" or k.startswith("AP") else None) for k, v in result[block].items()}
         result["ap_only"] = "MTL: F.Ra, FWT and BWT do not apply to a model retrained from scratch at every step"
     out = Path(args.out)
-    atomic_write_text(out.parent / "matrix.csv", csv_text)
-    atomic_write_json(out, result)
+    atomic_write_all({out.parent / "matrix.csv": csv_text, out: json_text(result)})  # both or neither
     m = result["metrics"]
     fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     print(f"{args.benchmark}/{args.order}/{args.backbone}/{args.method}/seed{args.seed}: AP {fmt(m['AP'])}, "
