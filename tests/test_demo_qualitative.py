@@ -23,10 +23,10 @@ RUN = "results/runs/Long_Sequence/longseq_demo/tiny-t5/{method}/seed0"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, repo_root, data_root):
     wd = _copy_workflow(repo_root, tmp_path_factory.mktemp("demo"))
-    sock = wd / "warm.sock"
-    env = dict(os.environ, PYTHONHASHSEED="0", TOKENIZERS_PARALLELISM="false")
-    worker = subprocess.Popen([sys.executable, "-m", "sapt_core.cli", "warm", "--socket", str(sock)], cwd=wd,
-                              env=env)
+    sock, log = wd / "warm.sock", wd / "warm.log"
+    # the jobs start as forks of a warm worker, as under ./run demo (same environment: it serves them all)
+    worker = subprocess.Popen([sys.executable, "-m", "sapt_core.cli", "warm", "--socket", str(sock), "--log",
+                               str(log)], cwd=wd, env=dict(os.environ))
     for _ in range(600):
         if sock.exists() or worker.poll() is not None:
             break
@@ -40,6 +40,7 @@ def demo(tmp_path_factory, repo_root, data_root):
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "decline" not in log.read_text() and log.read_text().count("\nend ") >= 12  # the worker ran the jobs
     return wd
 
 

@@ -143,3 +143,13 @@ def test_empty_prediction_never_matches():
     assert exact_match("", "-") == 0.0 and exact_match("", "") == 0.0 and exact_match("!", "-") == 0.0
     assert exact_match("Entailment.", "entailment") == 100.0
     assert score_task(["", "yes"], [["-"], ["yes"]], "accuracy")["score"] == 50.0
+
+
+def test_run_metrics_accepts_every_attention_split():
+    """A state's protocol.attention_split is any value of the sapt component's attn_split (and null)."""
+    import typing
+
+    from sapt_core.methods.sapt import SaptConfig
+    from sapt_core.report.run_metrics import ATTENTION_SPLITS
+
+    assert set(typing.get_args(typing.get_type_hints(SaptConfig)["attn_split"])) | {None} == set(ATTENTION_SPLITS)

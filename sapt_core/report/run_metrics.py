@@ -73,7 +73,7 @@ def _score(entry, key: str, path, task: str) -> float:
 
 
 SELECTIONS = ("none", "val", "test")
-ATTENTION_SPLITS = ("val", "test", None)
+ATTENTION_SPLITS = ("train", "val", "test", None)  # SaptConfig.attn_split's values (tests/test_protocol.py)
 UPSTREAM = ("match", "differs", None)
 
 
@@ -121,7 +121,7 @@ def _protocol(doc: dict, path) -> dict | None:
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
         raise SaptError(f"{path}: protocol.select_every_epochs: expected a number of epochs, got {every!r}")
     if p.get("attention_split") not in ATTENTION_SPLITS:
-        raise SaptError(f"{path}: protocol.attention_split: expected val, test or null, got "
+        raise SaptError(f"{path}: protocol.attention_split: expected train, val, test or null, got "
                         f"{p.get('attention_split')!r}")
     return {"selection": p["selection"], "select_every_epochs": every, "attention_split": p.get("attention_split")}
 
