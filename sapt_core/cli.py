@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] != ["warm"]:
-        from sapt_core.warm import delegate
+        from sapt_core.warm_client import delegate
 
         rc = delegate(argv)
         if rc is not None:

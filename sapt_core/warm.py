@@ -3,7 +3,7 @@ process per ``sapt`` command, so that a job's start-up is a fork (milliseconds) 
 imports (about 6 s on a laptop CPU: the larger part of a tiny backbone's job).
 
 ``./run demo`` starts one for the duration of the Snakemake run and exports ``SAPT_WARM=<socket>``; ``sapt``
-(:func:`sapt_core.cli.main`) then hands its command line, working directory, environment and standard streams to the
+(:func:`sapt_core.cli.main` through :mod:`sapt_core.warm_client`) then hands its command line, working directory, environment and standard streams to the
 worker and exits with the command's exit status. Each command still runs in a process of its own, with the job's
 arguments, environment and output files, so the Snakemake DAG, its logs and its results are those of a plain run (the
 exactness test: ``tests/test_warm.py``). What differs: resource fields of a job's ``benchmark:`` file other than wall
@@ -24,7 +24,8 @@ import signal
 import socket
 import sys
 
-ENV_VAR = "SAPT_WARM"
+from sapt_core.warm_client import ENV_VAR
+
 # environment variables libraries read when they are imported: a command may use the worker only when they match
 IMPORT_TIME_PREFIXES = ("HF_", "TRANSFORMERS_", "TOKENIZERS_", "TORCH", "PYTORCH_", "CUDA_", "PYTHON", "DS_",
                         "ACCELERATE_", "MPLBACKEND", "LD_", "KMP_", "GOMP_")
@@ -37,43 +38,6 @@ _MAX_MSG = 1 << 22
 
 def import_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_PREFIXES)}
-
-
-# ---- client (runs in every `sapt` process while SAPT_WARM is set) ---------------------------------------------------
-def delegate(argv: list[str]) -> int | None:
-    """Run ``sapt argv`` in the worker named by ``$SAPT_WARM``. Returns its exit status, or None when there is no
-    usable worker (the caller then runs the command itself)."""
-    path = os.environ.get(ENV_VAR)
-    if not path or not os.path.exists(path):  # none, or not yet serving: this process runs the command
-        return None
-    try:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(path)
-    except OSError as e:
-        print(f"[warm] worker {path} unavailable ({e.strerror or e}); running without it", file=sys.stderr)
-        return None
-    msg = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-    with conn:
-        socket.send_fds(conn, [len(msg).to_bytes(8, "big")], [0, 1, 2])
-        conn.sendall(msg)
-        reply = _recv_line(conn)
-    if reply is None:
-        print(f"error: warm worker {path} stopped during `sapt {' '.join(argv[:1])}`", file=sys.stderr)
-        return 1
-    status = json.loads(reply)
-    if status.get("decline"):
-        return None
-    return int(status["rc"])
-
-
-def _recv_line(conn: socket.socket) -> str | None:
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = conn.recv(4096)
-        if not chunk:
-            return None
-        buf += chunk
-    return buf.decode()
 
 
 # ---- worker ------------------------------------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def test_every_method_names_a_registered_component():
     """Method identity comes from the registry: each methods-file entry names its component, nothing else."""
     from sapt_core.methods import components
 
-    expect = {"sapt-lora": "sapt", "sapt-prompt": "sapt", "sapt-lora-noarm": "sapt", "sapt-lora-replay": "sapt",
+    expect = {"sapt-lora": "sapt", "sapt-lora-tiny": "sapt", "sapt-prompt": "sapt", "sapt-lora-noarm": "sapt",
+              "sapt-lora-replay": "sapt",
               "sapt-lora-noalign": "sapt-selector", "sapt-lora-noda": "sapt-selector", "seq-lora": "single-block",
               "replay": "single-block", "mtl": "single-block", "single-task": "single-block", "o-lora": "o-lora",
               "progprompt": "progprompt", "l2p": "l2p", "lfpt5": "lfpt5", "epi": "epi"}
@@ -328,8 +329,8 @@ def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5,
     bb, model, tensors, side1 = _model_at(tiny_t5, states[0])
     method = method_of(side, "step 3")
     args = argparse.Namespace(backbone=str(tiny_t5), dtype="float32", device="cpu")
-    ctx = StepContext(args, "sapt-lora-replay", 2, 0, {}, [], [], tensors, side1, [read_jsonl(pseudo[0], "pseudo")],
-                      [], None)
+    ctx = StepContext(args=args, method="sapt-lora-replay", k=2, seed=0, manifest={}, rows=[], prev_tensors=tensors,
+                      prev_side=side1, pseudo=[read_jsonl(pseudo[0], "pseudo")], replay_dirs=[], train=None)
     labelled = method.extra_rows(ctx, None)
     expected = greedy_generate(model, bb.tokenizer, bb.family, read_jsonl(pseudo[0], "pseudo"), 8, 4, 48)
     assert [r["target"] for r in labelled] == expected and all(r["references"] == [r["target"]] for r in labelled)

@@ -47,8 +47,10 @@ def cb1(tmp_path_factory, data_root, benches):
 def test_benchmarks_file(benches):
     assert set(benches) == {"SuperNI", "Long_Sequence", "SuperNI_unseen"}
     long = get_benchmark(benches, "Long_Sequence")
-    assert long.template == "long" and len(long.tasks) == 15 and set(long.orders) == {"order3", "order4"}
-    assert all(sorted(o) == sorted(long.tasks) for o in long.orders.values())
+    assert long.template == "long" and len(long.tasks) == 15 and long.paper_orders == ("order3", "order4")
+    assert all(sorted(long.orders[o]) == sorted(long.tasks) for o in long.paper_orders)
+    # the demo order (demo_orders): tasks 2-4 of order3, not a paper order
+    assert set(long.orders) == {"order3", "order4", "longseq_demo"} and long.orders["longseq_demo"] == long.orders["order3"][1:4]
     assert get_task(long, "cb").metric == "accuracy"
     assert benches["SuperNI_unseen"].test_only and not benches["SuperNI"].test_only
     assert find_benchmark(benches, "task875_emotion_classification").name == "SuperNI"

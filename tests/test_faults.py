@@ -168,7 +168,7 @@ CONFIG_CASES = {  # overlay -> the one line (after "error: ")
                           "d_ff: 8, vocab_size: 64, seed: 0}}\n",
                           "bad.yaml: backbones.tiny-t5.pth: unknown key"),
     "unknown_order": ("orders:\n  SuperNI: [order7]\n",
-                      "bad.yaml: orders.SuperNI[0]: expected an order of SuperNI (order1, order2), got 'order7'"),
+                      "bad.yaml: orders.SuperNI[0]: expected an order of SuperNI (order1, order2, superni_demo), got 'order7'"),
     "unknown_demo_task": ("demo:\n  runs:\n    - {backbone: tiny-t5, benchmark: Long_Sequence, task: cbb, "
                           "method: seq-lora, seed: 0}\n",
                           "bad.yaml: demo.runs[0].task: expected a task of Long_Sequence (did you mean 'cb'?), "

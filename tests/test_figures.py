@@ -207,9 +207,10 @@ def test_plan_schedules_only_configured_figures():
 
     plan = _plan({"table1": {"methods": ["sapt-lora"], "backbones": ["tiny-t5"], "benchmarks": ["SuperNI"]},
                   "figure9": {"methods": ["sapt-prompt"], "backbones": ["tiny-t5"], "benchmarks": ["SuperNI"]},
-                  "figure11": {"methods": ["seqlora"], "backbones": ["tiny-t5"], "benchmarks": ["SuperNI"]},
-                  "figure4": {"methods": ["sapt-lora", "seqlora"], "backbones": ["tiny-t5"],
-                              "benchmarks": ["SuperNI"]}})
+                  "figure11": {"methods": ["seq-lora"], "backbones": ["tiny-t5"], "benchmarks": ["SuperNI"]},
+                  "figure4": {"methods": ["sapt-lora", "seq-lora"], "backbones": ["tiny-t5"],
+                              "benchmarks": ["SuperNI"]}},
+                 orders={"SuperNI": ["order1"], "Long_Sequence": ["order3"]}, n_tasks=2)
     assert plan.figure_outputs() == ["results/figures/figure4.png", "results/figures/figure8.png",
                                      "results/figures/figure9.png"]      # figure11 has no SAPT method; 3 not declared
     assert plan.attention_figure_runs("figure9") == ["results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0"]
@@ -217,11 +218,12 @@ def test_plan_schedules_only_configured_figures():
     assert plan.attention_figure_inputs("figure9")["attention"] == [
         f"results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0/step{last}/attention.json"]
     assert plan.figure_metrics("figure4") == [f"results/runs/SuperNI/order1/tiny-t5/{m}/seed0/metrics.json"
-                                              for m in ("sapt-lora", "seqlora")]
-    assert plan.figure_args("figure4") == "--methods sapt-lora seqlora --backbones tiny-t5 --labels sapt-lora=SAPT-LoRA"
+                                              for m in ("sapt-lora", "seq-lora")]
+    assert plan.figure_args("figure4") == ("--methods sapt-lora seq-lora --backbones tiny-t5 "
+                                           "--labels sapt-lora=SAPT-LoRA seq-lora=SeqLoRA")
     with pytest.raises(SaptError, match="no experiment 'figure3'"):
         plan.attention_figure_runs("figure3")
-    with pytest.raises(SaptError, match="lists no SAPT method"):
+    with pytest.raises(SaptError, match="lists no method with shared attention"):
         plan.attention_figure_runs("figure11")
     idx = plan.index_args()
     assert "--entry results/figures/figure9.png results/runs/SuperNI/order1/tiny-t5/sapt-prompt/seed0" in idx
@@ -234,11 +236,13 @@ def test_default_config_declares_figures_3_and_9_to_12():
     from conftest import REPO_ROOT
 
     exps = yaml.safe_load((REPO_ROOT / "config/config.yaml").read_text())["experiments"]
-    paper = {"figure3": ("sapt-prompt", "Long_Sequence"), "figure9": ("sapt-prompt", "SuperNI"),
-             "figure10": ("sapt-prompt", "Long_Sequence"), "figure11": ("sapt-lora", "SuperNI"),
-             "figure12": ("sapt-lora", "Long_Sequence")}
-    for fig, (method, bench) in paper.items():
-        assert exps[fig]["methods"] == [method] and exps[fig]["benchmarks"] == [bench], fig
+    # SAPT-LoRA's heat maps show the tiny-scale settings beside the official ones (README "The embedded default")
+    lora = ["sapt-lora-tiny", "sapt-lora"]
+    paper = {"figure3": (["sapt-prompt"], "Long_Sequence"), "figure9": (["sapt-prompt"], "SuperNI"),
+             "figure10": (["sapt-prompt"], "Long_Sequence"), "figure11": (lora, "SuperNI"),
+             "figure12": (lora, "Long_Sequence")}
+    for fig, (methods, bench) in paper.items():
+        assert exps[fig]["methods"] == methods and exps[fig]["benchmarks"] == [bench], fig
 
 
 def _dry_jobs(wd, *args):
@@ -266,10 +270,11 @@ def test_figure_target_schedules_only_its_experiments_runs(repo_root, data_root,
     res, jobs = _dry_jobs(wd, "figure9", "--config", f"data_root={data_root}")
     assert res.returncode == 0, res.stderr[-3000:]
     steps = [w for r, w in jobs if r == "train_step"]
-    n_tasks = yaml.safe_load((wd / "config/config.yaml").read_text())["n_tasks"]
-    assert n_tasks >= 2 and sorted(w["k"] for w in steps) == [str(k) for k in range(1, n_tasks + 1)]  # one chain
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    assert cfg["n_tasks"] is None and cfg["orders"]["SuperNI"] == ["superni_demo"]   # the whole demo order: 3 tasks
+    assert sorted(w["k"] for w in steps) == ["1", "2", "3"]                          # one chain
     assert {(w["benchmark"], w["order"], w["backbone"], w["method"], w["seed"]) for w in steps} == {
-        ("SuperNI", "order1", "tiny-t5", "sapt-prompt", "0")}
+        ("SuperNI", "superni_demo", "tiny-t5", "sapt-prompt", "0")}
     assert ("attention_figure", {"figure": "figure9"}) in jobs
     assert not {r for r, _ in jobs} & {"run_metrics", "result_table", "single_task", "metric_figure", "ap_figure"}
     # an experiment edited to another benchmark moves the figure's runs with it
@@ -338,16 +343,15 @@ def test_figure12_end_to_end_and_html_report(repo_root, data_root, tmp_path):
 
 
 def test_figure4_schedules_its_backbones_only(repo_root, data_root, tmp_path):
-    """The default's Figure 4 (scale) builds the three tiny T5 sizes' runs of its methods, not tiny-llama's."""
+    """The default's Figure 4 (scale) builds its tiny T5 sizes' runs of its method, not tiny-llama's."""
     from wf_helpers import _copy_workflow
 
     wd = _copy_workflow(repo_root, tmp_path)
     res, jobs = _dry_jobs(wd, "figure4", "--config", f"data_root={data_root}")
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = {(w["benchmark"], w["backbone"], w["method"]) for r, w in jobs if r == "run_metrics"}
-    assert metrics == {("Long_Sequence", bb, m) for bb in ("tiny-t5-s", "tiny-t5", "tiny-t5-l")
-                       for m in ("o-lora", "sapt-lora")}
-    assert {w["backbone"] for r, w in jobs if r == "build_backbone"} == {"tiny-t5-s", "tiny-t5", "tiny-t5-l"}
+    assert metrics == {("Long_Sequence", bb, "sapt-lora-tiny") for bb in ("tiny-t5-s", "tiny-t5")}
+    assert {w["backbone"] for r, w in jobs if r == "build_backbone"} == {"tiny-t5-s", "tiny-t5"}
     assert ("metric_figure", {"figure": "figure4"}) in jobs
 
 
@@ -371,8 +375,10 @@ def test_default_schedules_the_comparisons_runs_csv_and_figure6_with_its_points(
     cmd = next(line for line in res.stdout.splitlines() if "sapt report-figure --figure figure6" in line)
     argv = shlex.split(cmd.split(">")[0])
     points = parse_points(argv[argv.index("--points") + 1: argv.index("--out-prefix")])
-    assert points["sapt-lora~replay_volume=1.0,pseudo_source=real"] == ("sapt-lora", "real", 1.0)
-    assert points["lfpt5"] == ("lfpt5", "pseudo", 0.02) and points["replay~real_replay_volume=1.0"][1:] == ("real", 1.0)
-    assert re.search(r"--labels .*sapt-lora=SAPT-LoRA", cmd)
+    # volumes 0.02 and 0.1: the method's own volume (method_overrides: replay 0.1, sapt-lora-tiny 0.1) is its plain run
+    assert points["sapt-lora-tiny~replay_volume=0.02,pseudo_source=real"] == ("sapt-lora-tiny", "real", 0.02)
+    assert points["sapt-lora-tiny"] == ("sapt-lora-tiny", "pseudo", 0.1)
+    assert points["replay"] == ("replay", "real", 0.1) and points["replay~real_replay_volume=0.02"][1:] == ("real", 0.02)
+    assert re.search(r"--labels .*sapt-lora-tiny=", cmd)
     runs = re.findall(r"results/runs/\S+/metrics\.json", cmd)
-    assert len(runs) == len(points) == 8                                  # every run of the experiment has a point
+    assert len(runs) == len(points) == 6                                  # every run of the experiment has a point

@@ -83,19 +83,23 @@ def default_plan(repo_root):
 
 
 def test_one_selection_policy_for_every_method(default_plan, repo_root):
-    """The default protocol (validation split, every epoch) reaches every method and every single-task recipe; the
+    """The default protocol (no selection: the last epoch; SAPT's a_i from the training inputs) and a switched one
+    (validation split every epoch, a_i from validation) each reach every method and every single-task recipe; the
     authors' asymmetric protocol (SAPT family on the test file every 5 epochs, baselines none, ProgPrompt's early
     stopping on validation) is `protocol.selection: official`."""
-    plan = default_plan
-    names = [m for m in plan.method_names() if m != "single-task"]
-    for m in names:
-        h = plan.hparams(m, "tiny-t5", "Long_Sequence", "order3")
-        assert (h["selection"], h["select_every_epochs"]) == ("val", 1), m
-        assert plan.reference_values(plan.reference(m, "tiny-t5", "Long_Sequence", "order3"))["selection"] == "val"
-        if "attn_split" in h:
-            assert h["attn_split"] == "val", m
     from sapt_core.plan import ContinualPlan
 
+    plan = default_plan
+    names = [m for m in plan.method_names() if m != "single-task"]
+    val = ContinualPlan({**plan.config, "protocol": {"selection": "val", "select_every_epochs": 1,
+                                                     "attention_split": "val"}}, data_root="unused")
+    for p, (want, split) in ((plan, ("none", "train")), (val, ("val", "val"))):
+        for m in names:
+            h = p.hparams(m, "tiny-t5", "Long_Sequence", "order3")
+            assert (h["selection"], h["select_every_epochs"]) == (want, 1), m
+            assert p.reference_values(p.reference(m, "tiny-t5", "Long_Sequence", "order3"))["selection"] == want
+            if "attn_split" in h:
+                assert h["attn_split"] == split, m
     official = ContinualPlan({**plan.config, "protocol": {"selection": "official", "select_every_epochs": 1,
                                                           "attention_split": "official"}}, data_root="unused")
     sel = {m: tuple(official.hparams(m, "tiny-t5", "SuperNI", "order1")[k]

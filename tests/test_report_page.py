@@ -51,12 +51,13 @@ def _front_page(cfg) -> tuple[str, str]:
 def test_front_page_describes_the_default_in_prose():
     rst, html = _front_page(_config("config/config.yaml"))
     assert "system-message" not in html and "{'methods'" not in rst       # prose, not a dump of the mapping
-    assert "- SuperNI: order1" in rst and "first 2 tasks" in rst
+    assert "- SuperNI: superni_demo" in rst and "an order under ``demo_orders``" in rst
     assert "``tiny-t5``: a small T5-style model built by the workflow (d_model 64, 2 layers" in rst
     assert "- ARM (``sapt-lora-noarm``)" in rst and "MTL (``mtl``)" in rst   # the paper's names
-    assert "replay volumes 0.02, 1.0" in rst and "**Seeds**: 0 " in rst
-    assert "``official``" in rst and "capped at 48 train, 16 validation and 32 test" in rst
-    assert "**Model selection**: none" in rst
+    assert "replay volumes 0.02, 0.1" in rst and "**Seeds**: 0 " in rst
+    assert "``official``" in rst and "capped at 200 train, 16 validation and 64 test" in rst
+    assert "**Model selection**: none, every run keeps the state of its last epoch" in rst
+    assert "a_i from the train inputs" in rst
     assert html.count("<li>") == 2 + 4 + 14                              # orders, backbones, tables and figures
     assert ">Paper comparison</a>" in html                                # a link to the category
 
@@ -65,8 +66,8 @@ def test_front_page_of_the_paper_grid():
     rst, html = _front_page(_config("config/config.yaml", "config/paper.yaml"))
     assert "system-message" not in html
     assert "``t5-large``: ``google-t5/t5-large`` (T5 family, bfloat16)" in rst
-    assert "every order runs all of its 15 tasks" in rst and "**Seeds**: 0, 1, 2" in rst
-    assert "``paper``, the paper's sizes" in rst and "as ``config/methods.yaml`` sets it per method" in rst
+    assert "every order runs all of its tasks" in rst and "**Seeds**: 0, 1, 2" in rst
+    assert "``paper``, the paper's sizes" in rst and "**Model selection**: none, every run keeps" in rst
 
 
 def test_every_report_output_has_a_description():

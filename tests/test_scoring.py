@@ -20,7 +20,7 @@ def test_normalize_answer_lowercases_strips_punct_and_whitespace_but_keeps_artic
         ("the cat", "cat", 0.0),  # article kept: SuperNI normaliser does not drop "the"
         ("a cat", "cat", 0.0),
         ("Positive", "positive!", 100.0),
-        ("", "", 100.0),
+        ("", "", 0.0),  # an empty prediction never matches, not even an empty reference
         ("negative", "positive", 0.0),
     ],
 )

@@ -39,7 +39,7 @@ def test_table_numbers_equal_recomputed_metrics(tiny_workflow):
             for j, t in enumerate(tasks[:k]):
                 matrix[k - 1][j] = scores[t]["score"]
         sources = json.loads((run / "metrics.json").read_text())["sources"]["single"]
-        assert [sources[t]["path"].split("/")[3].split("-")[0] for t in tasks] == \
+        assert [sources[t]["path"].split("/")[4].split("-")[0] for t in tasks] == \
             ["lora" if method == "sapt-lora" else "prompt"] * 2  # the method's own PET recipe
         single = [json.loads((wd / sources[t]["path"]).read_text())["tasks"][t]["score"] for t in tasks]
         expect = cl_metrics(matrix, single)
@@ -86,5 +86,8 @@ def test_editing_one_methods_lr_reruns_only_that_method(tiny_workflow, data_root
     rules = {r for r, _ in jobs}
     assert {"train_step", "run_metrics", "result_table"} <= rules
     assert all(m in ("sapt-lora", "") for _, m in jobs), jobs           # nothing of sapt-prompt
-    assert not rules & {"build_backbone", "prepare_data", "train_generator", "generate_pseudo", "single_task"}
+    assert not rules & {"build_backbone", "prepare_data", "train_generator", "generate_pseudo"}
+    # a_{0,t} is trained with the method's own recipe, whose LR changed: its single-task runs of both tasks rerun
+    singles = re.findall(r"rule single_task:.*?output: (\S+)", res.stdout + res.stderr, re.S)
+    assert len(singles) == 2 and all(p.split("/")[4].startswith("lora-") for p in singles), singles
     assert sum(r == "train_step" for r, _ in jobs) == 2                  # both steps of the sapt-lora chain
