@@ -234,7 +234,8 @@ class Method:
         """What the method computes once task k is learned (before the state is written)."""
 
     def state_tensors(self, ctx: StepContext, model) -> dict:
-        raise NotImplementedError
+        """The tensors of state k: the model's blocks (a method with more, e.g. a router, adds them)."""
+        return model.block_tensors()
 
     # ---- evaluation ----------------------------------------------------------------------------------------------
     def load(self, backbone, family: str, tensors: dict, side: dict):

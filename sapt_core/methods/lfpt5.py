@@ -15,6 +15,7 @@ from typing import Literal
 
 from sapt_core.methods.base import (FRACTION, NON_NEGATIVE, POSITIVE, Method, Needs, PromptKeys, StepContext,
                                     TrainKeys, init_seed, key, register)
+from sapt_core.methods.single_block import load_one_block
 
 
 @dataclass
@@ -107,10 +108,5 @@ class Lfpt5(Method):
         gen = getattr(self, "_gen", None)
         return {"lfpt5_generation": gen} if gen is not None else {}
 
-    def state_tensors(self, ctx: StepContext, model) -> dict:
-        return model.block_tensors()
-
     def load(self, backbone, family: str, tensors: dict, side: dict):
-        model = self._model(backbone, family, 0)
-        model.load_blocks(tensors)
-        return model
+        return load_one_block(self, backbone, family, tensors)

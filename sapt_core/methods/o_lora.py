@@ -73,9 +73,6 @@ class OLora(Method):
 
         return orth
 
-    def state_tensors(self, ctx: StepContext, model) -> dict:
-        return model.block_tensors()
-
     def load(self, backbone, family: str, tensors: dict, side: dict):
         n = next(v for k, v in tensors.items() if k.endswith(".A")).shape[0]
         model = self._model(backbone, family, n, 0)

@@ -43,9 +43,6 @@ class ProgPrompt(Method):
             model.load_blocks(ctx.prev_tensors)
         return model
 
-    def state_tensors(self, ctx: StepContext, model) -> dict:
-        return model.block_tensors()
-
     def load(self, backbone, family: str, tensors: dict, side: dict):
         model = self._model(backbone, family, tensors["prompt.P"].shape[0], 0)
         model.load_blocks(tensors)

@@ -41,6 +41,13 @@ def replay_sample(rows: list[dict], volume: float, seed: int, task_index: int) -
     return [rows[i] for i in select_indices(len(rows), len(rows), volume, random.Random(seed * 1000 + task_index))]
 
 
+def load_one_block(method, backbone, family: str, tensors: dict):
+    """The model of a one-block state (a single LoRA or prompt: single-block methods, LFPT5's carried prompt)."""
+    model = method._model(backbone, family, 0)
+    model.load_blocks(tensors)
+    return model
+
+
 @register("single-block")
 class SingleBlock(Method):
     Config = SingleBlockConfig
@@ -76,10 +83,5 @@ class SingleBlock(Method):
         return [r for i, d in enumerate(ctx.replay_dirs)
                 for r in replay_sample(load_split(d, "train"), self.cfg.real_replay_volume, ctx.seed, i)]
 
-    def state_tensors(self, ctx: StepContext, model) -> dict:
-        return model.block_tensors()
-
     def load(self, backbone, family: str, tensors: dict, side: dict):
-        model = self._model(backbone, family, 0)
-        model.load_blocks(tensors)
-        return model
+        return load_one_block(self, backbone, family, tensors)
