@@ -8,7 +8,8 @@ tasks 1..s) and ``RESULTS_DIR/single_task`` and prints
   those the empty string;
 - per method and benchmark, the share of the newest task's test inputs that the step's own model answers with a valid
   label of that task (classification tasks; ``valid_share``), the lowest over the chain's steps;
-- per SAPT run, each task's mean weight on its own block after the last step (``attention.json``) next to 1/t.
+- per run that routes (weights summing to 1: the SAPT family), each task's mean weight on its own block after the
+  last step (``attention.json``) next to 1/t.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def main(argv=None) -> None:
         blocks = doc.get("blocks") or []
         if not blocks:
             continue
-        own = [f"{t} {doc['tasks'][t]['mean'][i]:.2f}" for i, t in enumerate(blocks)
-               if t in doc["tasks"] and len(doc["tasks"][t]["mean"]) == len(blocks)]
+        means = {t: doc["tasks"][t]["mean"] for t in blocks if len(doc["tasks"].get(t, {}).get("mean", [])) == len(blocks)}
+        if not means or any(abs(sum(m) - 1) > 1e-3 for m in means.values()):
+            continue  # no routing: every block at weight 1 (O-LoRA) or none recorded
+        own = [f"{t} {means[t][i]:.2f}" for i, t in enumerate(blocks) if t in means]
         print(f"| {att.relative_to(args.results / 'runs')} | {', '.join(own)} (1/t = {1 / len(blocks):.2f}) |")
 
 

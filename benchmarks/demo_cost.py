@@ -1,4 +1,4 @@
-"""Back-of-the-envelope wall time of `./run demo` for candidate settings (issue 16 exploration).
+"""Back-of-the-envelope wall time of `./run demo` for candidate settings (the embedded default's exploration, benchmarks/demo_exploration.md).
 
     wall ~ set-up + sum over jobs of (idle seconds of the job) * co-run factor / cores
 

@@ -1,4 +1,4 @@
-"""Issue 16 exploration driver: continual-learning chains on tiny backbones, measured (not product code).
+"""The embedded default's exploration driver: continual-learning chains on tiny backbones, measured (not product code).
 
 Runs the same `sapt` commands the workflow runs (workflow/rules/continual.smk, the dry-run command lines of the
 embedded default), but in one Python process per chain (`sapt_core.cli.main`), timing every call; a real job adds
@@ -12,6 +12,9 @@ strip; mnli's GLUE no-gold '-' test items ignored), the constant-output share, a
     python benchmarks/demo_explore.py startup
 
 Results are appended as one JSON line per run to $EXPLORE/results.jsonl (default /work/scratch-explore).
+
+Written for the CLI of commit 4921028 (`sapt train-seq` / `sapt single-task`, since folded into `sapt train-step
+--method`); the recorded results came from it. To rerun: `git worktree add /tmp/explore 4921028` and run it there.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ below 1/3.) Findings:
 
 NEGATIVE = r'''
 - **Today's 12 optimizer steps per task** (2 epochs x 48 examples) teach no output format: this is the main cause of
-  the constant / empty predictions of issue 16. 50 steps already give 100% valid labels for cb, wic, copa
+  the constant / empty predictions of the earlier embedded default. 50 steps already give 100% valid labels for cb, wic, copa
   (section 4); 125 are enough for SeqLoRA / Replay but not for O-LoRA (copa 3% valid at 125 steps) or SAPT.
 - **ARM generator on the tiny backbone** (section 6): 20, 100, 200, 300 steps at lr 1e-3, 1e-2, 3e-2 never
   reproduce a task's instruction (best: mnli at 100 steps / lr 1e-2, 0.49 character similarity, "What is the logical

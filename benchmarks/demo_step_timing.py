@@ -1,6 +1,10 @@
 """CPU seconds per optimizer step of `sapt single-task` (LoRA r 8, q/v) on a tiny backbone vs max_source_len and
 batch size: one process, a warm-up call, then 40- and 160-step calls; slope = per step, intercept = setup.
-    python benchmarks/demo_step_timing.py BACKBONE DATA_DIR [DATA_DIR ...]"""
+    python benchmarks/demo_step_timing.py BACKBONE DATA_DIR [DATA_DIR ...]
+
+Written for the CLI of commit 4921028 (`sapt train-seq` / `sapt single-task`, since folded into `sapt train-step
+--method`); the recorded results came from it. To rerun: `git worktree add /tmp/explore 4921028` and run it there.
+"""
 import sys
 import time
 from pathlib import Path

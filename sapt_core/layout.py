@@ -56,6 +56,11 @@ def metrics_file(benchmark, order, backbone, method, seed) -> str:
     return f"{run_dir(benchmark, order, backbone, method, seed)}/metrics.json"
 
 
+def unseen_scores_file(benchmark, order, backbone, method, seed) -> str:
+    """Table 3: the run's final model on the unseen tasks."""
+    return f"{run_dir(benchmark, order, backbone, method, seed)}/unseen_scores.json"
+
+
 _RUN_RE = re.compile(rf"(?:^|/){RESULTS}/runs/(?P<benchmark>[^/]+)/(?P<order>[^/]+)/(?P<backbone>[^/]+)/"
                      r"(?P<method>[^/]+)/seed(?P<seed>\d+)(?:/|$)")
 

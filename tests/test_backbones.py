@@ -46,3 +46,29 @@ def test_unknown_backbone_path(tmp_path):
 def test_bad_dtype(tiny_t5):
     with pytest.raises(SaptError, match="dtype"):
         load_backbone(str(tiny_t5), dtype="float8")
+
+
+@pytest.mark.parametrize("which", ["tiny_t5", "tiny_llama"])
+def test_encoding_layout_per_family(which, request, cb_dir):
+    """Rows tokenised through ``datasets`` (batched map) keep each family's layout: T5 source cut to max_source_len
+    plus </s>, labels cut to max_target_len - 1 plus </s>; LLaMA prompt + answer + </s> with the prompt masked; at
+    test time the prompt alone. The ids are the tokenizer's own."""
+    from sapt_core.data import load_split
+    from sapt_core.models.batching import IGNORE, encode_rows
+
+    bb = load_backbone(str(request.getfixturevalue(which)))
+    tok, family = bb.tokenizer, bb.family
+    rows = load_split(cb_dir, "train")[:24]
+    eos = tok.eos_token_id
+    src = [tok(r["source"], add_special_tokens=False).input_ids[:32] for r in rows]
+    tgt = [tok(r["target"], add_special_tokens=False).input_ids[:3] for r in rows]
+    enc = encode_rows(rows, tok, family, max_source_len=32, max_target_len=4)
+    assert any(len(tok(r["source"], add_special_tokens=False).input_ids) > 32 for r in rows)  # truncation exercised
+    for e, s, t in zip(enc, src, tgt):
+        if family == "t5":
+            assert (e.input_ids, e.labels) == (s + [eos], t + [eos])
+        else:
+            assert (e.input_ids, e.labels, e.n_prompt) == (s + t + [eos], [IGNORE] * len(s) + t + [eos], len(s))
+    test = encode_rows(rows, tok, family, max_source_len=32, train=False)
+    assert [e.input_ids for e in test] == [s + [eos] if family == "t5" else s for s in src]
+    assert all(e.labels is None for e in test)

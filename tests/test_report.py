@@ -450,6 +450,16 @@ def test_table5_with_manifests(tmp_path, benchmarks_path):
     assert "* test split held out from train: upstream test file missing (tasks: yelp)." in md
     assert "Data protocol: official. Seeds: 0." in md
     assert _sources(md) == [str(benchmarks_path), str(root / "yelp/manifest.json"), str(root / "cb/manifest.json")]
+    assert "differs from upstream" not in md
+    # a task prepared from a test file that is not the pinned upstream one: the table says which task and split
+    _write(root / "cb" / "manifest.json",
+           {"benchmark": "Long_Sequence", "task": "cb", "protocol": "official", "seed": 0, "counts": manifests["cb"],
+            "derived": {}, "upstream": "differs",
+            "source": {"train": {"upstream": "match"}, "test": {"upstream": "differs"}}})
+    rc, prefix = _table(tmp_path, "table5", extra=["--benchmarks", str(benchmarks_path),
+                                                   "--manifests", str(tmp_path / "results/data")])
+    assert rc == 0 and ("Data that differs from upstream (prepared from files not identical to the upstream "
+                        "benchmark's; the split in brackets): cb (test)." in prefix.with_suffix(".md").read_text())
 
 
 def test_table7_orders(tmp_path, benchmarks_path):

@@ -22,17 +22,32 @@ class Encoded:
 
 def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 512, max_target_len: int = 50,
                 train: bool = True) -> list[Encoded]:
-    """Tokenise rows (``source``/``target`` fields of the prepared JSONL) once, before batching."""
+    """Tokenise rows (``source``/``target`` fields of the prepared JSONL) once, before batching: a batched
+    ``datasets`` ``map`` over the rows, then the family's layout above."""
+    from datasets import Dataset
+
+    from sapt_core.data.sampling import quiet
+
     eos = tokenizer.eos_token_id
-    src = tokenizer([r["source"] for r in rows], add_special_tokens=False).input_ids
-    tgt = tokenizer([r.get("target", "") for r in rows], add_special_tokens=False).input_ids if train else None
+
+    def tokenise(batch: dict) -> dict:
+        out = {"src": tokenizer(batch["source"], add_special_tokens=False).input_ids}
+        if train:
+            out["tgt"] = tokenizer(batch["target"], add_special_tokens=False).input_ids
+        return out
+
+    columns = {"source": [r["source"] for r in rows]}
+    if train:
+        columns["target"] = [r.get("target", "") for r in rows]
+    with quiet():
+        ds = Dataset.from_dict(columns).map(tokenise, batched=True, remove_columns=list(columns))
     out = []
-    for i, s in enumerate(src):
+    for i, s in enumerate(ds["src"]):
         s = s[:max_source_len]
         if family == "t5":
-            out.append(Encoded(s + [eos], tgt[i][: max_target_len - 1] + [eos] if train else None))
+            out.append(Encoded(s + [eos], ds["tgt"][i][: max_target_len - 1] + [eos] if train else None))
         elif train:
-            t = tgt[i][: max_target_len - 1] + [eos]
+            t = ds["tgt"][i][: max_target_len - 1] + [eos]
             out.append(Encoded(s + t, [IGNORE] * len(s) + t, n_prompt=len(s)))
         else:
             out.append(Encoded(s, None))

@@ -184,5 +184,5 @@ class JobPlan:
             if m == ZERO_SHOT:
                 out += [(m, layout.zero_shot_scores(UNSEEN, bb, s)) for bb in exp["backbones"] for s in self.seeds(exp)]
             else:
-                out += [(m, f"{layout.run_dir(*r)}/unseen_scores.json") for r in self.runs("table3") if r[3] == m]
+                out += [(m, layout.unseen_scores_file(*r)) for r in self.runs("table3") if r[3] == m]
         return out

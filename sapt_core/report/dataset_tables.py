@@ -106,6 +106,11 @@ def dataset_table(table: str, benchmarks, benchmarks_path, manifest_dirs=()) -> 
                          + (f". Outputs dropped: {'; '.join(dropped_labels)}" if dropped_labels else "") + "."
                          + (f" {NOT_RECORDED}: the manifest predates the record." if any(
                              "dropped" not in m for m in all_m) else ""))
+        differs = [f"{t} ({'/'.join(_differing_splits(found))})" for t, found in manifests.items()
+                   if any(m.get("upstream") == "differs" for _, m in found)]
+        if differs:
+            notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
+                         f"benchmark's; the split in brackets): {join(differs)}.")
         if any(not manifests.get(t) for t in bench.tasks):
             notes.append(f"{MISSING}: no prepare-data manifest of the task under {join(manifest_dirs)}.")
         notes.append(f"Backbone: not applicable (dataset table). Data protocol: {join(protocols) or 'unknown'}. "
@@ -115,6 +120,12 @@ def dataset_table(table: str, benchmarks, benchmarks_path, manifest_dirs=()) -> 
                      "given).")
     return Table(caption, columns, rows, csv_fields, csv_rows, notes, [str(benchmarks_path)] + sources,
                  "files: benchmarks file and data manifests" if manifests is not None else "file: benchmarks file")
+
+
+def _differing_splits(found) -> list[str]:
+    """The splits whose upstream source file differs from the pinned upstream one (the manifests' ``source``)."""
+    return [s for s in SPLITS if any(((m.get("source") or {}).get(s) or {}).get("upstream") == "differs"
+                                     for _, m in found)]
 
 
 def _dropped_text(dropped) -> str:

@@ -8,16 +8,16 @@ rule evaluate_unseen:
                                           len(PLAN.order_tasks("SuperNI", wc.order))) + "/state.safetensors",
         manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
     output:
-        scores="results/runs/SuperNI/{order}/{backbone}/{method}/seed{seed}/unseen_scores.json",
+        scores=layout.unseen_scores_file("SuperNI", "{order}", "{backbone}", "{method}", "{seed}"),
     params:
         backbone=backbone_path,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
-        "results/logs/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.log",
+        layout.log_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}"),
     benchmark:
-        "results/benchmarks/evaluate_unseen/SuperNI/{order}/{backbone}/{method}/seed{seed}.tsv"
+        layout.benchmark_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}")
     threads: backbone_threads
     resources:
         **BACKBONE_RESOURCES,
