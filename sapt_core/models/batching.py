@@ -41,13 +41,14 @@ def encode_rows(rows: list[dict], tokenizer, family: str, max_source_len: int = 
         columns["target"] = [r.get("target", "") for r in rows]
     with quiet():
         ds = Dataset.from_dict(columns).map(tokenise, batched=True, remove_columns=list(columns))
+    srcs, tgts = ds["src"], ds["tgt"] if train else None  # each column read once (a read copies it out of Arrow)
     out = []
-    for i, s in enumerate(ds["src"]):
+    for i, s in enumerate(srcs):
         s = s[:max_source_len]
         if family == "t5":
-            out.append(Encoded(s + [eos], ds["tgt"][i][: max_target_len - 1] + [eos] if train else None))
+            out.append(Encoded(s + [eos], tgts[i][: max_target_len - 1] + [eos] if train else None))
         elif train:
-            t = ds["tgt"][i][: max_target_len - 1] + [eos]
+            t = tgts[i][: max_target_len - 1] + [eos]
             out.append(Encoded(s + t, [IGNORE] * len(s) + t, n_prompt=len(s)))
         else:
             out.append(Encoded(s, None))
