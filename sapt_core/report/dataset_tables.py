@@ -11,7 +11,7 @@ from pathlib import Path
 from sapt_core.errors import SaptError
 from sapt_core.report.registry import DATASET_TABLES, table_number
 from sapt_core.report.result_tables import check_orders, order_owner
-from sapt_core.report.table_model import DERIVED_NOTE, MISSING, NOT_APPLICABLE, Table, join
+from sapt_core.report.table_model import DATA_DIFFERS_NOTE, DERIVED_NOTE, MISSING, NOT_APPLICABLE, Table, join
 
 METRIC_NAMES = {"rougeL": "Rouge-L", "accuracy": "accuracy"}
 SPLITS = ("train", "val", "test")
@@ -109,8 +109,7 @@ def dataset_table(table: str, benchmarks, benchmarks_path, manifest_dirs=()) -> 
         differs = [f"{t} ({'/'.join(_differing_splits(found))})" for t, found in manifests.items()
                    if any(m.get("upstream") == "differs" for _, m in found)]
         if differs:
-            notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
-                         f"benchmark's; the split in brackets): {join(differs)}.")
+            notes.append(f"{DATA_DIFFERS_NOTE}; the split in brackets): {join(differs)}.")
         if any(not manifests.get(t) for t in bench.tasks):
             notes.append(f"{MISSING}: no prepare-data manifest of the task under {join(manifest_dirs)}.")
         notes.append(f"Backbone: not applicable (dataset table). Data protocol: {join(protocols) or 'unknown'}. "

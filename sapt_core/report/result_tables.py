@@ -24,8 +24,8 @@ from sapt_core.errors import SaptError
 from sapt_core.layout import metrics_file
 from sapt_core.report.registry import METRICS, PER_BENCHMARK, PER_ORDER, VARIANTS, table_number
 from sapt_core.report.runs_frame import METRIC_NAMES, runs_frame, split_list
-from sapt_core.report.table_model import (DERIVED_NOTE, INCOMPLETE, MISSING, NOT_APPLICABLE, Table, join,
-                                          mean_sd_text)
+from sapt_core.report.table_model import (DATA_DIFFERS_NOTE, DERIVED_NOTE, INCOMPLETE, MISSING, NOT_APPLICABLE, Table,
+                                          join, mean_sd_text)
 
 
 @dataclass
@@ -205,8 +205,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     notes.append(selection_note(policies, policy, labels, len(backbones)))
     differs = sorted({t for x in used["data_differs"].dropna() for t in split_list(x)})
     if differs:
-        notes.append(f"Data that differs from upstream (prepared from files not identical to the upstream "
-                     f"benchmark's): tasks {join(differs)}.")
+        notes.append(f"{DATA_DIFFERS_NOTE}): tasks {join(differs)}.")
     if ignored:
         notes.append(f"Ignored inputs (other methods, backbones, orders or seeds): {join(ignored)}.")
     return Cells(table, groups, rows, stats, used, files_of, policies, policy, notes, sources, backbones, seeds)

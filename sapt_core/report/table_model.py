@@ -19,6 +19,7 @@ MISSING = "n/a (missing)"
 INCOMPLETE = "n/a (incomplete)"
 NOT_APPLICABLE = "-"
 DERIVED_NOTE = "* test split held out from train: upstream test file missing"
+DATA_DIFFERS_NOTE = "Data that differs from upstream (prepared from files not identical to the upstream benchmark's"
 
 
 @dataclass
