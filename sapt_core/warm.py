@@ -183,7 +183,7 @@ def _run_command(req: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(req["env"])
     os.environ.pop(ENV_VAR, None)
-    threads = os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS")
+    threads = next((os.environ[v] for v in THREAD_VARS if os.environ.get(v)), None)
     if threads and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(int(threads))
     sys.argv = ["sapt", *req["argv"]]
