@@ -106,14 +106,14 @@ def evaluate(model, tokenizer, family: str, tasks, dec: Decoding, with_weights: 
     return scores, pred_rows, attention
 
 
-def write_outputs(out, tasks, dec: Decoding, backbone: str, scores, pred_rows, attention, state_dir=None,
+def write_outputs(out, tasks, dec: Decoding, backbone: dict, scores, pred_rows, attention, state_dir=None,
                   side: dict | None = None, method=None, predictions=None, attention_out=None) -> None:
     """The scores JSON, the predictions JSONL and the block weights JSON: each written to a temp file first, all
-    renamed once all are written (none on a failure)."""
+    renamed once all are written (none on a failure). ``backbone``: its provenance (``backbone_provenance``)."""
     from sapt_core.io import atomic_write_all, json_text, jsonl_text, sha256_file, versions
 
     doc = {
-        "split": dec.split, "backbone": backbone if isinstance(backbone, dict) else backbone_provenance(backbone),
+        "split": dec.split, "backbone": backbone,
         "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / "state.safetensors"),
                    "step": side["step"], "tasks": side["tasks"], "method": side["method"]} if side else None),
         "protocol": side.get("protocol") if side else None,
@@ -132,6 +132,21 @@ def write_outputs(out, tasks, dec: Decoding, backbone: str, scores, pred_rows, a
         print(f"{task}: {s['metric']} = {s['score']:.2f} (n={s['n']})")
 
 
+def score(args, provenance: dict, tasks, dec: Decoding, out, state_dir=None, state=None, predictions=None,
+          attention_out=None, progress: bool = False) -> None:
+    """Load ``args.backbone`` (dtype, device), rebuild the model of ``state`` (tensors, sidecar) on it when given,
+    score ``tasks`` and write the outputs: ``sapt evaluate`` and the step recipe's row k of the score matrix."""
+    from sapt_core.models import load_backbone
+    from sapt_core.state import method_of
+
+    method = method_of(state[1], str(Path(state_dir) / "state.json")) if state is not None else None
+    bb = load_backbone(args.backbone, args.dtype, args.device)
+    model = method.load(bb.model, bb.family, *state) if state is not None else bb.model
+    scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, bool(attention_out), progress)
+    write_outputs(out, tasks, dec, provenance, scores, pred_rows, attention, state_dir, state[1] if state else None,
+                  method, predictions, attention_out)
+
+
 def run(args: argparse.Namespace) -> int:
     dec = Decoding(args.batch_size, args.max_new_tokens, args.max_source_len, args.split, args.multi_reference).check()
     tasks = load_tasks(args.data_dirs, dec.split)
@@ -140,21 +155,14 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import check_writable
 
     check_writable(*[p for p in (args.predictions, args.attention_out, args.out) if p])
-    state = method = None
+    state = None
     backbone = backbone_provenance(args.backbone)
     if args.state:
         from sapt_core.state import check_backbone, method_of, read_state
 
         state = read_state(args.state)
         check_backbone(state[1], backbone, f"--state {args.state}")
-        method = method_of(state[1], str(Path(args.state) / "state.json"))
-
-    from sapt_core.models import load_backbone
-
-    bb = load_backbone(args.backbone, args.dtype, args.device)
-    model = method.load(bb.model, bb.family, *state) if state is not None else bb.model
-    scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, state is not None,
-                                            args.progress)
-    write_outputs(args.out, tasks, dec, backbone, scores, pred_rows, attention, args.state,
-                  state[1] if state else None, method, args.predictions, args.attention_out)
+        method_of(state[1], str(Path(args.state) / "state.json"))  # an unknown method: one line, before loading
+    score(args, backbone, tasks, dec, args.out, args.state, state, args.predictions, args.attention_out,
+          args.progress)
     return 0

@@ -183,27 +183,21 @@ def run(args: argparse.Namespace) -> int:
         clear_checkpoints(workdir)
     if eval_tasks:
         del model
-        _score(args, state_out, eval_tasks, dec)
+        _score(args, backbone, state_out, eval_tasks, dec)
     note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
     print(f"step {k} ({manifest['task']}): {args.method}, {len(rows)} rows + {len(extra)} replayed{note}, final loss "
           f"{sidecar['history'][-1]['final_train_loss']}")
     return 0
 
 
-def _score(args, state_dir: Path, tasks, dec) -> None:
+def _score(args, provenance: dict, state_dir: Path, tasks, dec) -> None:
     """Row k of the score matrix: the saved state, rebuilt on a freshly loaded backbone exactly as ``sapt evaluate
-    --state`` does, on the test sets of tasks 1..k."""
-    from sapt_core.models import load_backbone
-    from sapt_core.recipes.evaluate import evaluate, write_outputs
-    from sapt_core.state import method_of, read_state
+    --state`` does (the same :func:`~sapt_core.recipes.evaluate.score`), on the test sets of tasks 1..k."""
+    from sapt_core.recipes.evaluate import score
+    from sapt_core.state import read_state
 
-    tensors, side = read_state(state_dir)
-    method = method_of(side, str(state_dir / "state.json"))
-    bb = load_backbone(args.backbone, args.dtype, args.device)
-    model = method.load(bb.model, bb.family, tensors, side)
-    scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, bool(args.attention_out))
-    write_outputs(args.scores_out, tasks, dec, args.backbone, scores, pred_rows, attention, state_dir, side, method,
-                  args.predictions_out, args.attention_out)
+    score(args, provenance, tasks, dec, args.scores_out, state_dir, read_state(state_dir), args.predictions_out,
+          args.attention_out)
 
 
 def _selector(method, ctx, select_rows, workdir):
