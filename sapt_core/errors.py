@@ -10,3 +10,11 @@ class SaptError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+def did_you_mean(name, known) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``known`` to a misspelt ``name``, or "" when none is close."""
+    import difflib
+
+    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""

@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, did_you_mean
 
 TEMPERATURE_NAMES = ("sqrt_d", "d_e")
 Temperature = typing.NewType("Temperature", str)  # "sqrt_d" | "d_e" | a positive number
@@ -132,11 +132,7 @@ def check_mapping(cls, values: dict, where: str, label: str = "key") -> dict:
     for k, v in values.items():
         k = str(k)
         if k not in known:
-            import difflib
-
-            close = difflib.get_close_matches(k, list(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SaptError(f"{where}.{k}: unknown {label}{hint} (known: {', '.join(known)})")
+            raise SaptError(f"{where}.{k}: unknown {label}{did_you_mean(k, known)} (known: {', '.join(known)})")
         out[k] = check_value(known[k], v, f"{where}.{k}")
     return out
 

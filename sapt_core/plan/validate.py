@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, did_you_mean
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIG = "--config"
@@ -132,7 +132,7 @@ def schema_error(err) -> tuple[list, str]:
         known = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in known]
         if extra:
-            return path + [extra[0]], f"unknown key{_close(extra[0], known)} (known: {', '.join(known)})"
+            return path + [extra[0]], f"unknown key{did_you_mean(extra[0], known)} (known: {', '.join(known)})"
     if "propertyNames" in err.schema_path and isinstance(err.instance, str):
         from sapt_core.names import SAFE_NAME_TEXT
 
@@ -224,7 +224,7 @@ class _Checker:
         self.name(m, path, "a method name")
         base, _ = split_variant(m) if variants else (m, {})
         if base not in self.methods:
-            hint = _close(base, self.methods)
+            hint = did_you_mean(base, self.methods)
             self.fail(path, f"unknown method {base!r}{hint} (known: {', '.join(self.methods)})")
         return base
 
@@ -247,7 +247,7 @@ class _Checker:
                         by_key.setdefault(k, []).append(spec)
                 for k, v in values.items():
                     if k not in by_key:
-                        self.fail(path + [k], f"not a key of any method{_close(k, by_key)} (known: "
+                        self.fail(path + [k], f"not a key of any method{did_you_mean(k, by_key)} (known: "
                                               f"{', '.join(sorted(by_key))})")
                     for spec in by_key[k]:
                         check_value(spec, v, f"{where}.{k}")
@@ -277,8 +277,8 @@ class _Checker:
         for i, bb in enumerate(spec.get("backbones") or []):
             if bb not in (self.config.get("backbones") or {}):
                 known = ", ".join(self.config.get("backbones") or {})
-                self.fail(path + ["backbones", i], f"unknown backbone {bb!r}{_close(bb, self.config['backbones'])} "
-                                                   f"(backbones: {known})")
+                hint = did_you_mean(bb, self.config["backbones"])
+                self.fail(path + ["backbones", i], f"unknown backbone {bb!r}{hint} (backbones: {known})")
         for i, b in enumerate(spec.get("benchmarks") or []):
             self.benchmark(b, path + ["benchmarks", i])
             if not (self.config.get("orders") or {}).get(b):
@@ -292,8 +292,8 @@ class _Checker:
                                                f"{', '.join(self.config.get('backbones') or {})})")
             bench = self.benchmark(r["benchmark"], path + ["benchmark"])
             if r["task"] not in bench.tasks:
-                self.fail(path + ["task"], f"expected a task of {bench.name}{_close(r['task'], bench.tasks)}, got "
-                                           f"{r['task']!r}")
+                hint = did_you_mean(r["task"], bench.tasks)
+                self.fail(path + ["task"], f"expected a task of {bench.name}{hint}, got {r['task']!r}")
             self.method_name(r["method"], path + ["method"], variants=False)
 
     def resolve(self) -> None:
@@ -315,13 +315,6 @@ class _Checker:
                 plan.unseen_score_files()
         except SaptError as e:
             raise SaptError(self.src.planner_line(["experiments"], e)) from None
-
-
-def _close(name: Any, known: Iterable[str]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(str(name), list(known), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 if __name__ == "__main__":  # ./run snakemake ...: the overlays' YAML syntax, before Snakemake reads them (it names
