@@ -57,7 +57,11 @@ def load_paper_results(path):
                                     benchmark=spec.get("benchmark", PER_ORDER.get(table, group)),
                                     order=group if table in PER_ORDER else None))
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    protocols = doc.get("data_protocols") or {}
+    if not isinstance(protocols, dict) or any(v not in ("official", "paper") for v in protocols.values()):
+        raise SaptError(f"{path}: data_protocols: expected a mapping benchmark -> official | paper")
     frame.attrs = {"backbone": doc.get("backbone"), "n_tasks": doc.get("n_tasks"), "path": str(path),
+                   "data_protocols": dict(protocols),
                    "orders": {t: sorted({o for os_ in spec["groups"].values() for o in os_ or ()})
                               for t, spec in doc["tables"].items()}}
     return frame

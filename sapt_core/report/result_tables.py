@@ -13,7 +13,8 @@ a derived test split (held out from train), ``‡`` = in a run that went into th
 constant string for a task (the number measures a constant output, not the method), ``§`` after a row name = its
 runs' model-selection policy differs from the other rows'. Under every table: the model-selection policy of its
 rows, the tasks whose data differs from upstream (when the runs record it), backbone(s), data protocol, seeds, metric
-variant, missing runs and the exact list of metrics files it was built from.
+variant, the F.Ra / BWT / FWT formulas (the paper's eqs. 2-4; ``formulas="official"``, ``sapt report-table
+--formulas official``: the official score.py's, docs/official_code.md "Metrics"), missing runs and the exact list of metrics files it was built from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from sapt_core.errors import SaptError
 from sapt_core.layout import metrics_file
+from sapt_core.report.paper_formulas import FORMULA_KEYS, FORMULA_TEXT, FORMULAS, OFFICIAL, PAPER
 from sapt_core.report.registry import METRICS, PER_BENCHMARK, PER_ORDER, VARIANTS, table_number
 from sapt_core.report.runs_frame import METRIC_NAMES, runs_frame, split_list
 from sapt_core.report.table_model import (DATA_DIFFERS_NOTE, DERIVED_NOTE, INCOMPLETE, MISSING, NOT_APPLICABLE, Table,
@@ -90,11 +92,15 @@ class Cells:
 
 
 def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper", not_applicable=(), labels=None) -> Cells:
+                 seeds=None, variant: str = "paper", not_applicable=(), labels=None, formulas: str = PAPER) -> Cells:
     """Read the metrics files and compute every cell of a result table (see the module docstring).
     ``not_applicable``: (method, benchmark) pairs the method cannot run on (EPI on SuperNI): cells ``-``;
-    ``labels``: method -> the name the notes use."""
+    ``labels``: method -> the name the notes use; ``formulas``: ``paper`` (eqs. 2-4) or ``official`` (score.py's
+    F.Ra, BWT and FWT, :mod:`sapt_core.report.paper_formulas`)."""
     import pandas as pd
+
+    if formulas not in FORMULAS:
+        raise SaptError(f"--formulas: expected one of {join(FORMULAS)}, got {formulas!r}")
 
     not_applicable = set(not_applicable)
     groups = column_groups(table, benchmarks, orders)
@@ -106,6 +112,8 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
         raise SaptError(f"--methods: method {dup[0]!r} listed twice")
 
     runs = frame[frame["variant"] == variant]
+    if formulas == OFFICIAL:
+        runs = runs.assign(**{name: runs[keys[OFFICIAL]] for name, keys in FORMULA_KEYS.items()})
     in_groups = [(b, o) in expected for b, o in zip(runs["benchmark"], runs["order"])]
     keep = runs["method"].isin(methods) & pd.Series(in_groups, index=runs.index, dtype=bool)
     if backbone is not None:
@@ -201,7 +209,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     if missing_runs and seeds:
         notes.append(f"Missing runs ({len(missing_runs)}): {join(missing_runs)}.")
     notes.append(f"Backbone: {bb_text}. Data protocol: {join(protocols) or 'unknown'}. "
-                 f"Seeds: {join(seeds) or 'none'}. Metric: {VARIANTS[variant][1]}.")
+                 f"Seeds: {join(seeds) or 'none'}. Metric: {VARIANTS[variant][1]}. {formulas_note(formulas)}")
     notes.append(selection_note(policies, policy, labels, len(backbones)))
     differs = sorted({t for x in used["data_differs"].dropna() for t in split_list(x)})
     if differs:
@@ -209,6 +217,14 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
     if ignored:
         notes.append(f"Ignored inputs (other methods, backbones, orders or seeds): {join(ignored)}.")
     return Cells(table, groups, rows, stats, used, files_of, policies, policy, notes, sources, backbones, seeds)
+
+
+def formulas_note(formulas: str) -> str:
+    """Which F.Ra / BWT / FWT formulas the cells use (``--formulas``)."""
+    used = "; ".join(FORMULA_TEXT[(m, formulas)] for m in FORMULA_KEYS)
+    other = PAPER if formulas == OFFICIAL else OFFICIAL
+    return (f"Formulas: {used} (`sapt report-table --formulas {other}` shows the "
+            f"{'paper equations' if other == PAPER else 'official score.py variants'}).")
 
 
 def seed_stats(used, n_orders: dict):
@@ -293,12 +309,12 @@ def row_label(method: str, backbone, labels: dict, n_backbones: int) -> str:
 
 
 def result_table(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper", not_applicable=(), labels=None) -> Table:
+                 seeds=None, variant: str = "paper", not_applicable=(), labels=None, formulas: str = PAPER) -> Table:
     """Tables 1, 2, 8, 9 (see the module docstring). ``labels``: method -> row name (the CSV keeps the method name
-    too)."""
+    too); ``formulas``: the paper's equations (default) or the official score.py variants."""
     labels = labels or {}
     cells = result_cells(table, metrics_files, benchmarks, methods, backbone, orders, seeds, variant, not_applicable,
-                         labels)
+                         labels, formulas)
     columns = ["Method"] + [f"{g.label} {name} {arrow}" for g in cells.groups for name, arrow in METRICS]
     csv_fields = ["method", "label", "backbone"] + [f"{g.label} {name} {x}" for g in cells.groups
                                                     for name, _ in METRICS for x in ("mean", "sd", "n", "cell")]

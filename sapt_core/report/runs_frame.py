@@ -3,7 +3,8 @@
 One row per run (benchmark, order, backbone, method, seed) and metric variant (``paper``: each task's own metric,
 paper section 5.1.2; ``rougeL_all``: Rouge-L for every task, the official score.py), from the run's ``metrics.json``
 (``sapt run-metrics``). Columns: the run keys, ``variant``, ``T`` (tasks in the chain), ``AP``, ``F.Ra``, ``FWT``,
-``BWT`` (paper eqs. 1-4; empty where they do not apply), ``AP_step1 .. AP_stepN`` (AP after each step, paper Figure
+``BWT`` (paper eqs. 1-4; empty where they do not apply), ``F.Ra_history_max``, ``BWT_over_T``,
+``FWT_constant_50.94`` (the official score.py's formulas, docs/official_code.md "Metrics"), ``AP_step1 .. AP_stepN`` (AP after each step, paper Figure
 8), then what the result tables note under their cells: ``tasks`` (training order), ``data_protocol``, ``derived``
 (tasks whose test split was held out from train), ``selection``, ``select_every_epochs``, ``attention_split`` (the
 model-selection protocol of the run's states), ``constant_final`` (tasks whose final-step predictions are one constant
@@ -24,6 +25,9 @@ from sapt_core.layout import RUN_KEYS, metrics_file
 from sapt_core.report.registry import METRICS, VARIANTS
 
 METRIC_NAMES = tuple(name for name, _ in METRICS)
+# the official score.py formulas of F.Ra, BWT, FWT (sapt_core.metrics.cl_metrics): kept beside the paper's so a table
+# can show them instead (sapt_core.report.paper_formulas)
+OFFICIAL_FORMULA_NAMES = ("F.Ra_history_max", "BWT_over_T", "FWT_constant_50.94")
 PROTOCOL_FIELDS = ("selection", "select_every_epochs", "attention_split")
 LIST_SEP = ";"
 
@@ -56,7 +60,7 @@ def read_metrics(path) -> dict:
     for key, _ in VARIANTS.values():
         if not isinstance(doc.get(key), dict):
             raise SaptError(f"{path}: expected a '{key}' mapping (written by sapt run-metrics)")
-    for name in METRIC_NAMES:
+    for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES):
         for key, _ in VARIANTS.values():
             v = doc[key].get(name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
@@ -82,7 +86,7 @@ def _row(path: str, doc: dict, variant: str) -> dict:
     protocol = doc.get("protocol") or {}
     row = {k: doc["run"][k] for k in RUN_KEYS}
     row.update({"variant": variant, "T": m.get("T")})
-    row.update({name: m.get(name) for name in METRIC_NAMES})
+    row.update({name: m.get(name) for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES)})
     row.update({f"AP_step{k}": v for k, v in enumerate(m.get("AP_per_step") or [], 1)})
     row.update({
         "tasks": LIST_SEP.join(doc.get("tasks") or []),
@@ -115,10 +119,10 @@ def runs_frame(metrics_files, benchmarks=None):
         seen[key] = str(path)
         rows += [_row(str(path), doc, v) for v in VARIANTS]
     steps = max((int(c[7:]) for r in rows for c in r if c.startswith("AP_step")), default=0)
-    columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
+    columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *OFFICIAL_FORMULA_NAMES, *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
                "data_protocol", "derived", *PROTOCOL_FIELDS, "constant_final", "data_differs", "metrics_file"]
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({name: "float64" for name in METRIC_NAMES})
+    return frame.astype({name: "float64" for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES)})
 
 
 def split_list(text) -> list[str]:

@@ -9,7 +9,10 @@
   the benchmarks file: :mod:`sapt_core.report.dataset_tables`.
 
 ``--vs-paper config/paper_results.yaml`` writes, instead of the table, its comparison with the paper's published
-numbers (Tables 1, 2, 3, 8, 9) as ``<prefix>.md`` and ``<prefix>.csv``: :mod:`sapt_core.report.vs_paper`.
+numbers (Tables 1, 2, 3, 8, 9) as ``<prefix>.md`` and ``<prefix>.csv``: :mod:`sapt_core.report.vs_paper`. It
+compares each F.Ra / BWT cell computed with the formulas the paper's numbers were computed with (the official
+score.py's, established from the transcription: :mod:`sapt_core.report.paper_formulas`); ``--formulas`` chooses the
+formulas of the result tables themselves (default: the paper's equations).
 
 The CSV has one row per table row: for result tables ``method, label, backbone`` then for every column group and
 metric ``<group> <metric> mean``, ``... sd`` (empty with one seed), ``... n`` (seeds used), ``... cell`` (the shown
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 
 from sapt_core.errors import SaptError
+from sapt_core.report.paper_formulas import FORMULAS
 from sapt_core.report.registry import DATASET_TABLES, PAPER_TABLES, RESULT_TABLES, TABLES, VARIANTS
 
 
@@ -41,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="expected seeds (default: every seed among the inputs used)")
     p.add_argument("--variant", choices=tuple(VARIANTS), default="paper",
                    help="paper metrics or the official score.py Rouge-L-for-all variant (default: %(default)s)")
+    p.add_argument("--formulas", choices=FORMULAS, default="paper",
+                   help="tables 1, 2, 8, 9: F.Ra, BWT, FWT by the paper's eqs. 2-4 or by the official score.py "
+                        "(best earlier score, BWT over T, FWT - 50.94; docs/official_code.md). A --vs-paper "
+                        "comparison always uses the formulas the paper's numbers were computed with "
+                        "(default: %(default)s)")
     p.add_argument("--not-applicable", nargs="*", default=[], metavar="METHOD:BENCHMARK",
                    help="cells shown as '-': the method does not apply to the benchmark (EPI on SuperNI)")
     p.add_argument("--labels", nargs="*", default=[], metavar="METHOD=LABEL",
@@ -74,7 +83,7 @@ def build(args: argparse.Namespace, benchmarks):
         return result_table(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
                             orders=args.orders, seeds=args.seeds, variant=args.variant,
                             not_applicable=parse_not_applicable(args.not_applicable, benchmarks),
-                            labels=parse_labels(args.labels))
+                            labels=parse_labels(args.labels), formulas=args.formulas)
     if args.table == "table3":
         from sapt_core.report.unseen import parse_unseen_args, unseen_table
 
@@ -109,10 +118,15 @@ def build_vs_paper(args: argparse.Namespace, benchmarks):
     else:
         from sapt_core.report.result_tables import result_cells
 
-        cells = result_cells(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
-                             orders=args.orders, seeds=args.seeds, variant=args.variant,
-                             not_applicable=parse_not_applicable(args.not_applicable, benchmarks), labels=labels)
-        stats, rows, sources = cells.stats, cells.rows, cells.sources
+        def cells_of(formulas):
+            return result_cells(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
+                                orders=args.orders, seeds=args.seeds, variant=args.variant,
+                                not_applicable=parse_not_applicable(args.not_applicable, benchmarks), labels=labels,
+                                formulas=formulas)
+
+        cells = cells_of("paper")
+        stats = vs_paper.paper_formula_stats(args.table, {f: cells_of(f).stats for f in FORMULAS}, paper)
+        rows, sources = cells.rows, cells.sources
         context = vs_paper.context_of_runs(cells, benchmarks)
     return vs_paper.vs_paper_table(args.table, stats, rows, paper, context, labels, sources)
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sapt_core.errors import SaptError
+from sapt_core.report.paper_formulas import FORMULA_TEXT, OFFICIAL, PAPER, cell_formulas
 from sapt_core.report.paper_results import inconsistent_cells
 from sapt_core.report.registry import PER_ORDER, UNSEEN, table_number
 from sapt_core.report.table_model import NOT_APPLICABLE, Table, fmt, join
@@ -39,6 +41,10 @@ class Context:
     data_differs: list[str] | None  # tasks whose data differs from upstream; None: not recorded
     seeds: list[int] = field(default_factory=list)
     paper_protocols: list[str] = field(default_factory=list)  # "<benchmark>: <sizes>" (paper section 5.1.1)
+    protocol_of: dict = field(default_factory=dict)  # benchmark -> our data protocols
+    differs_in: dict = field(default_factory=dict)  # column group -> our tasks in it whose data differs from upstream
+    dtypes: list[str] = field(default_factory=list)  # backbone weight dtypes of our runs
+    llama_kl: list[str] = field(default_factory=list)  # "<backbone> <benchmark>: <lambda>" of LLaMA rows
 
 
 def _group_kind(table: str) -> str:
@@ -112,9 +118,41 @@ def vs_paper_table(table: str, stats, rows: list[tuple], paper, context: Context
               NOT_IN_PAPER: "a row the paper does not have", NOT_RUN: "a paper row this configuration does not run"}
     if shown & set(legend):
         notes.append("; ".join(f"{k}: {v}" for k, v in legend.items() if k in shown) + ".")
+    if {"F.Ra", "BWT"} & set(metrics):
+        notes.append(formulas_note(paper, table))
     notes.append(construction_note(context, paper, table))
     return Table(caption, columns, md_rows, list(csv_rows[0]) if csv_rows else ["table"], csv_rows, notes,
                  [paper.attrs.get("path", "paper results"), *sources], "files: the paper's numbers, then ours")
+
+
+def formulas_note(paper, table: str) -> str:
+    """Which formulas our F.Ra / BWT cells of ``table`` are computed with here (those of the paper's numbers)."""
+    est, exceptions = cell_formulas(paper)
+    odd = [f"{m} {g.replace('_', ' ')}: {FORMULA_TEXT[('F.Ra', f)]}, {FORMULA_TEXT[('BWT', b)]}"
+           for (t, m, g), (f, b) in exceptions.items() if t == table]
+    return ("Formulas compared: the paper's numbers were computed with " + est.text() + ", so our F.Ra and BWT here "
+            "use the same formulas" + (f" (cells those cannot produce, compared with the formulas they are "
+                                      f"consistent with: {'; '.join(odd)})" if odd else "")
+            + "; FWT: paper eq. 3 (the transcription cannot tell which FWT was printed; the official score.py "
+            "subtracts a constant 50.94). Our result tables use the paper's equations 2-4 (sapt report-table "
+            "--formulas official shows the score.py variants).")
+
+
+def paper_formula_stats(table: str, stats_by_formula: dict, paper):
+    """Our cells with F.Ra / BWT computed by the formulas the paper's cell was computed with (:func:`~sapt_core.
+    report.paper_formulas.cell_formulas`): ``stats_by_formula`` = {formulas: result_cells(...).stats} with rows in
+    the same order."""
+    ours, official = stats_by_formula[PAPER].reset_index(drop=True), stats_by_formula[OFFICIAL].reset_index(drop=True)
+    keys = ["method", "backbone", "group", "metric"]
+    if not ours[keys].astype(str).equals(official[keys].astype(str)):  # pragma: no cover - same inputs, same order
+        raise SaptError("vs paper: the paper and official cells differ in their rows")
+    est, exceptions = cell_formulas(paper)
+    rows = []
+    for i, r in enumerate(ours.itertuples(index=False)):
+        pair = exceptions.get((table, r.method, r.group), (est.fra, est.bwt))
+        formula = {"F.Ra": pair[0], "BWT": pair[1]}.get(r.metric, PAPER)
+        rows.append((official if formula == OFFICIAL else ours).iloc[i])
+    return ours.iloc[:0].__class__(rows, columns=ours.columns).astype(ours.dtypes.to_dict()) if rows else ours
 
 
 def compare(ours, paper, inconsistent) -> tuple[list[str], dict]:
@@ -149,19 +187,38 @@ def compare(ours, paper, inconsistent) -> tuple[list[str], dict]:
 
 
 def construction_note(c: Context, paper, table: str) -> str:
-    """What differs from the paper's ``table`` by construction, ours vs the paper's."""
+    """Every difference from the paper's ``table`` by construction, ours vs the paper's, in one place."""
     n_paper = paper.attrs.get("n_tasks")
     paper_orders = (paper.attrs.get("orders") or {}).get(table)
-    differs = ("not recorded by these runs' scores" if c.data_differs is None
-               else f"tasks {join(c.data_differs)}" if c.data_differs else "none")
+    published = paper.attrs.get("data_protocols") or {}
+    if c.data_differs is None:
+        differs = "not recorded by these runs' scores"
+    elif c.data_differs:
+        touched = "; ".join(f"{g.replace('_', ' ')} ({join(ts)})" for g, ts in c.differs_in.items() if ts)
+        differs = (f"tasks {join(c.data_differs)}, which enter every cell of " + (touched or "no compared column")
+                   + " (upstream files missing or not identical; config/README.md 'Data')")
+    else:
+        differs = "none"
+    ours_proto = "; ".join(f"{b}: {join(ps)}" for b, ps in c.protocol_of.items()) or join(c.data_protocols) \
+        or "unknown"
+    theirs = "; ".join(f"{b}: {p}" for b, p in published.items())
+    llama = [b for b in c.backbones if "llama" in str(b).lower()]
     parts = [
         f"backbone: ours {join(c.backbones) or 'none'}, the paper's {paper.attrs.get('backbone')}",
         f"tasks per order: ours {join(c.n_tasks) or 'unknown'}, the paper's {n_paper}",
         f"orders: ours {join(c.orders) or 'none'}" + (f", the paper's {join(paper_orders)}" if paper_orders else ""),
-        f"data protocol: ours {join(c.data_protocols) or 'unknown'} (split sizes: Tables 4-6), the paper's "
-        f"{', '.join(c.paper_protocols) or 'own'} (paper section 5.1.1)",
-        f"model selection: ours {join(dict.fromkeys(c.policies)) or 'not recorded'}, the paper does not state one",
+        f"data protocol: ours {ours_proto} (split sizes: Tables 4-6), the published numbers' {theirs or 'unknown'} "
+        f"(config/README.md 'Data protocol of the published numbers'; the paper's text says "
+        f"{', '.join(c.paper_protocols) or 'nothing'}, paper section 5.1.1)",
+        f"model selection: ours {join(dict.fromkeys(c.policies)) or 'not recorded'}, the paper does not state one "
+        "(the authors' code keeps the best epoch on the test file for SAPT and its early stopping for Progressive "
+        "Prompts: protocol.selection: official)",
         f"data that differs from upstream: {differs}",
+        "backbone weights: ours " + (join(c.dtypes) if c.dtypes else "the backbone's configured dtype")
+        + " (bf16 weights where config/paper.yaml sets dtype: bfloat16), the authors' T5 runs fp32 weights under bf16 "
+        "autocast",
+        "SAPT's KL lambda on LLaMA SuperNI: ours the official script's 1.0, App. C's 2.0"
+        + ("" if llama else " (no LLaMA row here)"),
         f"seeds: ours {len(c.seeds) or 'unknown'}" + (f" ({join(c.seeds)})" if c.seeds else "")
         + ", the paper does not state how many",
     ]
@@ -186,6 +243,11 @@ def context_of_runs(cells, benchmarks) -> Context:
 
     used = cells.frame
     recorded = used["data_differs"].dropna()
+    protocol_of = {b: sorted(set(g["data_protocol"].dropna()) - {""}) for b, g in used.groupby("benchmark", sort=False)}
+    differs_in = {}
+    for r in used.itertuples(index=False):
+        ts = differs_in.setdefault(r.group, [])
+        ts += [t for t in split_list(r.data_differs) if t not in ts]
     return Context(
         backbones=[b for b in cells.backbones if b is not None],
         n_tasks=sorted({int(t) for t in used["T"].dropna()}),
@@ -194,7 +256,8 @@ def context_of_runs(cells, benchmarks) -> Context:
         policies=[p for p in cells.policies.values() if p is not None],
         data_differs=None if recorded.empty else sorted({t for x in recorded for t in split_list(x)}),
         seeds=list(cells.seeds),
-        paper_protocols=paper_protocols(benchmarks, [g.benchmark for g in cells.groups]))
+        paper_protocols=paper_protocols(benchmarks, [g.benchmark for g in cells.groups]),
+        protocol_of=protocol_of, differs_in=differs_in)
 
 
 def context_of_scores(files: list[tuple[str, str]], benchmarks) -> Context:
