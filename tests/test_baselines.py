@@ -126,13 +126,31 @@ def test_olora_orthogonality_loss_and_frozen_earlier_adapters(tiny_t5, chain_dir
     w = model.route(torch.ones(3, 5, dtype=torch.long))
     assert torch.equal(w, torch.ones(3, 2))
 
-    states = _chain(main, "o-lora", tiny_t5, chain_dirs, tmp_path, lambda k: ["--orth-lambda", "0.5"])
+    # the lambda_1 schedule by task position (here the late value from task 3), recorded per step
+    states = _chain(main, "o-lora", tiny_t5, chain_dirs, tmp_path, lambda k: [
+        "--orth-lambda", "0.5", "--orth-lambda-late", "2.0", "--orth-lambda-late-from", "3"])
     (a2, _), (a3, s3) = _tensors(states[1]), _tensors(states[2])
     assert s3["component"] == "o-lora" and s3["config"]["orth_lambda"] == 0.5 and not any(
         k.startswith("attention.") for k in a3)
+    assert [h["orth_lambda"] for h in s3["history"]] == [0.0, 0.5, 2.0]
     for k in a2:
         if k.startswith("lora."):
             assert torch.equal(a2[k], a3[k][:2]), k                     # blocks 1-2 bit-identical after step 3
+
+
+def test_olora_lambda_follows_the_official_schedule_by_task_position():
+    from sapt_core.methods_file import instance
+
+    methods = load_methods("config/methods.yaml")
+    for bench, order in (("SuperNI", "order1"), ("Long_Sequence", "order3")):
+        m = instance(resolve(methods, "o-lora", "t5-large", bench, order))
+        # O-LoRA's long-sequence script: 0 for task 1, 0.5 for tasks 2-9, 5 for tasks 10-15
+        assert [m.orth_lambda_at(k) for k in range(1, 16)] == [0.0] + [0.5] * 8 + [5.0] * 6
+    flat = instance(resolve(methods, "o-lora", "t5-large", "SuperNI", "order1",
+                            overrides={"orth_lambda_late_from": None}))
+    assert [flat.orth_lambda_at(k) for k in range(1, 16)] == [0.0] + [0.5] * 14
+    with pytest.raises(SaptError, match="orth_lambda_late_from"):
+        resolve(methods, "o-lora", "t5-large", "SuperNI", "order1", overrides={"orth_lambda_late_from": 1})
 
 
 def test_noarm_ablation_is_sapt_lora_with_lambda_zero(tiny_t5, chain_dirs, tmp_path):

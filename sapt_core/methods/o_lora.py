@@ -3,7 +3,11 @@ blocks are frozen, every block is summed with weight 1 at training and test time
 
     L = L_task + lambda_1 * sum_sites sum_{i<t} |A_i A_t^T|_1                     (O-LoRA's orthogonality loss)
 
-keeps the new block's A orthogonal to the earlier ones (lambda_2 = 0, as O-LoRA's scripts).
+keeps the new block's A orthogonal to the earlier ones (lambda_2 = 0, as O-LoRA's scripts). lambda_1 follows the task's
+position in the chain as O-LoRA's long-sequence script (docs/official_code.md "Baselines"): ``orth_lambda`` from
+task 2 on, ``orth_lambda_late`` from task ``orth_lambda_late_from`` on (0.5 for tasks 2-9, 5 for tasks 10-15; task
+1 has no earlier block, so its term is 0 whatever lambda). :meth:`OLora.orth_lambda_at` resolves it per step; the
+step's sidecar records the value it trained with (``history[-1].orth_lambda``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 from sapt_core.methods.base import NON_NEGATIVE, POSITIVE, LoraKeys, Method, StepContext, TrainKeys, init_seed, key, \
     register
+from sapt_core.methods.keys import Range
 
 
 @dataclass
@@ -21,8 +26,12 @@ class OLoraConfig(LoraKeys, TrainKeys):
     batch_size: int = key(8, "per-device batch size (O-LoRA's scripts: 8 per GPU)", POSITIVE)
     grad_accum: int = key(8, "gradient accumulation: 8 x 8 = O-LoRA's 64 (8 per GPU x 8 GPUs) on one GPU", POSITIVE)
     lora_dropout: float = key(0.1, "dropout on the LoRA input (O-LoRA: 0.1)", NON_NEGATIVE)
-    orth_lambda: float = key(0.5, "lambda_1 of the orthogonality loss (O-LoRA's script: 0.5 for tasks 2-9)",
-                             NON_NEGATIVE)
+    orth_lambda: float = key(0.5, "lambda_1 of the orthogonality loss from task 2 on (O-LoRA's script: 0.5 for "
+                                  "tasks 2-9)", NON_NEGATIVE)
+    orth_lambda_late: float = key(5.0, "lambda_1 from task orth_lambda_late_from on (O-LoRA's script: 5 for tasks "
+                                       "10-15)", NON_NEGATIVE)
+    orth_lambda_late_from: int | None = key(10, "task position from which orth_lambda_late holds (O-LoRA's "
+                                                "script: 10; null: orth_lambda for every task)", Range(2))
 
 
 def orthogonality_loss(model):
@@ -62,10 +71,19 @@ class OLora(Method):
             model.load_blocks(ctx.prev_tensors)
         return model
 
+    def orth_lambda_at(self, k: int) -> float:
+        """lambda_1 of step k (task k of the chain): 0 at task 1 (no earlier block), then the schedule."""
+        c = self.cfg
+        if k == 1:
+            return 0.0
+        late = c.orth_lambda_late_from is not None and k >= c.orth_lambda_late_from
+        return c.orth_lambda_late if late else c.orth_lambda
+
     def extra_loss(self, ctx: StepContext, model):
-        if ctx.k == 1 or self.cfg.orth_lambda <= 0:
+        weight = self.orth_lambda_at(ctx.k)
+        ctx.notes["orth_lambda"] = weight
+        if weight <= 0:
             return None
-        weight = self.cfg.orth_lambda
 
         def orth(model_, inputs, global_step):
             """lambda_1 * sum over sites |A_prev A_new^T|_1."""
