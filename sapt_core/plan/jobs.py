@@ -15,8 +15,13 @@ class JobPlan:
     config: dict
 
     # ---- data ---------------------------------------------------------------------------------------------------
+    def data_protocol(self, benchmark: str) -> str:
+        """The data protocol of a benchmark: ``data.benchmark_protocol`` (per benchmark), else ``data.protocol``."""
+        d = self.config["data"]
+        return (d.get("benchmark_protocol") or {}).get(benchmark, d["protocol"])
+
     def data_dir(self, benchmark: str, task: str, seed) -> str:
-        return layout.data_dir(self.config["data"]["protocol"], seed, benchmark, task)
+        return layout.data_dir(self.data_protocol(benchmark), seed, benchmark, task)
 
     def data_caps_args(self, test_only: bool = False) -> str:
         d = self.config["data"]

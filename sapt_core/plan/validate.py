@@ -186,6 +186,8 @@ class _Checker:
         for name in self.config.get("backbones") or {}:
             self.name(name, ["backbones", name], "a backbone name")
         self.orders()
+        for b in (self.config.get("data") or {}).get("benchmark_protocol") or {}:
+            self.benchmark(b, ["data", "benchmark_protocol", b], trainable=False)
         self.overrides()
         for exp, spec in (self.config.get("experiments") or {}).items():
             self.experiment(exp, spec)

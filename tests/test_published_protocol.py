@@ -1,0 +1,39 @@
+"""config/paper.yaml trains each benchmark on the data protocol its published numbers were computed on
+(config/paper_results.yaml ``data_protocols``; the evidence: config/README.md "Data protocol of the published
+numbers"), and the other protocol is one key away (``data.benchmark_protocol``)."""
+
+import copy
+
+import pytest
+import yaml
+
+from sapt_core.errors import SaptError
+from sapt_core.plan import ContinualPlan
+from sapt_core.plan.validate import validate_config
+from sapt_core.report.paper_results import load_paper_results
+
+
+@pytest.fixture
+def paper_cfg(repo_root):
+    cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    cfg.update(yaml.safe_load((repo_root / "config/paper.yaml").read_text()))  # as Snakemake's --configfile merge
+    return cfg
+
+
+def test_paper_config_uses_the_published_protocols(repo_root, paper_cfg):
+    published = load_paper_results(repo_root / "config/paper_results.yaml").attrs["data_protocols"]
+    assert published == {"SuperNI": "paper", "Long_Sequence": "official"}
+    plan = ContinualPlan(paper_cfg, data_root="unused")
+    assert {b: plan.data_protocol(b) for b in published} == published
+    assert plan.data_dir("Long_Sequence", "cb", 0) == "results/data/official/seed0/Long_Sequence/cb"
+    assert plan.step_data_dir("SuperNI", "order1", 0, 1).startswith("results/data/paper/seed0/SuperNI/")
+    # the text's 1000 per task: one key away
+    other = copy.deepcopy(paper_cfg)
+    other["data"]["benchmark_protocol"] = None
+    assert ContinualPlan(other, data_root="unused").data_protocol("Long_Sequence") == "paper"
+
+
+def test_an_unknown_benchmark_in_benchmark_protocol_is_one_line(paper_cfg):
+    paper_cfg["data"]["benchmark_protocol"] = {"LongSeq": "official"}
+    with pytest.raises(SaptError, match=r"data.benchmark_protocol.LongSeq.*expected a benchmark"):
+        validate_config(paper_cfg)
