@@ -37,3 +37,18 @@ def test_an_unknown_benchmark_in_benchmark_protocol_is_one_line(paper_cfg):
     paper_cfg["data"]["benchmark_protocol"] = {"LongSeq": "official"}
     with pytest.raises(SaptError, match=r"data.benchmark_protocol.LongSeq.*expected a benchmark"):
         validate_config(paper_cfg)
+
+
+def test_progprompt_early_stopping_only_under_the_official_selection(paper_cfg):
+    # the default (none) trains every method to its last epoch; `official` gives Progressive Prompts its early
+    # stopping on validation (docs/official_code.md section 4) and leaves the other baselines without selection
+    assert paper_cfg["protocol"]["selection"] == "none"
+    plan = ContinualPlan(paper_cfg, data_root="unused")
+    assert plan.hparams("progprompt", "t5-large", "Long_Sequence", "order3")["selection"] == "none"
+    official = copy.deepcopy(paper_cfg)
+    official["protocol"]["selection"] = "official"
+    plan = ContinualPlan(official, data_root="unused")
+    pp = plan.hparams("progprompt", "t5-large", "Long_Sequence", "order3")
+    assert (pp["selection"], pp["select_every_epochs"]) == ("val", 1)
+    assert plan.hparams("seq-lora", "t5-large", "Long_Sequence", "order3")["selection"] == "none"
+    assert plan.hparams("sapt-lora", "t5-large", "Long_Sequence", "order3")["selection"] == "test"
