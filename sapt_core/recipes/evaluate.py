@@ -117,6 +117,7 @@ def write_outputs(out, tasks, dec: Decoding, backbone: dict, scores, pred_rows, 
         "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / "state.safetensors"),
                    "step": side["step"], "tasks": side["tasks"], "method": side["method"]} if side else None),
         "protocol": side.get("protocol") if side else None,
+        "dtypes": side.get("dtypes") if side else None,  # the state's training dtypes (backbone, trainable)
         "decoding": {"greedy": True, "max_new_tokens": dec.max_new_tokens, "multi_reference": dec.multi_reference},
         "inputs": {str(d / f"{dec.split}.jsonl"): sha256_file(d / f"{dec.split}.jsonl") for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),

@@ -22,6 +22,7 @@ single-task scores a_{0,t} (one ``scores.json`` per task, in order; optional: wi
                                                         # ones, of valid labels); null where not recorded
      "protocol": {"selection": "none" | "val" | "test", "select_every_epochs", "attention_split"} | null,
                                                         # the model-selection policy (the last step's scores)
+     "dtypes": {"backbone", "trainable"} | null,        # the last step's training dtypes (its state sidecar)
      "data_differs": [tasks whose prepared data did not come from files identical to upstream] | null,
      "backbone_provenance": the last step's scores "backbone" entry,
      "sources": {"step1": {"path", "sha256"}, ..., "stepT": {...}, "single": {task: {"path", "sha256"}} | null}}
@@ -164,7 +165,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
     a_rl = [[None] * T for _ in range(T)]
     stats = [[None] * T for _ in range(T)]
     upstream: dict[str, set] = {}
-    protocol = None
+    protocol = dtypes = None
     metric = [None] * T
     derived: set[str] = set()
     protocols: set[str] = set()
@@ -201,6 +202,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
         protocols |= data_protocols(doc)
         backbone = doc.get("backbone", backbone)
         protocol = _protocol(doc, path)  # the last step's
+        dtypes = doc.get("dtypes") if isinstance(doc.get("dtypes"), dict) else None  # the last step's
         sources[f"step{k}"] = {"path": str(path), "sha256": sha256_file(path)}
 
     single = single_rl = None
@@ -240,6 +242,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
         "data_protocol": next(iter(protocols)) if len(protocols) == 1 else None,
         "prediction_stats": stats if any(x is not None for row in stats for x in row) else None,
         "protocol": protocol,
+        "dtypes": dtypes,
         "data_differs": ([t for t in tasks if "differs" in upstream.get(t, ())]
                          if any(u is not None for us in upstream.values() for u in us) else None),
         "backbone_provenance": backbone,

@@ -8,7 +8,7 @@ paper section 5.1.2; ``rougeL_all``: Rouge-L for every task, the official score.
 8), then what the result tables note under their cells: ``tasks`` (training order), ``data_protocol``, ``derived``
 (tasks whose test split was held out from train), ``selection``, ``select_every_epochs``, ``attention_split`` (the
 model-selection protocol of the run's states), ``constant_final`` (tasks whose final-step predictions are one constant
-string), ``data_differs`` (tasks whose prepared data did not come from files identical to upstream) and
+string), ``backbone_dtype`` (the dtype the backbone's weights trained in), ``data_differs`` (tasks whose prepared data did not come from files identical to upstream) and
 ``metrics_file``. Task lists are ``;``-joined; a field the metrics file does not record is empty.
 
 A researcher loads every result with ``pd.read_csv("results/runs.csv")``; ``df[df.variant == "paper"]`` has one row
@@ -94,6 +94,7 @@ def _row(path: str, doc: dict, variant: str) -> dict:
         "derived": LIST_SEP.join(doc.get("derived") or []),
         **{f: protocol.get(f) for f in PROTOCOL_FIELDS},
         "constant_final": LIST_SEP.join(constant_final(doc)),
+        "backbone_dtype": (doc.get("dtypes") or {}).get("backbone"),
         "data_differs": None if doc.get("data_differs") is None else LIST_SEP.join(doc["data_differs"]),
         "metrics_file": str(path),
     })
@@ -120,7 +121,7 @@ def runs_frame(metrics_files, benchmarks=None):
         rows += [_row(str(path), doc, v) for v in VARIANTS]
     steps = max((int(c[7:]) for r in rows for c in r if c.startswith("AP_step")), default=0)
     columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *OFFICIAL_FORMULA_NAMES, *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
-               "data_protocol", "derived", *PROTOCOL_FIELDS, "constant_final", "data_differs", "metrics_file"]
+               "data_protocol", "derived", *PROTOCOL_FIELDS, "constant_final", "backbone_dtype", "data_differs", "metrics_file"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({name: "float64" for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES)})
 

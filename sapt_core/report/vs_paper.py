@@ -257,7 +257,8 @@ def context_of_runs(cells, benchmarks) -> Context:
         data_differs=None if recorded.empty else sorted({t for x in recorded for t in split_list(x)}),
         seeds=list(cells.seeds),
         paper_protocols=paper_protocols(benchmarks, [g.benchmark for g in cells.groups]),
-        protocol_of=protocol_of, differs_in=differs_in)
+        protocol_of=protocol_of, differs_in=differs_in,
+        dtypes=sorted(set(used["backbone_dtype"].dropna()) - {""}) if "backbone_dtype" in used else [])
 
 
 def context_of_scores(files: list[tuple[str, str]], benchmarks) -> Context:
