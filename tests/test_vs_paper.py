@@ -143,3 +143,27 @@ def test_vs_paper_of_a_table_without_published_numbers(tmp_path, benchmarks_path
     rc, prefix = _vs(tmp_path, "table4", ["--benchmarks", str(benchmarks_path)])
     assert rc == 2 and "--vs-paper: table4 has no published numbers" in capsys.readouterr().err
     assert not prefix.with_suffix(".md").exists()
+
+
+def test_result_tables_keep_the_paper_equations_and_switch_to_score_py(tmp_path, files):
+    args = ["--metrics", *files, "--methods", "o-lora", "--orders", "order3", "order4"]
+    prefix = tmp_path / "results/tables/table1"
+    assert main(["report-table", "--table", "table1", *args, "--out-prefix", str(prefix)]) == 0
+    md = prefix.with_suffix(".md").read_text()
+    # O-LoRA Long Sequence: BWT -5 by eq. 4, -2.5 by score.py (over T = 2)
+    assert "| -5.00" in md and "Formulas: F.Ra of paper eq. 2" in md and "--formulas official" in md
+    assert main(["report-table", "--table", "table1", *args, "--formulas", "official", "--out-prefix",
+                 str(prefix)]) == 0
+    md = prefix.with_suffix(".md").read_text()
+    assert "| -2.50" in md and "| -5.00" not in md and "Formulas: F.Ra of the official score.py" in md
+
+
+def test_the_workflow_formulas_key_reaches_the_result_tables(repo_root):
+    import yaml
+
+    from sapt_core.plan import ContinualPlan
+
+    cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    assert "--formulas" not in ContinualPlan(cfg, data_root="unused").table_args("table1")
+    cfg["formulas"] = "official"
+    assert "--formulas official" in ContinualPlan(cfg, data_root="unused").table_args("table1")

@@ -34,7 +34,9 @@ class ReportPlan:
         orders = [o for b in exp["benchmarks"] for o in self.config["orders"][b]]
         backbone = f"--backbone {exp['backbones'][0]}" if len(exp["backbones"]) == 1 else ""
         na = [f"{m}:{b}" for m in exp["methods"] for b in exp["benchmarks"] if not self.applies(m, b)]
+        formulas = self.config.get("formulas") or "paper"
         return ((f"--not-applicable {' '.join(na)} " if na else "") +
+                (f"--formulas {formulas} " if formulas != "paper" else "") +
                 f"--methods {' '.join(exp['methods'])} --orders {' '.join(orders)} "
                 f"--seeds {' '.join(map(str, self.seeds(exp)))} --benchmarks {self.config['benchmarks_file']} "
                 f"{backbone} {self.labels_arg(exp['methods'])}").rstrip()
