@@ -1,6 +1,6 @@
 """Which F.Ra / BWT formulas the paper's printed numbers were computed with (sapt_core.report.paper_formulas), read
 off the transcription (config/paper_results.yaml): under the paper's eqs. 2 and 4 every cell has F.Ra = -BWT; the
-official score.py divides BWT by T and takes each task's best earlier score (docs/official_code.md "Metrics")."""
+official score.py divides BWT by T and takes each task's best earlier score (docs/official_code.md section 5)."""
 
 from fractions import Fraction
 from pathlib import Path

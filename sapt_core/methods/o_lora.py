@@ -4,7 +4,7 @@ blocks are frozen, every block is summed with weight 1 at training and test time
     L = L_task + lambda_1 * sum_sites sum_{i<t} |A_i A_t^T|_1                     (O-LoRA's orthogonality loss)
 
 keeps the new block's A orthogonal to the earlier ones (lambda_2 = 0, as O-LoRA's scripts). lambda_1 follows the task's
-position in the chain as O-LoRA's long-sequence script (docs/official_code.md "Baselines"): ``orth_lambda`` from
+position in the chain as O-LoRA's long-sequence script (docs/official_code.md section 7): ``orth_lambda`` from
 task 2 on, ``orth_lambda_late`` from task ``orth_lambda_late_from`` on (0.5 for tasks 2-9, 5 for tasks 10-15; task
 1 has no earlier block, so its term is 0 whatever lambda). :meth:`OLora.orth_lambda_at` resolves it per step; the
 step's sidecar records the value it trained with (``history[-1].orth_lambda``).

@@ -1,7 +1,7 @@
 """Which F.Ra / BWT formulas the paper's printed numbers were computed with, read off the transcription itself.
 
 The paper defines F.Ra (eq. 2) and BWT (eq. 4) over the same T-1 tasks, so for every cell F.Ra = -BWT. The official
-score.py (docs/official_code.md "Metrics") computes F.Ra from each task's best earlier score (``F.Ra_history_max`` of
+score.py (docs/official_code.md section 5) computes F.Ra from each task's best earlier score (``F.Ra_history_max`` of
 :mod:`sapt_core.metrics`) and divides BWT by T (``BWT_over_T`` = (T-1)/T x the paper's BWT). The ratio F.Ra / (-BWT)
 of a printed cell tells them apart (T = 15):
 

@@ -4,7 +4,7 @@ One row per run (benchmark, order, backbone, method, seed) and metric variant (`
 paper section 5.1.2; ``rougeL_all``: Rouge-L for every task, the official score.py), from the run's ``metrics.json``
 (``sapt run-metrics``). Columns: the run keys, ``variant``, ``T`` (tasks in the chain), ``AP``, ``F.Ra``, ``FWT``,
 ``BWT`` (paper eqs. 1-4; empty where they do not apply), ``F.Ra_history_max``, ``BWT_over_T``,
-``FWT_constant_50.94`` (the official score.py's formulas, docs/official_code.md "Metrics"), ``AP_step1 .. AP_stepN`` (AP after each step, paper Figure
+``FWT_constant_50.94`` (the official score.py's formulas, docs/official_code.md section 5), ``AP_step1 .. AP_stepN`` (AP after each step, paper Figure
 8), then what the result tables note under their cells: ``tasks`` (training order), ``data_protocol``, ``derived``
 (tasks whose test split was held out from train), ``selection``, ``select_every_epochs``, ``attention_split`` (the
 model-selection protocol of the run's states), ``constant_final`` (tasks whose final-step predictions are one constant

@@ -196,7 +196,7 @@ def construction_note(c: Context, paper, table: str) -> str:
     elif c.data_differs:
         touched = "; ".join(f"{g.replace('_', ' ')} ({join(ts)})" for g, ts in c.differs_in.items() if ts)
         differs = (f"tasks {join(c.data_differs)}, which enter every cell of " + (touched or "no compared column")
-                   + " (upstream files missing or not identical; config/README.md 'Data')")
+                   + " (upstream files missing or not identical; config/README.md 'Data protocol of the published numbers')")
     else:
         differs = "none"
     ours_proto = "; ".join(f"{b}: {join(ps)}" for b, ps in c.protocol_of.items()) or join(c.data_protocols) \
