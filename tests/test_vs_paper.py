@@ -26,7 +26,8 @@ def _run(tmp_path, method, benchmark, order, seed, ap, bwt=None, T=2, protocol=N
     doc = {"run": {"benchmark": benchmark, "order": order, "backbone": "tiny-t5", "method": method, "seed": seed},
            "tasks": ["a", "b"], "metrics": vals, "metrics_rougeL_all": dict(vals), "derived": [],
            "data_protocol": "official", "protocol": protocol,
-           "dtypes": {"backbone": "float32", "trainable": ["float32"]}, "data_differs": ["b"] if method == "o-lora" else []}
+           "dtypes": {"backbone": "float32", "trainable": ["float32"]},
+           "data_differs": ["b"] if method == "o-lora" else []}
     p = tmp_path / f"results/runs/{benchmark}/{order}/tiny-t5/{method}/seed{seed}/metrics.json"
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(doc))
@@ -97,7 +98,8 @@ def test_table1_vs_paper(tmp_path, files):
                  "Long_Sequence: 1000 train instances per task and 500 test instances per class",
                  "model selection: ours none (the last epoch's state), the paper does not state one",
                  "data that differs from upstream: tasks b, which enter every cell of Long Sequence (b)",
-                 "backbone weights: ours float32", "bf16 autocast", "KL lambda on LLaMA SuperNI", "seeds: ours 2 (0, 1)"):
+                 "backbone weights: ours float32", "bf16 autocast", "KL lambda on LLaMA SuperNI",
+                 "seeds: ours 2 (0, 1)"):
         assert part in md, part
     # AP, F.Ra, BWT (no FWT: no single-task scores) of the 4 Long Sequence rows the paper has; SAPT-LoRA's 2 seeds:
     # AP within 2 sd, F.Ra / BWT outside; the other 9 from one seed

@@ -3,15 +3,13 @@
 The paper defines F.Ra (eq. 2) and BWT (eq. 4) over the same T-1 tasks, so for every cell F.Ra = -BWT. The official
 score.py (docs/official_code.md section 5) computes F.Ra from each task's best earlier score (``F.Ra_history_max`` of
 :mod:`sapt_core.metrics`) and divides BWT by T (``BWT_over_T`` = (T-1)/T x the paper's BWT). The ratio F.Ra / (-BWT)
-of a printed cell tells them apart (T = 15):
+of a printed cell tells them apart (T = 15; "monotone": every task's score only fell after it was learned, so its
+best earlier score is a_{t,t}):
 
-=====================  ===================  ===========================  =============================
-F.Ra \\ BWT             eq. 4 (T-1)          score.py (T)
-=====================  ===================  ===========================  =============================
-eq. 2                  exactly 1            exactly T/(T-1) = 15/14
-score.py history max   >= 1 (1 when every task's score only fell after it was learned: monotone forgetting)
-                       ...                  >= 15/14 (15/14 when monotone)
-=====================  ===================  ===========================  =============================
+* eq. 2 with eq. 4: exactly 1;
+* eq. 2 with score.py's BWT: exactly T/(T-1) = 15/14;
+* score.py's F.Ra with eq. 4: >= 1 (1 when monotone);
+* score.py's F.Ra and BWT: >= 15/14 (15/14 when monotone).
 
 :func:`cell_evidence` lists, for every published cell with both metrics, the interval the ratio can take given the
 printed 2-decimal rounding and which of the four formula pairs it is consistent with. :func:`established` decides

@@ -14,7 +14,8 @@ constant string for a task (the number measures a constant output, not the metho
 runs' model-selection policy differs from the other rows'. Under every table: the model-selection policy of its
 rows, the tasks whose data differs from upstream (when the runs record it), backbone(s), data protocol, seeds, metric
 variant, the F.Ra / BWT / FWT formulas (the paper's eqs. 2-4; ``formulas="official"``, ``sapt report-table
---formulas official``: the official score.py's, docs/official_code.md section 5), missing runs and the exact list of metrics files it was built from.
+--formulas official``: the official score.py's, docs/official_code.md section 5), missing runs and the exact list
+of metrics files it was built from.
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ One row per run (benchmark, order, backbone, method, seed) and metric variant (`
 paper section 5.1.2; ``rougeL_all``: Rouge-L for every task, the official score.py), from the run's ``metrics.json``
 (``sapt run-metrics``). Columns: the run keys, ``variant``, ``T`` (tasks in the chain), ``AP``, ``F.Ra``, ``FWT``,
 ``BWT`` (paper eqs. 1-4; empty where they do not apply), ``F.Ra_history_max``, ``BWT_over_T``,
-``FWT_constant_50.94`` (the official score.py's formulas, docs/official_code.md section 5), ``AP_step1 .. AP_stepN`` (AP after each step, paper Figure
-8), then what the result tables note under their cells: ``tasks`` (training order), ``data_protocol``, ``derived``
-(tasks whose test split was held out from train), ``selection``, ``select_every_epochs``, ``attention_split`` (the
-model-selection protocol of the run's states), ``constant_final`` (tasks whose final-step predictions are one constant
-string), ``backbone_dtype`` (the dtype the backbone's weights trained in), ``data_differs`` (tasks whose prepared data did not come from files identical to upstream) and
+``FWT_constant_50.94`` (the official score.py's formulas, docs/official_code.md section 5), ``AP_step1 ..
+AP_stepN`` (AP after each step, paper Figure 8), then what the result tables note under their cells: ``tasks``
+(training order), ``data_protocol``, ``derived`` (tasks whose test split was held out from train), ``selection``,
+``select_every_epochs``, ``attention_split`` (the model-selection protocol of the run's states), ``constant_final``
+(tasks whose final-step predictions are one constant string), ``backbone_dtype`` (the dtype the backbone's weights
+trained in), ``data_differs`` (tasks whose prepared data did not come from files identical to upstream) and
 ``metrics_file``. Task lists are ``;``-joined; a field the metrics file does not record is empty.
 
 A researcher loads every result with ``pd.read_csv("results/runs.csv")``; ``df[df.variant == "paper"]`` has one row
@@ -120,7 +121,8 @@ def runs_frame(metrics_files, benchmarks=None):
         seen[key] = str(path)
         rows += [_row(str(path), doc, v) for v in VARIANTS]
     steps = max((int(c[7:]) for r in rows for c in r if c.startswith("AP_step")), default=0)
-    columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *OFFICIAL_FORMULA_NAMES, *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
+    columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *OFFICIAL_FORMULA_NAMES,
+               *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
                "data_protocol", "derived", *PROTOCOL_FIELDS, "constant_final", "backbone_dtype", "data_differs", "metrics_file"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({name: "float64" for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES)})

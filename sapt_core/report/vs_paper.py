@@ -147,12 +147,12 @@ def paper_formula_stats(table: str, stats_by_formula: dict, paper):
     if not ours[keys].astype(str).equals(official[keys].astype(str)):  # pragma: no cover - same inputs, same order
         raise SaptError("vs paper: the paper and official cells differ in their rows")
     est, exceptions = cell_formulas(paper)
-    rows = []
+    out = ours.copy()
     for i, r in enumerate(ours.itertuples(index=False)):
         pair = exceptions.get((table, r.method, r.group), (est.fra, est.bwt))
-        formula = {"F.Ra": pair[0], "BWT": pair[1]}.get(r.metric, PAPER)
-        rows.append((official if formula == OFFICIAL else ours).iloc[i])
-    return ours.iloc[:0].__class__(rows, columns=ours.columns).astype(ours.dtypes.to_dict()) if rows else ours
+        if {"F.Ra": pair[0], "BWT": pair[1]}.get(r.metric, PAPER) == OFFICIAL:
+            out.iloc[i] = official.iloc[i]
+    return out
 
 
 def compare(ours, paper, inconsistent) -> tuple[list[str], dict]:
@@ -196,7 +196,8 @@ def construction_note(c: Context, paper, table: str) -> str:
     elif c.data_differs:
         touched = "; ".join(f"{g.replace('_', ' ')} ({join(ts)})" for g, ts in c.differs_in.items() if ts)
         differs = (f"tasks {join(c.data_differs)}, which enter every cell of " + (touched or "no compared column")
-                   + " (upstream files missing or not identical; config/README.md 'Data protocol of the published numbers')")
+                   + " (upstream files missing or not identical; config/README.md 'Data protocol of the published "
+                   "numbers')")
     else:
         differs = "none"
     ours_proto = "; ".join(f"{b}: {join(ps)}" for b, ps in c.protocol_of.items()) or join(c.data_protocols) \
