@@ -122,8 +122,8 @@ def runs_frame(metrics_files, benchmarks=None):
         rows += [_row(str(path), doc, v) for v in VARIANTS]
     steps = max((int(c[7:]) for r in rows for c in r if c.startswith("AP_step")), default=0)
     columns = [*RUN_KEYS, "variant", "T", *METRIC_NAMES, *OFFICIAL_FORMULA_NAMES,
-               *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks",
-               "data_protocol", "derived", *PROTOCOL_FIELDS, "constant_final", "backbone_dtype", "data_differs", "metrics_file"]
+               *(f"AP_step{k}" for k in range(1, steps + 1)), "tasks", "data_protocol", "derived", *PROTOCOL_FIELDS,
+               "constant_final", "backbone_dtype", "data_differs", "metrics_file"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({name: "float64" for name in (*METRIC_NAMES, *OFFICIAL_FORMULA_NAMES)})
 
