@@ -51,8 +51,9 @@ BACKBONE_RESOURCES = {
     for key in ("gpu", "mem_mb", "runtime", "cpus_per_task")
 }
 task_data_dir = per_job(lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed))
-# wildcard patterns: a task's data manifest, a run's directory and its step k, a single-task run
-TASK_MANIFEST = os.path.join(PLAN.data_dir("{benchmark}", "{task}", "{seed}"), "manifest.json")
+# a task's data manifest: a function, since the data protocol is chosen per benchmark (data.benchmark_protocol)
+task_manifest = per_job(lambda wc: os.path.join(PLAN.data_dir(wc.benchmark, wc.task, wc.seed), "manifest.json"))
+# wildcard patterns: a run's directory and its step k, a single-task run
 RUN = ("{benchmark}", "{order}", "{backbone}", "{method}", "{seed}")
 RUN_DIR = layout.run_dir(*RUN)
 STEP_DIR = layout.step_dir(*RUN, "{k}")

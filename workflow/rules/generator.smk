@@ -2,7 +2,7 @@ rule train_generator:
     """ARM generator B_ref of one task on the base backbone (App. C; shared by every order and method using it)."""
     input:
         backbone=backbone_input,
-        manifest=TASK_MANIFEST,
+        manifest=task_manifest,
     output:
         gen=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}"),
         sidecar=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}").replace(".safetensors",

@@ -4,7 +4,7 @@ rule single_task:
     test set (greedy decoding; accuracy or Rouge-L per the task's metric) in the same job."""
     input:
         backbone=backbone_input,
-        manifest=TASK_MANIFEST,
+        manifest=task_manifest,
     output:
         state=f"{SINGLE_DIR}/state/state.safetensors",
         sidecar=f"{SINGLE_DIR}/state/state.json",
