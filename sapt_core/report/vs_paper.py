@@ -43,6 +43,7 @@ class Context:
     paper_protocols: list[str] = field(default_factory=list)  # "<benchmark>: <sizes>" (paper section 5.1.1)
     protocol_of: dict = field(default_factory=dict)  # benchmark -> our data protocols
     differs_in: dict = field(default_factory=dict)  # column group -> our tasks in it whose data differs from upstream
+    derived_in: dict = field(default_factory=dict)  # column group -> our tasks in it whose test file is missing
     dtypes: list[str] = field(default_factory=list)  # backbone weight dtypes of our runs
     llama_kl: list[str] = field(default_factory=list)  # "<backbone> <benchmark>: <lambda>" of LLaMA rows
 
@@ -200,6 +201,10 @@ def construction_note(c: Context, paper, table: str) -> str:
                    "numbers')")
     else:
         differs = "none"
+    derived = "; ".join(f"{g.replace('_', ' ')} ({join(ts)})" for g, ts in c.derived_in.items() if ts)
+    if derived:
+        differs += (f"; test files missing from our data root (a test split held out from train, marked *) enter "
+                    f"every cell of {derived}")
     ours_proto = "; ".join(f"{b}: {join(ps)}" for b, ps in c.protocol_of.items()) or join(c.data_protocols) \
         or "unknown"
     theirs = "; ".join(f"{b}: {p}" for b, p in published.items())
@@ -245,10 +250,11 @@ def context_of_runs(cells, benchmarks) -> Context:
     used = cells.frame
     recorded = used["data_differs"].dropna()
     protocol_of = {b: sorted(set(g["data_protocol"].dropna()) - {""}) for b, g in used.groupby("benchmark", sort=False)}
-    differs_in = {}
+    differs_in, derived_in = {}, {}
     for r in used.itertuples(index=False):
-        ts = differs_in.setdefault(r.group, [])
-        ts += [t for t in split_list(r.data_differs) if t not in ts]
+        for out, tasks in ((differs_in, r.data_differs), (derived_in, r.derived)):
+            ts = out.setdefault(r.group, [])
+            ts += [t for t in split_list(tasks) if t not in ts]
     return Context(
         backbones=[b for b in cells.backbones if b is not None],
         n_tasks=sorted({int(t) for t in used["T"].dropna()}),
@@ -258,7 +264,7 @@ def context_of_runs(cells, benchmarks) -> Context:
         data_differs=None if recorded.empty else sorted({t for x in recorded for t in split_list(x)}),
         seeds=list(cells.seeds),
         paper_protocols=paper_protocols(benchmarks, [g.benchmark for g in cells.groups]),
-        protocol_of=protocol_of, differs_in=differs_in,
+        protocol_of=protocol_of, differs_in=differs_in, derived_in=derived_in,
         dtypes=sorted(set(used["backbone_dtype"].dropna()) - {""}) if "backbone_dtype" in used else [])
 
 
