@@ -184,11 +184,12 @@ def fetch(name: str, repo: str, hub_cache: str, *, progress: bool | None = None,
         dest = storage / "blobs" / blob
         fresh = not dest.is_file()
         if fresh:
+            url = hf_hub_url(repo, f, revision=info.sha)
             try:
-                download(hf_hub_url(repo, f, revision=info.sha), dest, progress=progress, desc=f"{name}: {f}",
-                         auth=auth, retries=retries, again=f"run snakemake again (rule fetch_backbone {name})")
+                download(url, dest, progress=progress, desc=f"{name}: {f}", auth=auth, retries=retries,
+                         again=f"run snakemake again (rule fetch_backbone {name})")
             except SaptError as e:
-                raise SaptError(f"backbone {name} ({repo}): {f}: {e}") from None
+                raise SaptError(f"backbone {name} ({repo}): {f}: {str(e).removeprefix(url + ': ')}") from None
             if not _verify(dest, kind, blob):
                 dest.unlink()
                 raise SaptError(f"backbone {name} ({repo}): {f} does not match the hub's {kind} {blob[:12]}...: "
