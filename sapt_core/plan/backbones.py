@@ -43,7 +43,12 @@ class BackbonePlan:
         ds = (self.backbone(name).get("resources") or {}).get("deepspeed")
         if ds:
             out.append(f"--deepspeed {ds}")
-        return " ".join(out)
+        return " ".join(out + self.checkpointing_args(name))
+
+    def checkpointing_args(self, name: str) -> list[str]:
+        """``--gradient-checkpointing`` for a backbone with ``gradient_checkpointing: true`` (activation
+        checkpointing of its layers in every training job: sapt_core/checkpointing.py)."""
+        return ["--gradient-checkpointing"] if self.backbone(name).get("gradient_checkpointing") else []
 
     def launcher(self, name: str) -> str:
         """Prefix of a training job's ``sapt`` command. A multi-GPU backbone (``resources.gpu`` > 1) starts one rank per
