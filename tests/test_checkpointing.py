@@ -12,8 +12,9 @@ from safetensors.torch import load_file
 
 from sapt_core.plan import ContinualPlan
 
-LOSS_TOL = 1e-5     # absolute, per logged optimizer step (measured on CPU: see the test's print)
-WEIGHT_TOL = 1e-5   # absolute, per element of the step state
+LOSS_TOL = 1e-5     # absolute, per logged optimizer step (measured on CPU: <= 4.8e-7; LLaMA 0.0)
+WEIGHT_TOL = 5e-5   # absolute, per element of the step state (measured: <= 6.5e-6, T5 SAPT-LoRA; Adam's first
+                    # steps divide by sqrt of tiny second moments, so float rounding in the recompute shows here)
 
 
 def test_switch_in_the_paper_config(repo_root):
