@@ -3,6 +3,7 @@ hub on 127.0.0.1 (tests/hub_server.py, ``HF_ENDPOINT``) into hub_cache, loaded f
 resumes on the next run; gated without token, unknown id and no network are one line before any model job; the
 token appears in no file the run wrote."""
 
+import json
 import os
 import shutil
 import socket
@@ -89,6 +90,10 @@ def test_cut_download_resumes_and_loads_offline(tiny_t5, tmp_path):
                          env={**env, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache),
                               "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"}, timeout=300)
     assert res.returncode == 0 and float(res.stdout.strip().splitlines()[-1]) == 0.0, res.stderr[-2000:]
+    # a complete snapshot in the cache does without the hub (a submitting host that lost its network)
+    again = _fetch({**env, "HF_ENDPOINT": f"http://127.0.0.1:{_closed_port()}"}, cache, tmp_path / "again.json")
+    assert again.returncode == 0 and "hub not reachable, using the complete snapshot" in again.stdout, again.stderr
+    assert json.loads((tmp_path / "again.json").read_text())["files"] == json.loads(out.read_text())["files"]
 
 
 # ---- through Snakemake: a hub backbone in a small workflow config ---------------------------------------------------

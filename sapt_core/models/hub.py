@@ -30,7 +30,10 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "spiece.model", "tokenizer.model", "vocab.json", "merges.txt", "chat_template.jinja")
 SAFETENSORS = ("*.safetensors", "model.safetensors.index.json")
 TORCH_BIN = ("pytorch_model*.bin", "pytorch_model.bin.index.json")
-MANIFEST = "hub.json"
+
+
+class HubUnreachable(SaptError):
+    """No answer from the hub (no network, closed port, timeout): a complete cached snapshot may still do."""
 
 
 def is_hub_id(path: str) -> bool:
@@ -96,7 +99,7 @@ def _hub_error(name: str, repo: str, e: Exception, token: str | None) -> SaptErr
         return SaptError(f"{where}: not in the hub cache and HF_HUB_OFFLINE is set on this host: unset it where "
                          f"snakemake runs, or fill hub_cache from a host with network")
     if isinstance(e, (httpx2.ConnectError, httpx2.TimeoutException, httpx2.NetworkError)):
-        return SaptError(f"{where}: cannot reach {_endpoint()} ({e.__class__.__name__}): run snakemake where the hub "
+        return HubUnreachable(f"{where}: cannot reach {_endpoint()} ({e.__class__.__name__}): run snakemake where the hub "
                          f"is reachable (rule fetch_backbone runs on the submitting host), or fill hub_cache there")
     return SaptError(f"{where}: {e.__class__.__name__} from {_endpoint()}: {str(e).strip().splitlines()[0]}")
 
@@ -156,20 +159,29 @@ def _cached_manifest(cache: Path, repo: str) -> dict | None:
 def fetch(name: str, repo: str, hub_cache: str, *, progress: bool | None = None, retries: int = 3,
           log=print) -> dict:
     """Fetch ``repo``'s files for backbone ``name`` into ``hub_cache``; the manifest (no credential in it)."""
-    from huggingface_hub import get_token, hf_hub_url
-
-    from sapt_core.data.download import download
-
     cache = cache_dir(hub_cache)
     storage = _storage(cache, repo)
     try:
         info = check_access(name, repo)
-    except SaptError as e:
+    except HubUnreachable:
         cached = _cached_manifest(cache, repo)
-        if cached is None or "cannot reach" not in str(e):
+        if cached is None:
             raise
         log(f"{name}: hub not reachable, using the complete snapshot {cached['commit']} in {cache}")
         return cached
+    (storage / ".sapt").mkdir(parents=True, exist_ok=True)
+    with open(storage / ".sapt" / "lock", "w") as lock:  # one fetch of a repository at a time (shared caches)
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_files(name, repo, cache, storage, info, progress, retries, log)
+
+
+def _fetch_files(name, repo, cache: Path, storage: Path, info, progress, retries, log) -> dict:
+    from huggingface_hub import get_token, hf_hub_url
+
+    from sapt_core.data.download import download
+
     token = get_token()
     auth = {"Authorization": f"Bearer {token}"} if token else None
     siblings = {s.rfilename: s for s in info.siblings or []}
@@ -178,7 +190,7 @@ def fetch(name: str, repo: str, hub_cache: str, *, progress: bool | None = None,
         raise SaptError(f"backbone {name} ({repo}): the repository has no config.json and weights "
                         f"(safetensors or pytorch_model.bin) at {REVISION}: not a transformers model")
     out = {"backbone": name, "repo": repo, "revision": REVISION, "commit": info.sha, "endpoint": _endpoint(),
-           "cache": str(cache.resolve() if cache.exists() else cache), "files": {}}
+           "cache": str(cache.resolve()), "files": {}}
     for f in files:
         blob, kind, size = _file_id(siblings[f])
         dest = storage / "blobs" / blob
@@ -204,9 +216,7 @@ def fetch(name: str, repo: str, hub_cache: str, *, progress: bool | None = None,
     (storage / "refs" / REVISION).write_text(info.sha, encoding="utf-8")
     from sapt_core.io import write_bytes
 
-    (storage / ".sapt").mkdir(exist_ok=True)
     write_bytes(storage / ".sapt" / f"{REVISION}.json", json.dumps(out, indent=1).encode())
-    out["cache"] = str(cache.resolve())
     return out
 
 
