@@ -75,6 +75,8 @@ def test_cut_download_resumes_and_loads_offline(tiny_t5, tmp_path):
         assert second.returncode == 0, second.stderr
         gets = [(p, r) for m, p, _, r in hub.requests if m == "GET" and p.endswith("/model.safetensors")]
         assert [r for _, r in gets] == [None, f"bytes={size // 3}-"]  # the second run asked only for the rest
+        print(f"\n[resume] run 1: rc={first.returncode} {err[0]}\n[resume] run 2: rc=0, GET model.safetensors with "
+              f"Range {gets[1][1]} (of {size} bytes); {second.stdout.strip().splitlines()[-1]}")
         assert not any(p.endswith(("pytorch_model.bin", "sapt_backbone.json")) for _, p, _, _ in hub.requests)
     snap = cache / "models--sapt-test--tiny-t5" / "snapshots" / COMMIT
     assert (snap / "model.safetensors").read_bytes() == (tiny_t5 / "model.safetensors").read_bytes()
@@ -162,7 +164,9 @@ def test_workflow_fetches_once_and_runs_offline_without_leaking_the_token(repo_r
     assert list((wd / "results").rglob("scores.json"))  # the single-task job of the demo ran and scored
     shown = res.stdout + res.stderr
     assert "HF_HUB_OFFLINE=1 HF_HUB_CACHE=results/hub  sapt train-step --method single-task" in shown
-    leaked = [str(p) for p in wd.rglob("*") if p.is_file() and not p.is_symlink() and
-              token.encode() in p.read_bytes()]
+    files = [p for p in wd.rglob("*") if p.is_file() and not p.is_symlink()]
+    leaked = [str(p) for p in files if token.encode() in p.read_bytes()]
+    print(f"[grep] token in {len(leaked)} of {len(files)} files under the workflow directory (results/, "
+          f".snakemake/, logs, hub cache); in Snakemake's output: {token in shown}")
     assert leaked == [] and token not in shown
     assert token not in "".join(transcript)
