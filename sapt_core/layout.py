@@ -38,6 +38,15 @@ def backbone_dir(backbone) -> str:
     return f"{RESULTS}/backbones/{backbone}"
 
 
+HUB_CACHE = f"{RESULTS}/hub"
+"""The default ``hub_cache``: where rule ``fetch_backbone`` puts hub backbones (the hub's cache layout)."""
+
+
+def hub_manifest(backbone) -> str:
+    """What rule ``fetch_backbone`` fetched of a hub backbone into ``hub_cache`` (:mod:`sapt_core.models.hub`)."""
+    return f"{backbone_dir(backbone)}/hub.json"
+
+
 # ---- continual runs --------------------------------------------------------------------------------------------------
 def run_dir(benchmark, order, backbone, method, seed) -> str:
     return f"{RESULTS}/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}"

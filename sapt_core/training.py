@@ -37,6 +37,7 @@ class TrainConfig:
     save_steps: int = 50              # in-job checkpoint interval (optimizer steps)
     logging_steps: int = 10
     deepspeed: str | None = None      # path to a DeepSpeed JSON config (cluster path)
+    gradient_checkpointing: bool = False  # recompute the backbone layers' activations in backward (checkpointing.py)
     max_source_len: int = 512
     max_target_len: int = 50
 
@@ -205,8 +206,8 @@ def train_config(method_cfg, args) -> TrainConfig:
                        warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
                        max_grad_norm=c.max_grad_norm if c.max_grad_norm is not None else 0.0, bf16=args.bf16,
                        seed=args.seed, save_steps=args.save_steps, logging_steps=args.logging_steps,
-                       deepspeed=args.deepspeed, max_source_len=c.max_source_len,
-                       max_target_len=c.max_target_len).validate()
+                       deepspeed=args.deepspeed, max_source_len=c.max_source_len, max_target_len=c.max_target_len,
+                       gradient_checkpointing=getattr(args, "gradient_checkpointing", False)).validate()
 
 
 def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
@@ -279,6 +280,10 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     workdir = Path(workdir)
     made = make_dirs(workdir)
     resumed_step = 0
+    if cfg.gradient_checkpointing:
+        from sapt_core import checkpointing
+
+        checkpointing.enable(model)
     try:
         trainer, resume = _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, param_groups,
                                    callbacks, extra_state)
@@ -293,6 +298,9 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         if err is None or err is e:
             raise
         raise OSError(err.errno, err.strerror, str(failed or err.filename)) from None
+    finally:
+        if cfg.gradient_checkpointing:
+            checkpointing.disable(model)
     seconds, steps = time.perf_counter() - t0, trainer.state.global_step - resumed_step
     cpu = time.process_time() - cpu0  # this process's CPU time (all threads): steadier on a shared machine
     peak = f", peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if torch.cuda.is_available() else ""

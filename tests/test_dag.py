@@ -71,6 +71,8 @@ def test_paper_grid_job_counts(repo_root, data_root):
         "train_generator": len(generators), "generate_pseudo": len(pseudo),
         "train_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs),
         "run_metrics": len(runs),
+        # each hub backbone of the grid fetched once, on the submitting host (local rule, sapt_core/models/hub.py)
+        "fetch_backbone": len({r[2] for r in runs}),
     }
     counts = _job_counts(repo_root, "--configfile", "config/paper.yaml", f"--config=data_root={data_root}")
     for rule, n in expected.items():

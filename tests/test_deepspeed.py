@@ -35,7 +35,7 @@ def test_multi_gpu_backbones_train_through_torchrun_with_their_zero_stage(paper_
     tiny = ContinualPlan(yaml.safe_load((repo_root / "config/config.yaml").read_text()), data_root="unused")
     assert (tiny.launcher("tiny-t5"), tiny.train_device_args("tiny-t5")) == ("", "--dtype float32")
     rule = (repo_root / "workflow/rules/continual.smk").read_text()
-    assert '"{params.launch} sapt train-step --method' in rule and "{params.device}" in rule
+    assert '{params.launch} sapt train-step --method' in rule and "{params.device}" in rule
 
 
 @pytest.mark.parametrize("stage", [2, 3])

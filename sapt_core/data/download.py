@@ -48,8 +48,10 @@ def _read_meta(meta: Path) -> dict:
         return {}
 
 
-def _open(url: str, have: int, meta: dict, timeout: float):
+def _open(url: str, have: int, meta: dict, timeout: float, auth: dict | None = None):
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    for k, v in (auth or {}).items():  # not sent on to a redirect's host (the hub's CDN links are signed)
+        req.add_unredirected_header(k, v)
     if have:
         req.add_header("Range", f"bytes={have}-")
         if meta.get("etag"):
@@ -58,8 +60,12 @@ def _open(url: str, have: int, meta: dict, timeout: float):
 
 
 def download(url: str, dest: str | os.PathLike, *, retries: int = 3, backoff: float = 2.0, timeout: float = 60.0,
-             progress: bool | None = None, desc: str | None = None) -> Path:
+             progress: bool | None = None, desc: str | None = None, auth: dict | None = None,
+             again: str = "run fetch-data again") -> Path:
     """Fetch ``url`` into ``dest`` (resuming ``dest.part``); returns ``dest``. One-line :class:`SaptError` on failure.
+
+    ``auth``: request headers that carry a credential (never written to the ``.part.json`` sidecar or a message);
+    ``again``: what the interrupted-download message tells the user to do.
 
     ``retries`` further attempts follow a broken transfer, each after ``backoff ** attempt`` seconds (at most 30).
     """
@@ -76,11 +82,11 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 3, backoff: fl
     while True:
         have = part.stat().st_size if part.exists() else 0
         try:
-            total = _transfer(url, part, have, meta, meta_path, timeout, progress, desc or dest.name)
+            total = _transfer(url, part, have, meta, meta_path, timeout, progress, desc or dest.name, auth)
         except _Interrupted as e:
             attempt += 1
             if attempt > retries:
-                raise SaptError(f"{url}: download interrupted ({e}); {part} kept, run fetch-data again to resume")
+                raise SaptError(f"{url}: download interrupted ({e}); {part} kept, {again} to resume")
             time.sleep(min(backoff ** attempt, 30.0))
             continue
         break
@@ -92,10 +98,11 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 3, backoff: fl
     return dest
 
 
-def _transfer(url, part: Path, have: int, meta: dict, meta_path: Path, timeout, progress, desc) -> int | None:
+def _transfer(url, part: Path, have: int, meta: dict, meta_path: Path, timeout, progress, desc,
+              auth=None) -> int | None:
     """One request: append to (or restart) ``part``. Returns the total size when the server announced one."""
     try:
-        resp = _open(url, have, meta, timeout)
+        resp = _open(url, have, meta, timeout, auth)
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # range past the end: the part is stale or already whole; start over
             part.unlink(missing_ok=True)

@@ -52,6 +52,8 @@ def resolve_device(device: str) -> str:
 
 def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") -> Backbone:
     """Load model + tokenizer with ``from_pretrained``. Errors are one line naming the backbone."""
+    import os
+
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -66,6 +68,11 @@ def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") 
         config = AutoConfig.from_pretrained(path_or_id)
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            cache = os.environ.get("HF_HUB_CACHE", "the hub cache")
+            raise SaptError(f"backbone {path_or_id!r}: not in {cache} and this job is offline (HF_HUB_OFFLINE=1): "
+                            f"rule fetch_backbone fills hub_cache on the submitting host; rerun snakemake there "
+                            f"({first})") from None
         raise SaptError(f"backbone {path_or_id!r}: cannot load its config ({first})") from None
     family = family_of(config)
     cls = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM

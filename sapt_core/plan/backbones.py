@@ -43,7 +43,12 @@ class BackbonePlan:
         ds = (self.backbone(name).get("resources") or {}).get("deepspeed")
         if ds:
             out.append(f"--deepspeed {ds}")
-        return " ".join(out)
+        return " ".join(out + self.checkpointing_args(name))
+
+    def checkpointing_args(self, name: str) -> list[str]:
+        """``--gradient-checkpointing`` for a backbone with ``gradient_checkpointing: true`` (activation
+        checkpointing of its layers in every training job: sapt_core/checkpointing.py)."""
+        return ["--gradient-checkpointing"] if self.backbone(name).get("gradient_checkpointing") else []
 
     def launcher(self, name: str) -> str:
         """Prefix of a training job's ``sapt`` command. A multi-GPU backbone (``resources.gpu`` > 1) starts one rank per
@@ -58,8 +63,44 @@ class BackbonePlan:
         return b["path"] if "path" in b else layout.backbone_dir(name)
 
     def backbone_input(self, name: str) -> list[str]:
-        """Tiny backbones are built by a rule; hub ids / local paths are not workflow inputs."""
-        return [layout.backbone_dir(name) + "/config.json"] if "tiny" in self.backbone(name) else []
+        """Tiny backbones are built by a rule, hub ids fetched by one (the manifest of rule fetch_backbone); local
+        paths are not workflow inputs."""
+        if "tiny" in self.backbone(name):
+            return [layout.backbone_dir(name) + "/config.json"]
+        return [layout.hub_manifest(name)] if self.is_hub(name) else []
+
+    def is_hub(self, name: str) -> bool:
+        """Whether the backbone loads by hub id (``org/name``), which rule fetch_backbone fetches into hub_cache."""
+        from sapt_core.models.hub import is_hub_id
+
+        memo = self.__dict__.setdefault("_is_hub", {})  # asked once per model job of the DAG
+        if name not in memo:
+            b = self.backbone(name)
+            memo[name] = "path" in b and is_hub_id(b["path"])
+        return memo[name]
+
+    def hub_cache(self) -> str:
+        """The shared cache of the hub backbones (config ``hub_cache``, default ``results/hub``)."""
+        return self.config.get("hub_cache") or layout.HUB_CACHE
+
+    def hub_repo(self, name: str) -> str:
+        if not self.is_hub(name):
+            raise SaptError(f"config backbones.{name}: not a hub backbone (path org/name)")
+        return self.backbone(name)["path"]
+
+    def check_hub_access(self, names: list[str]) -> None:
+        """One-line :class:`SaptError` for the first of these hub backbones the hub refuses or cannot be asked about
+        (what rule fetch_backbone would fail on), checked before any job runs (the workflow's ``onstart``)."""
+        from sapt_core.models.hub import preflight
+
+        for name in names:
+            preflight(name, self.hub_repo(name), self.hub_cache())
+
+    def hub_env(self, name: str) -> str:
+        """Environment prefix of a model job's command: offline from hub_cache for hub backbones, else empty."""
+        from sapt_core.models.hub import job_env
+
+        return job_env(self.hub_cache()) if self.is_hub(name) else ""
 
     def tiny_backbone_args(self, name: str) -> str:
         b = self.backbone(name)

@@ -23,6 +23,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False,
                    help="bf16 mixed precision (GPU backbones loaded in bf16)")
     g.add_argument("--deepspeed", default=None, help="DeepSpeed JSON config (cluster path)")
+    g.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=False,
+                   help="recompute the backbone layers' activations in the backward pass (less memory, ~1 more "
+                        "forward; config backbones.<name>.gradient_checkpointing)")
     g.add_argument("--save-steps", type=int, default=50, help="in-job checkpoint interval (optimizer steps)")
     g.add_argument("--logging-steps", type=int, default=10)
     g.add_argument("--workdir", default=None, help="in-job checkpoints (default: <out>.work); resumed if present")

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=s["batch_size"],
                       grad_accum=1, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
                       save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
-                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"]).validate()
+                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"],
+                      gradient_checkpointing=args.gradient_checkpointing).validate()
     bb = load_backbone(args.backbone, args.dtype, args.device)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     train_set = encode_rows(generator_rows(rows), bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len)

@@ -1,3 +1,7 @@
+localrules:
+    fetch_backbone,
+
+
 rule build_backbone:
     """Tiny backbone + tokenizer trained on the benchmark text, saved with save_pretrained (no model hub)."""
     input:
@@ -15,3 +19,29 @@ rule build_backbone:
     shell:
         "sapt build-backbone {params.args} --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--out $(dirname {output.config}) > {log} 2>&1"
+
+
+rule fetch_backbone:
+    """A hub backbone's config, tokenizer and weights, fetched once into hub_cache on the submitting host (a local
+    rule: compute nodes need no network); the token comes from HF_TOKEN or `hf auth login`, never from the command
+    line. Every model job of the backbone then reads the cache with HF_HUB_OFFLINE=1 (sapt_core/models/hub.py)."""
+    output:
+        manifest=layout.hub_manifest("{backbone}"),
+    params:
+        repo=per_job(lambda wc: PLAN.hub_repo(wc.backbone)),
+        cache=PLAN.hub_cache(),
+    log:
+        layout.log_file("fetch_backbone", "{backbone}"),
+    shell:
+        "sapt fetch-backbone --name {wildcards.backbone} --repo {params.repo} --hub-cache {params.cache} "
+        "--no-progress --out {output.manifest} > {log} 2>&1"
+
+
+onstart:
+    # Before any job starts or is submitted: every hub backbone this run has to fetch is reachable with the user's
+    # token, so a gated model without a token, an unknown id or no network is one line, not a failed GPU job later.
+    try:
+        PLAN.check_hub_access(sorted({j.wildcards.backbone for j in workflow.dag.needrun_jobs()
+                                      if j.rule.name == "fetch_backbone"}))
+    except SaptError as e:
+        sys.exit(f"error: {e}")

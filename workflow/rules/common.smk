@@ -46,6 +46,7 @@ def per_job(func):
 backbone_path = per_job(lambda wc: PLAN.backbone_path(wc.backbone))
 backbone_input = per_job(lambda wc: PLAN.backbone_input(wc.backbone))
 backbone_threads = per_job(lambda wc: PLAN.threads(wc.backbone))
+backbone_env = per_job(lambda wc: PLAN.hub_env(wc.backbone))  # hub backbones: offline, from hub_cache
 BACKBONE_RESOURCES = {
     key: per_job(lambda wc, attempt, key=key: PLAN.resources(wc.backbone, key, attempt))
     for key in ("gpu", "mem_mb", "runtime", "cpus_per_task")

@@ -14,6 +14,7 @@ rule train_step:
         predictions=f"{STEP_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
+        hub_env=backbone_env,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
         eval_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
         state_in=per_job(lambda wc, input: f"--state-in {os.path.dirname(input.state)}"
@@ -33,7 +34,7 @@ rule train_step:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "{params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
+        "{params.hub_env} {params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
         "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
         "--state-out $(dirname {output.state}) --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "

@@ -9,6 +9,7 @@ rule train_generator:
                                                                                                      ".json"),
     params:
         backbone=backbone_path,
+        hub_env=backbone_env,
         data_dir=task_data_dir,
         args=per_job(lambda wc: PLAN.generator_args(wc.pet)),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
@@ -21,7 +22,7 @@ rule train_generator:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "{params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
+        "{params.hub_env} {params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
         "{params.device} "
         "--seed {wildcards.seed} --no-progress --out {output.gen} > {log} 2>&1"
 
@@ -34,6 +35,7 @@ rule generate_pseudo:
         pseudo=layout.pseudo_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{source}", "{volume}", "{task}"),
     params:
         args=per_job(lambda wc, input: PLAN.pseudo_args(wc, input)),
+        hub_env=backbone_env,
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
@@ -43,5 +45,5 @@ rule generate_pseudo:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
+        "{params.hub_env} sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"

@@ -12,6 +12,7 @@ rule single_task:
         predictions=f"{SINGLE_DIR}/predictions.jsonl",
     params:
         backbone=backbone_path,
+        hub_env=backbone_env,
         data_dir=task_data_dir,
         hparams=per_job(lambda wc: PLAN.reference_args(wc.reference)),
         methods_file=config.get("methods_file", "config/methods.yaml"),
@@ -25,7 +26,7 @@ rule single_task:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "{params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
+        "{params.hub_env} {params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "
         "--seed {wildcards.seed} --no-progress --state-out $(dirname {output.state}) "
         "--eval-data-dirs {params.data_dir} --scores-out {output.scores} --predictions-out {output.predictions} "

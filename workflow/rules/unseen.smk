@@ -11,6 +11,7 @@ rule evaluate_unseen:
         scores=layout.unseen_scores_file("SuperNI", "{order}", "{backbone}", "{method}", "{seed}"),
     params:
         backbone=backbone_path,
+        hub_env=backbone_env,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
@@ -22,7 +23,7 @@ rule evaluate_unseen:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
+        "{params.hub_env} sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
         "{params.args} {params.device} --out {output.scores} > {log} 2>&1"
 
 
@@ -35,6 +36,7 @@ rule zero_shot_unseen:
         scores=layout.zero_shot_scores("SuperNI_unseen", "{backbone}", "{seed}"),
     params:
         backbone=backbone_path,
+        hub_env=backbone_env,
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
@@ -46,7 +48,7 @@ rule zero_shot_unseen:
     resources:
         **BACKBONE_RESOURCES,
     shell:
-        "sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} {params.device} "
+        "{params.hub_env} sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} {params.device} "
         "--out {output.scores} > {log} 2>&1"
 
 
