@@ -6,6 +6,10 @@ from sapt_core.data.upstream_manifest import DEFAULT_MANIFEST
 UPSTREAM_MANIFEST = config.get("upstream_manifest") or str(DEFAULT_MANIFEST)
 REDRAW_TEST = "--redraw-test" if config["data"].get("redraw_test") else ""
 
+# downloads run on the submitting host: cluster compute nodes often have no internet
+localrules:
+    fetch_data,
+
 
 rule fetch_data:
     """The upstream data at its pinned commits, every file verified by its git blob id, into the project-local data
