@@ -17,9 +17,9 @@ rule train_generator:
         "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: backbone_threads
+    threads: job_threads("train_generator")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("train_generator"),
     shell:
         "{params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
         "{params.device} "
@@ -34,14 +34,14 @@ rule generate_pseudo:
         pseudo=layout.pseudo_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{source}", "{volume}", "{task}"),
     params:
         args=per_job(lambda wc, input: PLAN.pseudo_args(wc, input)),
-        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
+        device=per_job(lambda wc: PLAN.job_device_args("generate_pseudo", wc)),
     log:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
         "results/benchmarks/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.tsv"
-    threads: backbone_threads
+    threads: job_threads("generate_pseudo")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("generate_pseudo"),
     shell:
         "sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"
