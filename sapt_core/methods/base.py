@@ -179,6 +179,11 @@ class Method:
         """Only AP is meaningful (MTL: retrained from scratch at every step), so F.Ra, FWT and BWT are not reported."""
         return False
 
+    def last_step_only(self) -> bool:
+        """Only the state after the last task is used: the method retrains from scratch on every task so far at each
+        step (MTL), so a run trains its step T alone, with no state T-1 (``sapt train-step --step T``)."""
+        return False
+
     def pet(self) -> str:
         """The PET type of the method's blocks (``lora`` | ``prompt``): its single-task reference and generator."""
         return getattr(self.cfg, "pet", "prompt")

@@ -29,13 +29,13 @@ rule train_step:
         layout.log_file("train_step", RUN_PARTS, "step{k}"),
     benchmark:
         layout.benchmark_file("train_step", RUN_PARTS, "step{k}")
-    threads: backbone_threads
+    threads: job_threads("train_step")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("train_step"),
     shell:
         "{params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
-        "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
+        "{params.hparams} {params.device} --seed {wildcards.seed} --step {wildcards.k} --no-progress "
         "--state-out $(dirname {output.state}) --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
         "--attention-out {output.attention} --predictions-out {output.predictions} > {log} 2>&1"
 
@@ -44,7 +44,8 @@ rule run_metrics:
     """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
     input:
         steps=per_job(lambda wc: [layout.step_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k) +
-                                  "/scores.json" for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)]),
+                                  "/scores.json" for k in PLAN.run_steps(wc.method, wc.backbone, wc.benchmark,
+                                                                         wc.order)]),
         single=per_job(lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order,
                                                            wc.seed)),
     output:
