@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 from sapt_core import layout
 from sapt_core.errors import SaptError
@@ -60,6 +61,12 @@ class JobPlan:
             out["state"] = layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1) + \
                 "/state.safetensors"
         return out
+
+    def state_in_args(self, wc, input) -> str:
+        """Where step k starts: ``--state-in`` state k-1, or (MTL, a fresh block on tasks 1..k) ``--step k``."""
+        if "state" in input.keys():
+            return f"--state-in {os.path.dirname(input.state)}"
+        return f"--step {wc.k}" if int(wc.k) > 1 else ""
 
     def run_steps(self, method, backbone, benchmark, order) -> list[int]:
         """The steps a run trains and scores: 1..T, or only T for a method whose earlier steps feed nothing

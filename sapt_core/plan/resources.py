@@ -58,7 +58,3 @@ class ResourcePlan:
         if "tiny" in self.backbone(wc.backbone):
             return 1
         return int(self.job_resource(rule, wc, "cpus_per_task"))
-
-    def job_device_args(self, rule: str, wc) -> str:
-        """``--dtype`` / ``--device`` of a job that loads the backbone in one process; empty for a ``cpu`` job."""
-        return "" if self.job_kind(rule, wc) == CPU else self.device_args(wc.backbone)

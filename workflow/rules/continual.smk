@@ -16,8 +16,7 @@ rule train_step:
         backbone=backbone_path,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
         eval_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
-        state_in=per_job(lambda wc, input: f"--state-in {os.path.dirname(input.state)}"
-                         if "state" in input.keys() else ""),
+        state_in=per_job(lambda wc, input: PLAN.state_in_args(wc, input)),
         pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
         replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
                        if input.replay else ""),
@@ -35,7 +34,7 @@ rule train_step:
     shell:
         "{params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
-        "{params.hparams} {params.device} --seed {wildcards.seed} --step {wildcards.k} --no-progress "
+        "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
         "--state-out $(dirname {output.state}) --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
         "--attention-out {output.attention} --predictions-out {output.predictions} > {log} 2>&1"
 

@@ -34,7 +34,7 @@ rule generate_pseudo:
         pseudo=layout.pseudo_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{source}", "{volume}", "{task}"),
     params:
         args=per_job(lambda wc, input: PLAN.pseudo_args(wc, input)),
-        device=per_job(lambda wc: PLAN.job_device_args("generate_pseudo", wc)),
+        device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
