@@ -38,8 +38,8 @@ CONFIGS = ("--configfile", ".test/config.yaml", "cluster.yaml")
 
 def _sh(*args, timeout=900, env=None):
     return subprocess.run(["bash", str(SLURM), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "SAPT_SLURM_PARTITION": PARTITION, "SAPT_SLURM_GPU_PARTITION": GPU_PARTITION,
-                               "SAPT_SLURM_GPUS": "2", **(env or {})})
+                          env={**os.environ, "SAPT_SLURM_PARTITION": PARTITION,
+                               "SAPT_SLURM_GPU_PARTITION": GPU_PARTITION, "SAPT_SLURM_GPUS": "2", **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +175,10 @@ def test_slurm_run_equals_local_run_and_failures_are_reported(slurm, repo_root, 
             for a in acct.values()] == [("train_step", "COMPLETED", GPU_PARTITION, 2, 2)], acct
     assert "torchrun --standalone --nnodes=1 --nproc-per-node=2 --no-python sapt train-step" in log
     assert json.loads((wd / gpu_run / "step1/scores.json").read_text())["tasks"]
-    train_log = (wd / "results/logs/train_step/Long_Sequence/order3/tiny-t5-2gpu/sapt-lora/seed0/step1.log")
-    assert re.search(r"^train: \d+ optimizer steps", train_log.read_text(), re.M), train_log.read_text()[-2000:]
+    text = (wd / "results/logs/train_step/Long_Sequence/order3/tiny-t5-2gpu/sapt-lora/seed0/step1.log").read_text()
+    assert len(re.findall(r"^train: \d+ optimizer steps", text, re.M)) == 2, text[-3000:]  # one line per rank
+    # data parallel, not two independent copies (the Trainer's warning when the ranks' process group goes unused)
+    assert "parallel_mode != ParallelMode.DISTRIBUTED" not in text, text[-3000:]
     (jid, a), = acct.items()
     print(f"[cluster] 2-GPU step job {jid}: {a['partition']} ReqTRES {a['reqtres']} AllocTRES {a['alloctres']}, "
           f"{t_gpu:.1f} s")
