@@ -176,7 +176,8 @@ class Method:
 
     # ---- plan time (no torch) ------------------------------------------------------------------------------------
     def ap_only(self) -> bool:
-        """Only AP is meaningful (MTL: retrained from scratch at every step), so F.Ra, FWT and BWT are not reported."""
+        """Only AP is meaningful (MTL: one model trained from scratch on tasks 1..T), so F.Ra, FWT and BWT are not
+        reported."""
         return False
 
     def last_step_only(self) -> bool:
