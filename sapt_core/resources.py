@@ -133,8 +133,10 @@ def summarize(args: argparse.Namespace) -> Summary:
                 del tail[:-20]
                 yield line
         summary = parse_dry_run(lines())
-    if proc.returncode != 0:
-        last = " | ".join(t.strip() for t in tail if t.strip())[-1500:]
+    if proc.returncode != 0:  # Snakemake's own message: its tail from the first line naming an error
+        lines = [t.strip() for t in tail if t.strip()]
+        first = next((i for i, t in enumerate(lines) if re.search(r"Exception|Error|error", t)), 0)
+        last = " | ".join(lines[first:])[-1500:]
         raise SaptError(f"snakemake dry run of {' '.join(args.targets)} failed (exit {proc.returncode}): {last}")
     return summary
 

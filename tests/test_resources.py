@@ -107,3 +107,13 @@ def test_sapt_resources_of_a_target(repo_root, data_root, tmp_path):
     assert rows["train_step", 4][1] == 3 * 4 * 30 / 60
     total = sum(h for _, h in rows.values())
     assert f"{total:,.1f} GPU-hours requested" in res.stdout
+
+
+def test_sapt_resources_of_an_unknown_target_is_one_error_line(repo_root, data_root):
+    res = subprocess.run([sys.executable, "-m", "sapt_core.cli", "resources", "no_such_table", "--configfile",
+                          ".test/config.yaml", "--config", f"data_root={data_root}"],
+                         cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and res.stdout == ""
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: snakemake dry run of no_such_table failed")
+    assert "No rule to produce no_such_table" in err and "SNAKEMAKE" not in err
