@@ -23,6 +23,7 @@ from sapt_core.errors import SaptError
 # a job record of Snakemake's dry run: "rule NAME:" / "localrule NAME:", then indented "key: value" lines
 _RECORD = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 _FIELD = re.compile(r"^\s+(wildcards|resources): (.*)$")
+_TOTAL = re.compile(r"^total\s+(\d+)\s*$")  # the last line of Snakemake's "Job stats" table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 class Summary:
     """Requests summed per (rule, backbone, GPUs per job): jobs and minutes (runtime) of the first attempt."""
     rows: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    stated_total: int | None = None  # the dry run's own job count ("Job stats"), to check the records against
 
     def add(self, rule: str, wildcards: dict, resources: dict) -> None:
         gpus = _int(resources.get("gpu", 0))
@@ -103,6 +105,9 @@ def parse_dry_run(lines) -> Summary:
         f = _FIELD.match(line) if rule is not None else None
         if f:
             fields[f.group(1)] = f.group(2)
+        t = _TOTAL.match(line)
+        if t:
+            summary.stated_total = int(t.group(1))
     flush()
     return summary
 
@@ -138,6 +143,9 @@ def summarize(args: argparse.Namespace) -> Summary:
         first = next((i for i, t in enumerate(lines) if re.search(r"Exception|Error|error", t)), 0)
         last = " | ".join(lines[first:])[-1500:]
         raise SaptError(f"snakemake dry run of {' '.join(args.targets)} failed (exit {proc.returncode}): {last}")
+    if summary.stated_total is not None and summary.stated_total != summary.jobs:
+        raise SaptError(f"snakemake dry run of {' '.join(args.targets)}: {summary.jobs} job records for "
+                        f"{summary.stated_total} jobs (does the profile set quiet? the records are what is summed)")
     return summary
 
 

@@ -72,7 +72,8 @@ localrule all_tables:
     jobid: 0
 """
     s = parse_dry_run(text.splitlines())
-    assert s.jobs == 5 and s.gpu_jobs() == 2
+    assert s.jobs == 5 and s.gpu_jobs() == 2 and s.stated_total is None
+    assert parse_dry_run(["Job stats:", "job  count", "train_step  2", "total  2", ""]).stated_total == 2
     assert s.gpu_hours == 2 * 4 * 480 / 60
     assert dict(s.rows)[("train_step", "t5-xl", 4)] == [2, 960]
     assert ("generate_pseudo", "t5-xl", 0) in s.rows and ("all_tables", "-", 0) in s.rows
