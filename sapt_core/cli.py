@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
     "config-docs": ("sapt_core.config_docs", "regenerate (--write) or check (--check) the key tables of config/README.md"),
     "warm": ("sapt_core.warm", "serve sapt commands from one pre-imported process (./run demo: each job starts as a fork)"),
+    "resources": ("sapt_core.resources", "jobs and GPU-hours a Snakemake target requests (from its dry run), by rule and backbone"),
     "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 

@@ -80,6 +80,22 @@ def test_seqlora_continues_one_block_and_mtl_starts_fresh_on_the_union(tiny_t5, 
     side = _tensors(mtl[2])[1]
     assert side["history"][-1]["n_replayed"] == 40 and side["history"][-1]["n_train"] == 20  # union of 3 x 20 rows
 
+    # an MTL run trains its step T alone (--step, no state T-1): the weights of the chain's step 3, the same tasks
+    alone = tmp_path / "mtl3-alone"
+    assert main(["train-step", "--method", "mtl", "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[2]),
+                 "--state-out", str(alone), *COMMON, "--step", "3", "--replay-data", *map(str, chain_dirs[:2])]) == 0
+    (t_alone, s_alone), t_chain = _tensors(alone), _tensors(mtl[2])[0]
+    assert (s_alone["step"], s_alone["tasks"], len(s_alone["history"])) == (3, TASKS, 1)
+    assert "state_in" not in s_alone["inputs"] and s_alone["history"][-1]["n_replayed"] == 40
+    assert t_alone.keys() == t_chain.keys() and all(torch.equal(t_alone[k], t_chain[k]) for k in t_chain)
+    # a method that continues step k-1's state cannot skip it; a --step that does not follow --state-in is refused
+    for method, extra in (("seq-lora", []), ("mtl", ["--state-in", str(mtl[0])])):
+        out = tmp_path / f"{method}-skip"
+        assert main(["train-step", "--method", method, "--backbone", str(tiny_t5), "--data-dir", str(chain_dirs[2]),
+                     "--state-out", str(out), *COMMON, "--step", "3", *extra,
+                     "--replay-data", *map(str, chain_dirs[:2])]) == 2
+        assert not out.exists()
+
 
 def test_replay_draws_exactly_the_configured_volume(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main

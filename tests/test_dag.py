@@ -39,7 +39,7 @@ def test_paper_grid_job_counts(repo_root, data_root):
             and b in (methods["methods"][m.split("~")[0]]["benchmarks"] or [b]) for s in cfg["seeds"]}
     pets = {"sapt": None, "sapt-selector": None, "single-block": None, "o-lora": "lora", "progprompt": "prompt",
             "l2p": "prompt", "lfpt5": "prompt", "epi": "prompt"}
-    single, generators, pseudo, data = set(), set(), set(), set()
+    single, generators, pseudo, data, mtl = set(), set(), set(), set(), set()
     for b, o, bb, m, s in runs:
         h = plan.hparams(m, bb, b, o)
         if "~" not in m:  # paper.yaml has no method_overrides: config/methods.yaml's values + the protocol's
@@ -48,6 +48,8 @@ def test_paper_grid_job_counts(repo_root, data_root):
                 {"attn_split": "train"} if "attn_split" in h else {})}  # paper.yaml: the paper's protocol
             assert h == resolve(methods, m, bb, b, o, family=cfg["backbones"][bb]["family"], overrides=protocol)
         pet = pets[h["component"]] or h["pet"]
+        if h["component"] == "single-block" and h["init"] == "fresh" and h["real_replay_volume"] >= 1:
+            mtl.add(m)
         # a_{0,t}: one job per distinct single-block recipe (the method's optimisation / evaluation keys, its PET
         # type and that type's size keys); MTL (a fresh block per step) has no FWT
         unused = ("prompt_len",) if pet == "lora" else ("lora_r", "lora_alpha", "lora_dropout")
@@ -69,7 +71,8 @@ def test_paper_grid_job_counts(repo_root, data_root):
     expected = {
         "prepare_data": len(data), "single_task": len(single),
         "train_generator": len(generators), "generate_pseudo": len(pseudo),
-        "train_step": sum(len(benches[r[0]]["orders"][r[1]]) for r in runs),
+        # MTL (a fresh block on tasks 1..T, AP only) trains its last step alone
+        "train_step": sum(1 if r[3] in mtl else len(benches[r[0]]["orders"][r[1]]) for r in runs),
         "run_metrics": len(runs),
         # each hub backbone of the grid fetched once, on the submitting host (local rule, sapt_core/models/hub.py)
         "fetch_backbone": len({r[2] for r in runs}),
@@ -79,7 +82,9 @@ def test_paper_grid_job_counts(repo_root, data_root):
         assert counts.get(rule) == n, (rule, counts.get(rule), n)
     # the grid: 9 methods x 2 benchmarks (+ EPI on Long Sequence only) x 2 orders x 3 seeds on T5-large (Table 1),
     # + 4 SAPT-LoRA ablations (Table 2), + 3 methods on the other sizes / LLaMA (Figures 4, 5, 7)
-    assert expected["train_step"] == len(runs) * 15
+    n_mtl = sum(r[3] in mtl for r in runs)
+    assert mtl == {"mtl"} and n_mtl == 12  # Table 1: 2 benchmarks x 2 orders x 3 seeds
+    assert expected["train_step"] == (len(runs) - n_mtl) * 15 + n_mtl
     seeds_orders = 2 * 2 * 3  # 2 benchmarks x 2 orders x 3 seeds
     assert len(runs) == ((9 + 4) * seeds_orders + 2 * 3 + 3 * 2 * seeds_orders + 3 * 2 * seeds_orders
                          + 21 * 2 * 3)  # T5-XL/XXL; LLaMA x2; Figure 6: 21 new variants x 2 SuperNI orders x 3 seeds

@@ -19,6 +19,10 @@ def test_ap_curves_average_orders_then_seeds():
     c = ap_curves(ms)["SuperNI"]["sapt-lora"]
     assert len(c) == 2  # two seeds
     assert np.allclose(c[0], [20, 30]) and np.allclose(c[1], [50, 60])
+    # MTL trains only its last step: AP after step T alone, no value before it (a point at t = T)
+    mtl = ap_curves([_metrics("SuperNI", o, "mtl", 0, [None, 70.0 + i]) for i, o in enumerate(("order1", "order2"))])
+    (curve,) = mtl["SuperNI"]["mtl"]
+    assert np.isnan(curve[0]) and curve[1] == 70.5
 
 
 def test_figure8_cli_writes_png_and_pdf(tmp_path):
@@ -26,6 +30,9 @@ def test_figure8_cli_writes_png_and_pdf(tmp_path):
     for i, (bench, order) in enumerate([("SuperNI", "order1"), ("Long_Sequence", "order3")]):
         p = tmp_path / f"m{i}.json"
         p.write_text(json.dumps(_metrics(bench, order, "sapt-lora", 0, [50.0, 40.0, 45.0])))
+        files.append(str(p))
+        p = tmp_path / f"mtl{i}.json"
+        p.write_text(json.dumps(_metrics(bench, order, "mtl", 0, [None, None, 60.0])))
         files.append(str(p))
     assert main(["report-figure", "--figure", "figure8", "--metrics", *files, "--out-prefix",
                  str(tmp_path / "figure8")]) == 0

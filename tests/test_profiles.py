@@ -27,12 +27,29 @@ def test_slurm_profile_settings(repo_root):
     assert "slurm_account" not in prof["default-resources"]  # the plugin validates accounts with sacctmgr: opt in
 
 
-def test_model_rules_scale_runtime_with_the_attempt(repo_root):
+def test_model_rules_request_per_job_and_run_in_the_gpu_partition(repo_root):
+    """The rules that load a model state ``resources: **job_resources("<rule>")`` (sapt_core.plan.resources: GPUs
+    per job, runtime x attempt) and are exactly the profile's set-resources rules (the GPU partition, one SITE
+    line); every other rule takes the default-resources (the CPU partition) and requests no GPU."""
+    from sapt_core.plan.resources import RULE_KINDS
+
+    text = (repo_root / "workflow/profiles/slurm/config.yaml").read_text()
+    prof = yaml.safe_load(text)
+    model_rules = set()
     for smk in (repo_root / "workflow/rules").glob("*.smk"):
-        text = smk.read_text()
-        for block in text.split("\nrule ")[1:]:
-            if 'PLAN.resources(wc.backbone, "gpu")' in block:
-                assert 'runtime=lambda wc, attempt: PLAN.resources(wc.backbone, "runtime", attempt)' in block, smk
+        for block in ("\n" + smk.read_text()).split("\nrule ")[1:]:
+            name = block.split(":")[0]
+            if "job_resources(" in block:
+                assert f'**job_resources("{name}")' in block and f'threads: job_threads("{name}")' in block, name
+                model_rules.add(name)
+            else:
+                assert "gpu" not in block, (smk.name, name)
+    assert model_rules == set(RULE_KINDS) | {"generate_pseudo"}
+    assert set(prof["set-resources"]) == model_rules
+    assert {r["slurm_partition"] for r in prof["set-resources"].values()} == {"gpu"}
+    assert prof["default-resources"]["slurm_partition"] == "cpu"
+    site = [line for line in text.splitlines() if "SITE" in line]
+    assert sum("slurm_partition" in line for line in site) == 2  # the CPU and the GPU partition: one line each
 
 
 def test_install_profile_honours_xdg_config_home(monkeypatch, tmp_path, repo_root):

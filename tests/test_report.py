@@ -173,6 +173,25 @@ def test_run_metrics_without_single(run_dir):
     assert m["metrics"]["AP"] == pytest.approx(70.0)
 
 
+def test_run_metrics_ap_only_reads_the_last_step_alone(run_dir, capsys):
+    """MTL (--ap-only): the run trains step T alone, so only step3/scores.json exists; AP is the mean of row 3."""
+    run, _ = run_dir
+    for k in (1, 2):
+        (run / f"step{k}" / "scores.json").unlink()
+    assert _run_metrics(run, None, ["--ap-only"]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["matrix"] == [[None] * 3, [None] * 3, A[2]] and m["matrix_rougeL"][2] == R[2]
+    p = m["metrics"]
+    assert (p["T"], p["AP"], p["AP_per_step"]) == (3, pytest.approx(70.0), [None, None, pytest.approx(70.0)])
+    assert m["metrics_rougeL_all"]["AP"] == pytest.approx(73.0)  # (70 + 58 + 91) / 3
+    assert {k for k, v in p.items() if v is not None} == {"T", "AP", "AP_per_step"}  # F.Ra, FWT, BWT: not applicable
+    assert sorted(m["sources"]) == ["single", "step3"] and m["ap_only"]
+    (run / "step3" / "scores.json").unlink()
+    (run / "metrics.json").unlink()
+    assert _run_metrics(run, None, ["--ap-only"]) == 2
+    assert "needs step3" in capsys.readouterr().err and not (run / "metrics.json").exists()
+
+
 def test_run_metrics_missing_step(run_dir, capsys):
     run, singles = run_dir
     (run / "step2" / "scores.json").unlink()

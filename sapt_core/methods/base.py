@@ -176,7 +176,13 @@ class Method:
 
     # ---- plan time (no torch) ------------------------------------------------------------------------------------
     def ap_only(self) -> bool:
-        """Only AP is meaningful (MTL: retrained from scratch at every step), so F.Ra, FWT and BWT are not reported."""
+        """Only AP is meaningful (MTL: one model trained from scratch on tasks 1..T), so F.Ra, FWT and BWT are not
+        reported."""
+        return False
+
+    def last_step_only(self) -> bool:
+        """Only the state after the last task is used: the method retrains from scratch on every task so far at each
+        step (MTL), so a run trains its step T alone, with no state T-1 (``sapt train-step --step T``)."""
         return False
 
     def pet(self) -> str:

@@ -56,6 +56,9 @@ class SingleBlock(Method):
     def ap_only(self) -> bool:
         return self.cfg.init == "fresh" and self.cfg.real_replay_volume >= 1
 
+    def last_step_only(self) -> bool:  # MTL: step T is a fresh block on tasks 1..T; steps 1..T-1 feed nothing
+        return self.ap_only()
+
     def needs(self, k: int) -> Needs:
         return Needs(replay=k - 1 if self.cfg.real_replay_volume > 0 else 0)
 

@@ -19,26 +19,29 @@ class BackbonePlan:
             raise SaptError(f"config backbones: no backbone named {name!r} (known: {known})") from None
 
     def resources(self, name: str, key: str, attempt: int = 1):
-        """Per-backbone job resources (config ``backbones.<name>.resources``); runtime grows with the attempt."""
+        """The backbone table's resources (config ``backbones.<name>.resources``); runtime grows with the attempt.
+        What a job of each rule requests from them: :mod:`sapt_core.plan.resources`."""
         r = {**DEFAULT_RESOURCES, **(self.backbone(name).get("resources") or {})}
         return r[key] * attempt if key == "runtime" else r[key]
 
-    def threads(self, name: str) -> int:
-        """Threads of a model job (Snakemake exports them as OMP_NUM_THREADS): 1 for tiny CPU backbones, whose jobs
-        are dominated by single-threaded start-up, so two run side by side on 2 cores; else ``cpus_per_task``."""
-        return 1 if "tiny" in self.backbone(name) else int(self.resources(name, "cpus_per_task"))
+    def device(self, name: str) -> str:
+        """Where the backbone's model runs: ``backbones.<name>.device``, by default ``cuda`` when its jobs request
+        GPUs (``resources.gpu`` > 0) and ``cpu`` otherwise. ``device: cpu`` with ``gpu: 2`` trains two ranks on the
+        CPU inside a 2-GPU allocation (the cluster test's fake GPUs, tests/cluster/config.yaml)."""
+        b = self.backbone(name)
+        return b.get("device") or ("cuda" if int(self.resources(name, "gpu")) > 0 else "cpu")
 
     def device_args(self, name: str) -> str:
         """``--dtype`` (config ``backbones.<name>.dtype``, default float32) and, for GPU backbones, ``--device cuda``
         (each torchrun rank takes cuda:LOCAL_RANK, :func:`sapt_core.models.backbone.resolve_device`)."""
         dtype = self.backbone(name).get("dtype", "float32")
-        return f"--dtype {dtype}" + (" --device cuda" if int(self.resources(name, "gpu")) > 0 else "")
+        return f"--dtype {dtype}" + (" --device cuda" if self.device(name) == "cuda" else "")
 
     def train_device_args(self, name: str) -> str:
         """Model args of a training job: :meth:`device_args`, ``--bf16`` mixed precision for bf16 GPU backbones and
         the backbone's DeepSpeed config (``resources.deepspeed``: config/deepspeed/zero{2,3}.json)."""
         out = [self.device_args(name)]
-        if int(self.resources(name, "gpu")) > 0 and self.backbone(name).get("dtype") == "bfloat16":
+        if self.device(name) == "cuda" and self.backbone(name).get("dtype") == "bfloat16":
             out.append("--bf16")
         ds = (self.backbone(name).get("resources") or {}).get("deepspeed")
         if ds:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 from sapt_core import layout
 from sapt_core.errors import SaptError
@@ -54,16 +55,29 @@ class JobPlan:
         tasks = self.order_tasks(wc.benchmark, wc.order)
         if not 1 <= k <= len(tasks):
             raise SaptError(f"step {k}: the {wc.order} chain has {len(tasks)} tasks")
-        needs = self.method(wc.method, wc.backbone, wc.benchmark, wc.order).needs(k)
+        method = self.method(wc.method, wc.backbone, wc.benchmark, wc.order)
+        needs = method.needs(k)
         out = {"backbone": self.backbone_input(wc.backbone),
                "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
                "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
                           for t in tasks[: needs.pseudo]],
                "replay": [self.data_dir(wc.benchmark, t, wc.seed) + "/manifest.json" for t in tasks[: needs.replay]]}
-        if k > 1:
+        if k > 1 and not method.last_step_only():  # MTL's step k starts from scratch: no state k-1
             out["state"] = layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1) + \
                 "/state.safetensors"
         return out
+
+    def state_in_args(self, wc, input) -> str:
+        """Where step k starts: ``--state-in`` state k-1, or (MTL, a fresh block on tasks 1..k) ``--step k``."""
+        if "state" in input.keys():
+            return f"--state-in {os.path.dirname(input.state)}"
+        return f"--step {wc.k}" if int(wc.k) > 1 else ""
+
+    def run_steps(self, method, backbone, benchmark, order) -> list[int]:
+        """The steps a run trains and scores: 1..T, or only T for a method whose earlier steps feed nothing
+        (MTL: tables and Figure 8 use its AP after the last task; README "Methods")."""
+        T = len(self.order_tasks(benchmark, order))
+        return [T] if self.method(method, backbone, benchmark, order).last_step_only() else list(range(1, T + 1))
 
     def eval_args(self, method=None, backbone=None, benchmark=None, order=None) -> str:
         """Decoding settings of an evaluation: the method's (for zero-shot: the ``single-task`` entry's)."""
@@ -78,7 +92,7 @@ class JobPlan:
         return self.hparams("single-task", backbone, None, None)
 
     def run_metrics_args(self, method, backbone, benchmark, order) -> str:
-        """MTL (a fresh block on the union of tasks at every step): only AP applies."""
+        """MTL (a fresh block on the union of tasks, trained once after the last task): only AP applies."""
         return "--ap-only" if self.method(method, backbone, benchmark, order).ap_only() else ""
 
     # ---- single-task runs a_{0,t} (FWT) -----------------------------------------------------------------------------

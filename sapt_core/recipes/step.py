@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods-file", default="config/methods.yaml", help="the methods file (default: %(default)s)")
     p.add_argument("--data-dir", required=True, help="prepared directory of task k")
     p.add_argument("--state-in", default=None, help="state of step k-1 (omit for the first task)")
+    p.add_argument("--step", type=int, default=None,
+                   help="k: the step trained (default: the --state-in step + 1, else 1). Without --state-in, k > 1 "
+                        "only for a method that retrains from scratch on tasks 1..k (MTL: its run trains step T alone)")
     p.add_argument("--state-out", required=True, help="state directory of step k")
     p.add_argument("--pseudo", nargs="*", default=[], help="pseudo-input JSONL files the method replays, in task order")
     p.add_argument("--replay-data", nargs="*", default=[],
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if prev_side:
         check_backbone(prev_side, backbone, f"--state-in {args.state_in}")
         method.check_continuation(prev_side, str(args.state_in))
-    k = prev_side.get("step", 0) + 1
+    k = _step(args, method, prev_side)
     needs = method.needs(k)
     for flag, given, want in (("--pseudo", args.pseudo, needs.pseudo), ("--replay-data", args.replay_data,
                                                                           needs.replay)):
@@ -154,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     losses = [h["loss"] for h in history if "loss" in h]
     sidecar = {
         "kind": "step_state", "method": args.method, "component": method.component, "step": k,
-        "tasks": prev_side.get("tasks", []) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
+        "tasks": _earlier_tasks(args, prev_side, k) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
         "seed": args.seed, "config": method.values(), "train": cfg.to_dict(),
         "protocol": {"selection": selection, "select_every_epochs": method.cfg.select_every_epochs,
                      "attention_split": getattr(method.cfg, "attn_split", None)},
@@ -188,6 +191,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"step {k} ({manifest['task']}): {args.method}, {len(rows)} rows + {len(extra)} replayed{note}, final loss "
           f"{sidecar['history'][-1]['final_train_loss']}")
     return 0
+
+
+def _step(args, method, prev_side: dict) -> int:
+    """Step k: one after ``--state-in``'s; without it ``--step`` (default 1), k > 1 only for a method whose step k
+    does not continue step k-1 (:meth:`~sapt_core.methods.base.Method.last_step_only`)."""
+    k = prev_side.get("step", 0) + 1 if args.state_in else (args.step or 1)
+    if args.step is not None and args.step != k:
+        raise SaptError(f"--step: {args.step} does not follow --state-in {args.state_in} (step {k - 1})")
+    if k > 1 and not args.state_in and not method.last_step_only():
+        raise SaptError(f"--state-in: step {k} of method {args.method!r} continues the state of step {k - 1}; give it")
+    return k
+
+
+def _earlier_tasks(args, prev_side: dict, k: int) -> list[str]:
+    """Tasks 1..k-1 of the state: ``--state-in``'s, or (a step trained from scratch on tasks 1..k) the tasks of
+    ``--replay-data``, which then holds every earlier task in order."""
+    if args.state_in or k == 1:
+        return list(prev_side.get("tasks", []))
+    from sapt_core.data import load_manifest
+
+    return [load_manifest(Path(d))["task"] for d in args.replay_data]
 
 
 def _score(args, provenance: dict, state_dir: Path, tasks, dec) -> None:

@@ -202,7 +202,7 @@ def result_cells(table: str, metrics_files: list[str], benchmarks, methods=None,
         notes.append(f"{MISSING}: no metrics file among the inputs for this cell.")
     if any_na:
         notes.append(f"{NOT_APPLICABLE}: not applicable (FWT without single-task scores; F.Ra and BWT with one task; "
-                     "MTL: only AP, it is retrained from scratch at every step; a method that does not apply to a "
+                     "MTL: only AP, one model trained from scratch on every task after the last; a method that does not apply to a "
                      "benchmark, e.g. EPI on SuperNI's generation tasks).")
     if constant:
         notes.append("‡ the number measures a constant output, not the method: in a run that went into the cell, "

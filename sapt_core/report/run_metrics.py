@@ -60,8 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True)
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--ap-only", action="store_true",
-                   help="MTL (the upper bound, a fresh model per step): only AP is meaningful; F.Ra, FWT, BWT are "
-                        "reported as not applicable (config/methods.yaml: MTL)")
+                   help="MTL (the upper bound, one fresh model on tasks 1..T): reads step T's scores only (the run "
+                        "trains no earlier step); AP is its one metric, F.Ra, FWT and BWT are reported as not "
+                        "applicable (config/methods.yaml: MTL)")
     p.add_argument("--out", required=True, metavar="METRICS_JSON",
                    help="metrics JSON (RUN/metrics.json); matrix.csv is written beside it")
 
@@ -146,8 +147,10 @@ def data_protocols(doc: dict) -> set[str]:
     return out
 
 
-def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None, run: dict) -> tuple[dict, str]:
-    """Read and check every input; return ``(metrics_json_dict, matrix_csv_text)``. Writes nothing."""
+def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None, run: dict,
+                      last_step_only: bool = False) -> tuple[dict, str]:
+    """Read and check every input; return ``(metrics_json_dict, matrix_csv_text)``. Writes nothing.
+    ``last_step_only``: the run has step T alone (MTL): row T of the matrix, AP only."""
     from sapt_core.io import sha256_file
     from sapt_core.metrics import cl_metrics
 
@@ -171,10 +174,11 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
     protocols: set[str] = set()
     sources: dict = {}
     backbone = None
-    for k in range(1, T + 1):
+    for k in ([T] if last_step_only else range(1, T + 1)):
         path = run_dir / f"step{k}" / "scores.json"
         if not path.is_file():
-            raise SaptError(f"{path}: scores of step {k} not found (run {run_dir} needs step1..step{T})")
+            need = f"step{T}" if last_step_only else f"step1..step{T}"
+            raise SaptError(f"{path}: scores of step {k} not found (run {run_dir} needs {need})")
         doc = _read_scores(path, f"scores of step {k}")
         state = doc.get("state")
         if isinstance(state, dict):
@@ -236,8 +240,8 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
         "matrix_rougeL": a_rl,
         "single": single,
         "single_rougeL": single_rl,
-        "metrics": cl_metrics(a, single),
-        "metrics_rougeL_all": cl_metrics(a_rl, single_rl),
+        "metrics": last_row_metrics(a) if last_step_only else cl_metrics(a, single),
+        "metrics_rougeL_all": last_row_metrics(a_rl) if last_step_only else cl_metrics(a_rl, single_rl),
         "derived": [t for t in tasks if t in derived],
         "data_protocol": next(iter(protocols)) if len(protocols) == 1 else None,
         "prediction_stats": stats if any(x is not None for row in stats for x in row) else None,
@@ -249,6 +253,19 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
         "sources": sources,
     }
     return result, matrix_csv(a, tasks)
+
+
+def last_row_metrics(a) -> dict:
+    """The metrics of a run scored after its last step only (MTL): ``T``, ``AP`` (the mean of row T, paper section
+    5.1.2) and ``AP_per_step`` with only its last entry; the keys of :func:`sapt_core.metrics.cl_metrics`, every
+    other one None (it needs the rows of the earlier steps)."""
+    from sapt_core.metrics import cl_metrics
+
+    T = len(a)
+    ap = float(sum(a[T - 1]) / T)
+    out = {key: None for key in cl_metrics([[0.0]])}
+    out.update(T=T, AP=ap, AP_per_step=[None] * (T - 1) + [ap])
+    return out
 
 
 def matrix_csv(a, tasks: list[str]) -> str:
@@ -269,11 +286,11 @@ def run(args: argparse.Namespace) -> int:
 
     run_info = {"benchmark": args.benchmark, "order": args.order, "backbone": args.backbone, "method": args.method,
                 "seed": args.seed}
-    result, csv_text = build_run_metrics(args.run_dir, list(args.tasks), args.single, run_info)
+    result, csv_text = build_run_metrics(args.run_dir, list(args.tasks), args.single, run_info,
+                                         last_step_only=args.ap_only)
     if args.ap_only:
-        for block in ("metrics", "metrics_rougeL_all"):
-            result[block] = {k: (v if k == "T" or k.startswith("AP") else None) for k, v in result[block].items()}
-        result["ap_only"] = "MTL: F.Ra, FWT and BWT do not apply to a model retrained from scratch at every step"
+        result["ap_only"] = ("MTL: one model trained from scratch on tasks 1..T after the last task; F.Ra, FWT and "
+                             "BWT do not apply and the earlier steps are not trained")
     out = Path(args.out)
     atomic_write_all({out.parent / "matrix.csv": csv_text, out: json_text(result)})  # both or neither
     m = result["metrics"]

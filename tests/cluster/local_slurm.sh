@@ -8,16 +8,26 @@
 #   tests/cluster/local_slurm.sh check   exit 0 when this machine can run it (root, apt-get or packages present)
 #   tests/cluster/local_slurm.sh status  exit 0 when a cluster started by `up` is running (all its daemons alive)
 #
-# Environment: SAPT_SLURM_DIR (state, logs, PID files; default /tmp/sapt-slurm), SAPT_SLURM_PARTITION (default
-# `local`), SAPT_SLURM_DB_PORT (MariaDB on 127.0.0.1, default 3307), SAPT_SLURM_PURGE=1 (down: also delete the state
-# dir and the config files `up` wrote). An existing /etc/slurm/slurm.conf that `up` did not write is never replaced.
+# The node declares SAPT_SLURM_GPUS (default 2) GPUs as a generic resource (GresTypes=gpu, gres.conf with
+# AutoDetect=off and one dummy device file each under the state dir): SLURM allocates and accounts them (sacct
+# AllocTRES gres/gpu=N) and sets CUDA_VISIBLE_DEVICES in a job that asks for them; no GPU is there, so a job meant
+# for it must run on the CPU. Two partitions on the one node: SAPT_SLURM_PARTITION (default `local`, the default
+# partition, for CPU-only jobs) and SAPT_SLURM_GPU_PARTITION (default `<partition>_gpu`).
+#
+# Environment: SAPT_SLURM_DIR (state, logs, PID files; default /tmp/sapt-slurm), SAPT_SLURM_PARTITION,
+# SAPT_SLURM_GPU_PARTITION, SAPT_SLURM_GPUS, SAPT_SLURM_DB_PORT (MariaDB on 127.0.0.1, default 3307),
+# SAPT_SLURM_PURGE=1 (down: also delete the state dir and the config files `up` wrote). An existing
+# /etc/slurm/slurm.conf that `up` did not write is never replaced.
 set -euo pipefail
 
 DIR=${SAPT_SLURM_DIR:-/tmp/sapt-slurm}
 PART=${SAPT_SLURM_PARTITION:-local}
+GPU_PART=${SAPT_SLURM_GPU_PARTITION:-${PART}_gpu}
+GPUS=${SAPT_SLURM_GPUS:-2}
 DB_PORT=${SAPT_SLURM_DB_PORT:-3307}
 CONF=/etc/slurm/slurm.conf
 DBD_CONF=/etc/slurm/slurmdbd.conf
+GRES_CONF=/etc/slurm/gres.conf
 MARK="# sapt local_slurm.sh"
 NODE=$(hostname -s)
 PKGS=(munge slurm-client slurmctld slurmd slurmdbd mariadb-server)
@@ -115,11 +125,24 @@ AccountingStoragePort=6819
 JobAcctGatherType=jobacct_gather/linux
 JobCompType=jobcomp/none
 AccountingStoreFlags=job_comment
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+AccountingStorageTRES=gres/gpu
+GresTypes=gpu
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:$GPUS State=UNKNOWN
 PartitionName=$PART Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+PartitionName=$GPU_PART Nodes=$NODE MaxTime=INFINITE State=UP
 CONF
-  cmp -s "$CONF.tmp" "$CONF" || CONF_CHANGED=1
+  # fake GPUs: slurmd wants one character device per GPU (it indexes CUDA_VISIBLE_DEVICES by them) and detects
+  # nothing (AutoDetect=off); each is a copy of /dev/null's device number (1,3)
+  mkdir -p "$DIR/dev"
+  local i
+  for ((i = 0; i < GPUS; i++)); do
+    [[ -c $DIR/dev/gpu$i ]] || { rm -f "$DIR/dev/gpu$i"; mknod -m 666 "$DIR/dev/gpu$i" c 1 3 || fail "mknod $DIR/dev/gpu$i"; }
+  done
+  { echo "$MARK: $GPUS fake GPUs (character devices numbered as /dev/null)"; echo "AutoDetect=off"
+    echo "NodeName=$NODE Name=gpu File=$DIR/dev/gpu[0-$((GPUS - 1))]"; } > "$GRES_CONF.tmp"
+  cmp -s "$CONF.tmp" "$CONF" && cmp -s "$GRES_CONF.tmp" "$GRES_CONF" || CONF_CHANGED=1
   mv "$CONF.tmp" "$CONF"
+  mv "$GRES_CONF.tmp" "$GRES_CONF"
   umask 077
   cat > "$DBD_CONF.tmp" <<CONF
 $MARK: accounting for the single-node test cluster
@@ -200,43 +223,48 @@ cmd_up() {
   start_daemon slurmdbd /usr/sbin/slurmdbd
   poll 60 "slurmdbd answer" sacctmgr -n list cluster
   sacctmgr -n -P list cluster format=cluster | grep -qx sapt || sacctmgr -i add cluster sapt >/dev/null
+  if ((CONF_CHANGED)) && ((RUNNING)); then  # e.g. another partition or GPU count: the node's GRES need a restart
+    say "slurm.conf / gres.conf changed: restarting slurmctld and slurmd"
+    stop_daemon slurmd
+    stop_daemon slurmctld
+  fi
   start_daemon slurmctld /usr/sbin/slurmctld
   poll 60 "slurmctld answer" sh -c 'scontrol ping | grep -q UP'
   start_daemon slurmd /usr/sbin/slurmd -N "$NODE"
-  if ((CONF_CHANGED)) && ((RUNNING)); then  # e.g. another partition name: running daemons re-read slurm.conf
-    say "slurm.conf changed: scontrol reconfigure"
-    scontrol reconfigure || fail "scontrol reconfigure"
-    poll 30 "partition $PART" sh -c "sinfo -h -p '$PART' -o %P | grep -q ."
-  fi
+  poll 30 "partition $GPU_PART" sh -c "sinfo -h -p '$GPU_PART' -o %P | grep -q ."
   local until=$((SECONDS + 60)) st
   while st=$(sinfo -h -n "$NODE" -o %t 2>/dev/null); [[ ! $st =~ ^(idle|mix|alloc) ]]; do
     [[ $st =~ ^(down|drain|drng) ]] && scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true
     ((SECONDS < until)) || fail "node $NODE is '$st', not idle"
     sleep 0.5
   done
-  # smoke test: one batch job through the scheduler and into accounting
+  # smoke test: one batch job through the scheduler (GPU partition, one fake GPU) and into accounting
   local jid
-  jid=$(cd /tmp && sbatch --parsable -p "$PART" -t 1 -o /dev/null --wrap true) || fail "sbatch"
+  jid=$(cd /tmp && sbatch --parsable -p "$GPU_PART" --gpus=1 -t 1 -o /dev/null --wrap true) || fail "sbatch"
   poll 60 "sacct COMPLETED for job $jid" sh -c "sacct -X -n -P -j $jid -o State | grep -qx COMPLETED"
-  say "up: partition $PART on $NODE ($(sinfo -h -n "$NODE" -o %c) CPUs), job $jid COMPLETED in accounting"
+  sacct -X -n -P -j "$jid" -o AllocTRES | grep -q 'gres/gpu=1' || fail "job $jid: no gres/gpu=1 in sacct AllocTRES"
+  say "up: partitions $PART, $GPU_PART on $NODE ($(sinfo -h -n "$NODE" -o %c) CPUs, $(sinfo -h -n "$NODE" -o %G)), job $jid COMPLETED with gres/gpu=1 in accounting"
+}
+
+# stop_daemon <name>: stop the daemon `up` recorded under <name> (TERM, then KILL after 30 s)
+stop_daemon() {
+  local name=$1 pid i
+  ours "$name" "$name" || { rm -f "$DIR/pids/$name"; return 0; }
+  pid=$(cat "$DIR/pids/$name")
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 60); do ours "$name" "$name" || break; sleep 0.5; done
+  if ours "$name" "$name"; then say "$name ($pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$DIR/pids/$name"
+  say "stopped $name ($pid)"
 }
 
 cmd_down() {
-  local name comm pid i
+  local name
   if ours slurmctld slurmctld; then timeout 10 scancel -u root >/dev/null 2>&1 || true; fi
-  for name in slurmd slurmctld slurmdbd mariadbd munged; do
-    comm=$name
-    ours "$name" "$comm" || { rm -f "$DIR/pids/$name"; continue; }
-    pid=$(cat "$DIR/pids/$name")
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 60); do ours "$name" "$comm" || break; sleep 0.5; done
-    if ours "$name" "$comm"; then say "$name ($pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-    rm -f "$DIR/pids/$name"
-    say "stopped $name ($pid)"
-  done
+  for name in slurmd slurmctld slurmdbd mariadbd munged; do stop_daemon "$name"; done
   if [[ ${SAPT_SLURM_PURGE:-0} == 1 ]]; then
     rm -rf "$DIR"
-    for f in "$CONF" "$DBD_CONF"; do grep -qs "^$MARK" "$f" && rm -f "$f"; done
+    for f in "$CONF" "$DBD_CONF" "$GRES_CONF"; do grep -qs "^$MARK" "$f" && rm -f "$f"; done
     say "removed $DIR and the configs written by up"
   fi
 }

@@ -42,15 +42,22 @@ def per_job(func):
     return func
 
 
-# the same per-backbone functions in every model rule: `threads: backbone_threads`, `resources: **BACKBONE_RESOURCES`
+# the per-backbone functions of the model rules; what each rule's jobs request (GPUs, CPUs, memory, runtime) is
+# sapt_core.plan.resources: `threads: job_threads("<rule>")`, `resources: **job_resources("<rule>")`
 backbone_path = per_job(lambda wc: PLAN.backbone_path(wc.backbone))
 backbone_input = per_job(lambda wc: PLAN.backbone_input(wc.backbone))
-backbone_threads = per_job(lambda wc: PLAN.threads(wc.backbone))
 backbone_env = per_job(lambda wc: PLAN.hub_env(wc.backbone))  # hub backbones: offline, from hub_cache
-BACKBONE_RESOURCES = {
-    key: per_job(lambda wc, attempt, key=key: PLAN.resources(wc.backbone, key, attempt))
-    for key in ("gpu", "mem_mb", "runtime", "cpus_per_task")
-}
+
+
+def job_threads(rule):
+    return per_job(lambda wc: PLAN.job_threads(rule, wc))
+
+
+def job_resources(rule):
+    return {key: per_job(lambda wc, attempt, key=key: PLAN.job_resource(rule, wc, key, attempt))
+            for key in plan.resources.RESOURCE_KEYS}
+
+
 task_data_dir = per_job(lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed))
 # a task's data manifest: a function, since the data protocol is chosen per benchmark (data.benchmark_protocol)
 task_manifest = per_job(lambda wc: os.path.join(PLAN.data_dir(wc.benchmark, wc.task, wc.seed), "manifest.json"))

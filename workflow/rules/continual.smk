@@ -17,8 +17,7 @@ rule train_step:
         hub_env=backbone_env,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
         eval_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
-        state_in=per_job(lambda wc, input: f"--state-in {os.path.dirname(input.state)}"
-                         if "state" in input.keys() else ""),
+        state_in=per_job(lambda wc, input: PLAN.state_in_args(wc, input)),
         pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
         replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
                        if input.replay else ""),
@@ -30,9 +29,9 @@ rule train_step:
         layout.log_file("train_step", RUN_PARTS, "step{k}"),
     benchmark:
         layout.benchmark_file("train_step", RUN_PARTS, "step{k}")
-    threads: backbone_threads
+    threads: job_threads("train_step")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("train_step"),
     shell:
         "{params.hub_env} {params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
@@ -45,7 +44,8 @@ rule run_metrics:
     """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
     input:
         steps=per_job(lambda wc: [layout.step_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k) +
-                                  "/scores.json" for k in range(1, len(PLAN.order_tasks(wc.benchmark, wc.order)) + 1)]),
+                                  "/scores.json" for k in PLAN.run_steps(wc.method, wc.backbone, wc.benchmark,
+                                                                         wc.order)]),
         single=per_job(lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order,
                                                            wc.seed)),
     output:

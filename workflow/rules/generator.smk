@@ -18,9 +18,9 @@ rule train_generator:
         "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
     benchmark:
         "results/benchmarks/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
-    threads: backbone_threads
+    threads: job_threads("train_generator")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("train_generator"),
     shell:
         "{params.hub_env} {params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
         "{params.device} "
@@ -41,9 +41,9 @@ rule generate_pseudo:
         "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
     benchmark:
         "results/benchmarks/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.tsv"
-    threads: backbone_threads
+    threads: job_threads("generate_pseudo")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("generate_pseudo"),
     shell:
         "{params.hub_env} sapt generate-pseudo {params.args} {params.device} --seed {wildcards.seed} --volume {wildcards.volume} "
         "--out {output.pseudo} > {log} 2>&1"

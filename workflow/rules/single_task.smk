@@ -22,9 +22,9 @@ rule single_task:
         layout.log_file("single_task", SINGLE_PARTS),
     benchmark:
         layout.benchmark_file("single_task", SINGLE_PARTS)
-    threads: backbone_threads
+    threads: job_threads("single_task")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("single_task"),
     shell:
         "{params.hub_env} {params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "

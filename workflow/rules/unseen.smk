@@ -19,9 +19,9 @@ rule evaluate_unseen:
         layout.log_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}"),
     benchmark:
         layout.benchmark_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}")
-    threads: backbone_threads
+    threads: job_threads("evaluate_unseen")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("evaluate_unseen"),
     shell:
         "{params.hub_env} sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
         "{params.args} {params.device} --out {output.scores} > {log} 2>&1"
@@ -44,9 +44,9 @@ rule zero_shot_unseen:
         "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
     benchmark:
         "results/benchmarks/zero_shot_unseen/{backbone}/seed{seed}.tsv"
-    threads: backbone_threads
+    threads: job_threads("zero_shot_unseen")
     resources:
-        **BACKBONE_RESOURCES,
+        **job_resources("zero_shot_unseen"),
     shell:
         "{params.hub_env} sapt evaluate --backbone {params.backbone} --data-dirs {params.data_dirs} {params.args} {params.device} "
         "--out {output.scores} > {log} 2>&1"
