@@ -25,8 +25,10 @@ class TrainConfig:
     lr: float = 3e-4
     epochs: float = 1.0
     max_steps: int = -1
-    batch_size: int = 8
+    batch_size: int = 8               # per device (rank)
     grad_accum: int = 1
+    global_batch: int | None = None   # examples per optimizer step over all ranks (None: not checked)
+    ranks: int = 1                    # data-parallel processes (torchrun's WORLD_SIZE)
     optimizer: str = "adamw"          # adamw (LoRA, Appendix C) | adafactor (prompts, Appendix C)
     lr_scheduler: str = "constant"    # constant | linear (decay to 0 after the warm-up)
     warmup_ratio: float = 0.0
@@ -53,6 +55,10 @@ class TrainConfig:
             bad("epochs", "a positive number (or max_steps > 0)")
         if self.optimizer not in OPTIMIZERS:
             bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.global_batch is not None and self.batch_size * self.grad_accum * self.ranks != self.global_batch:
+            raise SaptError(f"train global_batch: expected batch_size x grad_accum x ranks = {self.global_batch}, got "
+                            f"{self.batch_size} x {self.grad_accum} x {self.ranks} (WORLD_SIZE) = "
+                            f"{self.batch_size * self.grad_accum * self.ranks}; pass --global-batch to change it")
         if self.deepspeed and not Path(self.deepspeed).is_file():
             bad("deepspeed", "a DeepSpeed JSON config file")
         if self.deepspeed and self.optimizer == "adafactor":
@@ -118,11 +124,56 @@ def _trainer_class():
             else:  # peft model: adapter_model.safetensors + adapter_config.json
                 model.save_pretrained(output_dir, state_dict=state_dict)
 
+        def _save_optimizer_and_scheduler(self, output_dir):
+            """Under DeepSpeed the engine's checkpoint without the frozen backbone (``exclude_frozen_parameters``; the
+            Trainer passes it for peft models only): trainable tensors, optimizer partitions and the scheduler, which
+            is all a resume needs. The backbone is loaded from its own files on resume."""
+            if not self.is_deepspeed_enabled:
+                return super()._save_optimizer_and_scheduler(output_dir)
+            from accelerate.utils import DeepSpeedSchedulerWrapper
+
+            self.model_wrapped.save_checkpoint(output_dir, exclude_frozen_parameters=True)
+            if self.args.should_save and not isinstance(self.lr_scheduler, DeepSpeedSchedulerWrapper):
+                torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, "scheduler.pt"))
+
+        def train(self, *args, **kwargs):
+            """The Trainer's run; a DeepSpeed resume loads the module non-strictly (its checkpoint holds the trainable
+            tensors only, see :meth:`_save_optimizer_and_scheduler`)."""
+            import transformers.trainer as hf_trainer
+
+            load = hf_trainer.deepspeed_load_checkpoint
+            hf_trainer.deepspeed_load_checkpoint = lambda engine, path, load_module_strict=True: load(
+                engine, path, load_module_strict=False)
+            try:
+                return super().train(*args, **kwargs)
+            finally:
+                hf_trainer.deepspeed_load_checkpoint = load
+
         def _issue_warnings_after_load(self, load_result):
             if not hasattr(self.accelerator.unwrap_model(self.model), "own_state"):  # backbone keys are absent by design
                 super()._issue_warnings_after_load(load_result)
 
     return SaptTrainer
+
+
+def _device_args(model, cfg: TrainConfig) -> dict:
+    """TrainingArguments for a model on the CPU (torchrun ranks talk over gloo). Without DeepSpeed: ``use_cpu``, so a
+    torchrun launch becomes accelerate's multi-CPU data parallelism (DDP over gloo). With DeepSpeed: accelerate finds
+    no backend for CPU ranks by itself, counts one process and fills DeepSpeed's ``auto`` train_batch_size for one
+    rank, which DeepSpeed's batch check then refuses; so its process state is set up here over gloo (DeepSpeed's
+    ``init_distributed``) and the Trainer told to use it."""
+    if next(model.parameters()).device.type != "cpu":
+        return {}
+    if not cfg.deepspeed:
+        return {"use_cpu": True}
+    from accelerate import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"  # what TrainingArguments sets around its own PartialState
+    try:
+        PartialState(backend="gloo")
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
+    return {"accelerator_config": {"use_configured_state": True}}
 
 
 class BestSelector:
@@ -199,9 +250,14 @@ class BestSelector:
 
 def train_config(method_cfg, args) -> TrainConfig:
     """The training settings of one step: the method's optimisation keys and the command's run flags."""
+    from sapt_core.methods.base import grad_accum_for
+
     c = method_cfg
+    ranks = world_size()
+    accum = c.grad_accum if c.grad_accum is not None else grad_accum_for(c.global_batch, c.batch_size, ranks,
+                                                                          "--global-batch (WORLD_SIZE ranks)")
     return TrainConfig(lr=c.lr, epochs=c.epochs, max_steps=args.max_steps, batch_size=c.batch_size,
-                       grad_accum=c.grad_accum, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
+                       grad_accum=accum, global_batch=c.global_batch, ranks=ranks, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
                        warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
                        max_grad_norm=c.max_grad_norm if c.max_grad_norm is not None else 0.0, bf16=args.bf16,
                        seed=args.seed, save_steps=args.save_steps, logging_steps=args.logging_steps,
@@ -319,6 +375,7 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
+        **_device_args(model, cfg),
     )
     callbacks = list(callbacks or [])
     if extra_state:
@@ -339,9 +396,18 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
     return trainer, resume
 
 
+def world_size() -> int:
+    """Ranks of a torchrun/DeepSpeed launch (``WORLD_SIZE``; 1 for a plain process)."""
+    return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
 def is_main_process() -> bool:
     """Rank 0 of a torchrun/DeepSpeed launch (or a plain single process): the one that writes the step's outputs."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return rank() == 0
 
 
 @contextmanager

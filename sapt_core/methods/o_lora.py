@@ -19,7 +19,8 @@ class OLoraConfig(LoraKeys, TrainKeys):
     lr: float = key(1.0e-3, "learning rate (O-LoRA's scripts: 1e-3 constant)", POSITIVE)
     epochs: int = key(1, "epochs per task (O-LoRA's long-sequence script: 1)", POSITIVE)
     batch_size: int = key(8, "per-device batch size (O-LoRA's scripts: 8 per GPU)", POSITIVE)
-    grad_accum: int = key(8, "gradient accumulation: 8 x 8 = O-LoRA's 64 (8 per GPU x 8 GPUs) on one GPU", POSITIVE)
+    global_batch: int = key(64, "examples per optimizer step over all ranks (O-LoRA's 8 per GPU x 8 GPUs = 64)",
+                            POSITIVE)
     lora_dropout: float = key(0.1, "dropout on the LoRA input (O-LoRA: 0.1)", NON_NEGATIVE)
     orth_lambda: float = key(0.5, "lambda_1 of the orthogonality loss (O-LoRA's script: 0.5 for tasks 2-9)",
                              NON_NEGATIVE)

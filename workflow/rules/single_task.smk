@@ -13,7 +13,7 @@ rule single_task:
     params:
         backbone=backbone_path,
         data_dir=task_data_dir,
-        hparams=per_job(lambda wc: PLAN.reference_args(wc.reference)),
+        hparams=per_job(lambda wc: PLAN.reference_args(wc.reference, wc.backbone)),
         methods_file=config.get("methods_file", "config/methods.yaml"),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
