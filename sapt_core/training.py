@@ -277,14 +277,19 @@ def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
 
 
 FAULT_ENV = "SAPT_FAULT_KILL_AT_STEP"
+FAULT_RANK_ENV = "SAPT_FAULT_KILL_RANK"  # with FAULT_ENV: kill this rank only (a multi-rank job losing one process)
 
 
 def _fault_callback():
     """Fault injection for the preemption tests: ``SAPT_FAULT_KILL_AT_STEP=N`` SIGKILLs this process right after
-    optimizer step N (a hard kill: no handler, no cleanup, like a node failure or an OOM kill)."""
+    optimizer step N (a hard kill: no handler, no cleanup, like a node failure or an OOM kill); with
+    ``SAPT_FAULT_KILL_RANK=r`` only rank r dies (torchrun then stops the others)."""
     from transformers import TrainerCallback
 
     at = int(os.environ[FAULT_ENV])
+    only = os.environ.get(FAULT_RANK_ENV)
+    if only is not None and int(only) != rank():
+        return None
 
     class _Kill(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
@@ -345,7 +350,8 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         trainer.train(resume_from_checkpoint=resume)
     except BaseException as e:  # e.g. a full disk while saving a checkpoint: no partial checkpoint stays behind
         err = as_os_error(e, workdir) if not isinstance(e, SaptError) else None  # before space is freed again
-        failed = discard_partial(workdir, resumed_step, bool(extra_state), made) if is_main_process() else None
+        failed = discard_partial(workdir, resumed_step, bool(extra_state), made, world_size()) \
+            if is_main_process() else None
         if err is None or err is e:
             raise
         raise OSError(err.errno, err.strerror, str(failed or err.filename)) from None
@@ -380,13 +386,14 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
     callbacks = list(callbacks or [])
     if extra_state:
         callbacks.append(_extra_state_callback(extra_state))
-    if os.environ.get(FAULT_ENV):
-        callbacks.append(_fault_callback())
+    fault = _fault_callback() if os.environ.get(FAULT_ENV) else None
+    if fault is not None:
+        callbacks.append(fault)
     trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
                                callbacks=callbacks)
     trainer.extra_loss = extra_loss
     trainer.param_groups, trainer.train_config = (param_groups or None), cfg
-    resume = resumable_checkpoint(workdir, bool(extra_state), main_process=is_main_process())
+    resume = resumable_checkpoint(workdir, bool(extra_state), main_process=is_main_process(), ranks=world_size())
     if resume and extra_state:
         from sapt_core.io import read_json
 
