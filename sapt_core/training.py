@@ -99,8 +99,9 @@ def _trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
-            if self.extra_loss is not None:
-                extra = self.extra_loss(model, inputs, self.state.global_step)
+            if self.extra_loss is not None:  # on the module itself under DDP (DeepSpeed's engine forwards attributes)
+                inner = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+                extra = self.extra_loss(inner, inputs, self.state.global_step)
                 if extra is not None:
                     loss = loss + extra
             if not torch.isfinite(loss.detach()).all():
@@ -421,7 +422,15 @@ def is_main_process() -> bool:
 def gathered(model):
     """Full parameters on every rank while inside: ZeRO-3 leaves each rank a slice (``p.data`` empty elsewhere), so
     reading the trained state needs this collective gather (every rank must enter). A no-op without ZeRO-3."""
-    params = [p for p in model.parameters() if hasattr(p, "ds_id")]
+    with gathered_params(model.parameters()):
+        yield
+
+
+@contextmanager
+def gathered_params(params):
+    """:func:`gathered` for some parameters, e.g. those a loss reads outside a module's forward (where ZeRO-3's hooks
+    do not gather them). Collective: every rank enters. A no-op without ZeRO-3."""
+    params = [p for p in params if hasattr(p, "ds_id")]
     if not params:
         yield
         return

@@ -5,10 +5,10 @@ once; a rank SIGKILLed mid-step resumes from the newest complete checkpoint and 
 
 Tolerance: 1 rank sums the gradients of its micro-batches divided by the accumulation, 2 ranks all-reduce the
 per-rank gradients and average them: the same fp32 sums in another order, so the runs agree up to float rounding
-(~1e-7 relative per step; measured <= 1e-6 on these shapes). LOSS_TOL / WEIGHT_TOL allow 100x that; what a broken
-contract changes (both ranks reading the same pseudo batch, the KL weight or the global batch doubled) moves the
-losses by > 1e-3 (README "Running on a SLURM cluster"). LoRA dropout is 0: its masks come from each rank's own RNG
-stream, so with dropout the runs agree only in distribution.
+(~1e-7 relative per step; measured <= 1.2e-6 on these shapes). LOSS_TOL / WEIGHT_TOL allow ~10-100x that and stay
+far below what a broken contract changes: on the SAPT-LoRA step 2 run here, the KL weight doubled moves the loss log
+by 2.0e-2 and the weights by 1.0e-2, the global batch doubled by 2.0e-1 and 2.5e-2 (measured, 1 rank). LoRA dropout
+is 0: its masks come from each rank's own RNG stream, so with dropout the runs agree only in distribution.
 """
 
 import importlib.util
@@ -146,10 +146,11 @@ def test_one_rank_sigkilled_mid_step_resumes_to_the_uninterrupted_run(references
     work = Path(f"{out}.work")
     assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-4"] and not out.exists()
     ckpt = work / "checkpoint-4"
-    # only what a resume needs: no frozen backbone in DeepSpeed's module file (the tiny backbone's weights are larger
-    # than the whole checkpoint)
+    # only what a resume needs: no frozen backbone in DeepSpeed's module file (with it, the file outweighs the
+    # backbone's weights; without, it is about the trainable state: benchmarks/README.md "Checkpoint sizes")
     backbone = (Path(bb) / "model.safetensors").stat().st_size
-    assert sum(p.stat().st_size for p in ckpt.rglob("*") if p.is_file()) < backbone
+    [module] = ckpt.glob("global_step4/mp_rank_00_model_states.pt")
+    assert module.stat().st_size < backbone / 4, (module.stat().st_size, backbone)
     _ok(_step(bb, cb_dir, out, *extra, *ds, ranks=2))
     side = _log(out)["history"][-1]
     assert side["resumed_from_step"] == 4

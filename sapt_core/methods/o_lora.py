@@ -30,13 +30,17 @@ def orthogonality_loss(model):
     """sum_sites sum_{i<t} |A_i A_t^T|_1 over the LoRA sites of a multi-block model (lambda_2 = 0)."""
     import torch
 
+    from sapt_core.training import gathered_params
+
     total = None
-    for site in model.sites.values():
-        if site.prev_A.shape[0] == 0:
-            continue
-        gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
-        term = gram.abs().sum()
-        total = term if total is None else total + term
+    sites = [site for site in model.sites.values() if site.prev_A.shape[0]]
+    # read outside the module forward: under ZeRO-3 the A matrices are gathered here (the backward needs only the
+    # frozen prev_A, a buffer, so the gradient reaches the partitioned lora_A after the gather is released)
+    with gathered_params([site.lora_A for site in sites]):
+        for site in sites:
+            gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
+            term = gram.abs().sum()
+            total = term if total is None else total + term
     if total is None:
         return next(model.parameters()).new_zeros(())
     return total
