@@ -133,7 +133,22 @@ def _trainer_class():
                 return super()._save_optimizer_and_scheduler(output_dir)
             from accelerate.utils import DeepSpeedSchedulerWrapper
 
-            self.model_wrapped.save_checkpoint(output_dir, exclude_frozen_parameters=True)
+            engine = self.model_wrapped
+            # every name of a frozen parameter: DeepSpeed's exclusion walks named_parameters(), which names a tied
+            # weight once, so its aliases (T5's encoder/decoder embed_tokens, lm_head: 66 MB at T5-large) stayed
+            frozen = {n for n, p in engine.module.named_parameters(remove_duplicate=False) if not p.requires_grad}
+
+            def trainable_state(*args, **kwargs):
+                sd = type(engine).module_state_dict(engine, *args, **kwargs)
+                for n in frozen & set(sd):
+                    del sd[n]
+                return sd
+
+            engine.module_state_dict = trainable_state
+            try:
+                engine.save_checkpoint(output_dir, exclude_frozen_parameters=True)
+            finally:
+                del engine.module_state_dict
             if self.args.should_save and not isinstance(self.lr_scheduler, DeepSpeedSchedulerWrapper):
                 torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, "scheduler.pt"))
 
