@@ -172,12 +172,28 @@ def _trainer_class():
     return SaptTrainer
 
 
+def _single_process_launch() -> None:
+    """A DeepSpeed run started without torchrun (plain ``sapt train-step --deepspeed ...``): the environment of a
+    one-rank launch, so DeepSpeed does not go looking for an MPI launcher (``mpi4py``) to learn its rank."""
+    if "LOCAL_RANK" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as sock:  # a free port for the one-process rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+
+
 def _device_args(model, cfg: TrainConfig) -> dict:
     """TrainingArguments for a model on the CPU (torchrun ranks talk over gloo). Without DeepSpeed: ``use_cpu``, so a
     torchrun launch becomes accelerate's multi-CPU data parallelism (DDP over gloo). With DeepSpeed: accelerate finds
     no backend for CPU ranks by itself, counts one process and fills DeepSpeed's ``auto`` train_batch_size for one
     rank, which DeepSpeed's batch check then refuses; so its process state is set up here over gloo (DeepSpeed's
     ``init_distributed``) and the Trainer told to use it."""
+    if cfg.deepspeed:
+        _single_process_launch()
     if next(model.parameters()).device.type != "cpu":
         return {}
     if not cfg.deepspeed:
@@ -431,6 +447,18 @@ def rank() -> int:
 def is_main_process() -> bool:
     """Rank 0 of a torchrun/DeepSpeed launch (or a plain single process): the one that writes the step's outputs."""
     return rank() == 0
+
+
+def release_ranks() -> None:
+    """After the last collective of a multi-rank step (the state gathered): wait for every rank, then end the
+    process group on each, so the ranks that stop here exit cleanly while rank 0 writes the outputs (a rank leaving
+    with the group alive could abort in gloo's teardown, ``terminate called without an active exception``, and
+    torchrun would report the job failed). A no-op for one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 @contextmanager

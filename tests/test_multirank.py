@@ -228,3 +228,15 @@ def test_the_planner_refuses_a_global_batch_the_ranks_cannot_split(repo_root):
                                         r"backbones.t5-xl.resources.gpu\): global_batch 32 is not a multiple of "
                                         r"batch_size 8 x 3 rank\(s\) = 24"):
         ContinualPlan(cfg, data_root="unused").step_args("sapt-lora", "t5-xl", "Long_Sequence", "order3")
+
+
+@pytest.mark.slow
+@needs_deepspeed
+def test_deepspeed_without_torchrun_runs_as_one_rank(references, cb_dir):
+    """Plain ``sapt train-step --deepspeed ...`` (no launcher): one rank, not DeepSpeed's MPI discovery (mpi4py)."""
+    bb, extra, one, root = references("sapt-lora", "t5")
+    out = root / "no-launcher"
+    log = _ok(_step(bb, cb_dir, out, *extra, "--deepspeed", "config/deepspeed/zero2.json"))
+    assert "ZeRO stage 2, world size 1" in log and _log(out)["train"]["ranks"] == 1
+    dl, dw = _diff(one, out)
+    assert dl <= LOSS_TOL and dw <= WEIGHT_TOL, (dl, dw)
