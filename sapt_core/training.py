@@ -459,6 +459,9 @@ def release_ranks() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()  # rank 0's scoring loads a plain backbone, not a ZeRO-3-partitioned one
 
 
 @contextmanager

@@ -3,12 +3,15 @@ profile's launcher, sapt_core/plan/backbones.py), here with 2 CPU ranks over glo
 under DeepSpeed ZeRO-2/3 (and plain DDP) give the loss log and weights of 1 rank; the state and scores are written
 once; a rank SIGKILLed mid-step resumes from the newest complete checkpoint and ends as the uninterrupted run.
 
-Tolerance: 1 rank sums the gradients of its micro-batches divided by the accumulation, 2 ranks all-reduce the
-per-rank gradients and average them: the same fp32 sums in another order, so the runs agree up to float rounding
-(~1e-7 relative per step; measured <= 1.2e-6 on these shapes). LOSS_TOL / WEIGHT_TOL allow ~10-100x that and stay
-far below what a broken contract changes: on the SAPT-LoRA step 2 run here, the KL weight doubled moves the loss log
-by 2.0e-2 and the weights by 1.0e-2, the global batch doubled by 2.0e-1 and 2.5e-2 (measured, 1 rank). LoRA dropout
-is 0: its masks come from each rank's own RNG stream, so with dropout the runs agree only in distribution.
+Tolerance (against the plain 1-rank run): 1 rank sums the gradients of its micro-batches divided by the
+accumulation, 2 ranks all-reduce the per-rank gradients and average them, and ZeRO flattens and partitions them: the
+same fp32 sums in another order, so the runs agree up to float rounding, which AdamW's m / sqrt(v) amplifies for
+near-zero gradients. Measured: losses <= 9.5e-7 apart, weights <= 1.2e-6, except O-LoRA under ZeRO-3 on T5 at
+2.8e-5, the same on 1 and on 2 ZeRO-3 ranks (1 vs 2 ranks under ZeRO-3 agree exactly there): an engine rounding
+difference, not a rank one. LOSS_TOL 1e-4 and WEIGHT_TOL 1e-4 (1/30 of one AdamW step at lr 3e-3) stay far below
+what a broken contract changes: on the SAPT-LoRA step 2 run here, the KL weight doubled moves the loss log by 2.0e-2
+and the weights by 1.0e-2, the global batch doubled by 2.0e-1 and 2.5e-2 (measured, 1 rank). LoRA dropout is 0: its
+masks come from each rank's own RNG stream, so with dropout the runs agree only in distribution.
 """
 
 import importlib.util
@@ -25,7 +28,7 @@ from safetensors.torch import load_file
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LOSS_TOL = 1e-4   # absolute, per logged optimizer step
-WEIGHT_TOL = 1e-5  # absolute, per element of the step state
+WEIGHT_TOL = 1e-4  # absolute, per element of the step state
 needs_deepspeed = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
                                      reason="deepspeed is not installed (.ci/run installs it)")
 
