@@ -164,7 +164,7 @@ def main() -> int:
         cmd = sapt("train-step", "--method", "sapt-lora", "--backbone", str(bb), "--data-dir", str(data / t),
                    *(["--state-in", str(prev)] if prev else []), *(["--pseudo", *pseudo] if pseudo else []),
                    "--dtype", "bfloat16", "--device", "cpu", "--selection", "none", "--kl-lambda", "0.1",
-                   "--kl-start-step", "0", "--batch-size", str(args.batch), "--grad-accum", "1", "--max-steps", str(n),
+                   "--kl-start-step", "0", "--batch-size", str(args.batch), "--global-batch", str(args.batch), "--max-steps", str(n),
                    "--max-source-len", str(args.max_source_len), "--max-target-len", str(args.max_target_len),
                    "--save-steps", str(n), "--keep-workdir", "--logging-steps", "1", "--seed", str(args.seed),
                    "--no-progress", "--state-out", str(out), "--workdir", str(work / f"step{k}.work"))

@@ -44,8 +44,10 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[:160]}"
 
 
-def checkpoint_problem(ckpt: str | Path, need_extra: bool) -> str | None:
-    """Why a job cannot resume from ``ckpt`` (None: it is complete and every file of it loads)."""
+def checkpoint_problem(ckpt: str | Path, need_extra: bool, ranks: int = 1) -> str | None:
+    """Why a job of ``ranks`` processes cannot resume from ``ckpt`` (None: it is complete and every file of it
+    loads). A multi-rank checkpoint has an RNG file per rank and, under DeepSpeed, an optimizer partition per rank:
+    a rank killed while saving leaves its own missing."""
     import torch
     from safetensors.torch import load_file
 
@@ -59,8 +61,9 @@ def checkpoint_problem(ckpt: str | Path, need_extra: bool) -> str | None:
         return f"trainer_state.json unreadable ({_first_line(e)})"
     if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
         return "trainer_state.json holds no global_step"
+    deepspeed = (ckpt / "latest").is_file()  # DeepSpeed keeps model and optimizer state under the tag `latest` names
     weights = [ckpt / n for n in _WEIGHTS if (ckpt / n).is_file()]
-    if not weights:
+    if not weights and not deepspeed:  # ZeRO-3 writes no full weights file: its partitions are in the tag directory
         return f"no weights ({' or '.join(_WEIGHTS)})"
     for w in weights:
         try:
@@ -68,10 +71,18 @@ def checkpoint_problem(ckpt: str | Path, need_extra: bool) -> str | None:
         except Exception as e:  # safetensors raises its own error types
             return f"{w.name} unreadable ({_first_line(e)})"
     torch_files = sorted(ckpt.glob("rng_state*.pth"))
-    if (ckpt / "latest").is_file():  # DeepSpeed keeps its optimizer state under the tag `latest` names
+    if ranks > 1:
+        missing = [r for r in range(ranks) if not (ckpt / f"rng_state_{r}.pth").is_file()]
+        if missing:
+            return f"no rng_state_{missing[0]}.pth (rank {missing[0]} of {ranks})"
+    if deepspeed:
         tag = (ckpt / "latest").read_text(encoding="utf-8", errors="replace").strip()
         if not tag or not (ckpt / tag).is_dir():
             return f"DeepSpeed state {tag or '(empty tag)'} missing"
+        shards = {p.name for p in (ckpt / tag).glob("*optim_states.pt")}
+        missing = [r for r in range(ranks) if f"zero_pp_rank_{r}_mp_rank_00_optim_states.pt" not in shards]
+        if missing:
+            return f"DeepSpeed optimizer partition of rank {missing[0]} (of {ranks}) missing"
     else:
         for name in ("optimizer.pt", "scheduler.pt"):
             if not (ckpt / name).is_file():
@@ -108,11 +119,12 @@ def move_aside(ckpt: Path) -> Path:
     return dest
 
 
-def resumable_checkpoint(workdir: str | Path, need_extra: bool, main_process: bool = True) -> str | None:
+def resumable_checkpoint(workdir: str | Path, need_extra: bool, main_process: bool = True,
+                         ranks: int = 1) -> str | None:
     """The newest complete and valid checkpoint of ``workdir`` (None: start from step 0). Newer invalid ones are
     moved aside by the main process (every rank reaches the same verdict) and named on stderr, the job's log."""
     for ckpt in checkpoints(workdir):
-        problem = checkpoint_problem(ckpt, need_extra)
+        problem = checkpoint_problem(ckpt, need_extra, ranks)
         if problem is None:
             return str(ckpt)
         if main_process and ckpt.exists():
@@ -122,7 +134,8 @@ def resumable_checkpoint(workdir: str | Path, need_extra: bool, main_process: bo
     return None
 
 
-def discard_partial(workdir: Path, after_step: int, need_extra: bool, made: list[Path]) -> Path | None:
+def discard_partial(workdir: Path, after_step: int, need_extra: bool, made: list[Path],
+                    ranks: int = 1) -> Path | None:
     """After a failed run: remove the checkpoints newer than ``after_step`` (written by this run) that are not
     complete, and the work directories this run made (``made``) if that leaves them empty. Returns the newest
     checkpoint removed (the save that failed), if any."""
@@ -132,7 +145,7 @@ def discard_partial(workdir: Path, after_step: int, need_extra: bool, made: list
     for ckpt in checkpoints(workdir):
         if step_of(ckpt) <= after_step:
             break
-        if checkpoint_problem(ckpt, need_extra) is not None:
+        if checkpoint_problem(ckpt, need_extra, ranks) is not None:
             shutil.rmtree(ckpt, ignore_errors=True)
             removed = removed or ckpt
     remove_made_dirs(made)

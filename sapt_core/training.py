@@ -25,8 +25,10 @@ class TrainConfig:
     lr: float = 3e-4
     epochs: float = 1.0
     max_steps: int = -1
-    batch_size: int = 8
+    batch_size: int = 8               # per device (rank)
     grad_accum: int = 1
+    global_batch: int | None = None   # examples per optimizer step over all ranks (None: not checked)
+    ranks: int = 1                    # data-parallel processes (torchrun's WORLD_SIZE)
     optimizer: str = "adamw"          # adamw (LoRA, Appendix C) | adafactor (prompts, Appendix C)
     lr_scheduler: str = "constant"    # constant | linear (decay to 0 after the warm-up)
     warmup_ratio: float = 0.0
@@ -54,6 +56,10 @@ class TrainConfig:
             bad("epochs", "a positive number (or max_steps > 0)")
         if self.optimizer not in OPTIMIZERS:
             bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.global_batch is not None and self.batch_size * self.grad_accum * self.ranks != self.global_batch:
+            raise SaptError(f"train global_batch: expected batch_size x grad_accum x ranks = {self.global_batch}, got "
+                            f"{self.batch_size} x {self.grad_accum} x {self.ranks} (WORLD_SIZE) = "
+                            f"{self.batch_size * self.grad_accum * self.ranks}; pass --global-batch to change it")
         if self.deepspeed and not Path(self.deepspeed).is_file():
             bad("deepspeed", "a DeepSpeed JSON config file")
         if self.deepspeed and self.optimizer == "adafactor":
@@ -94,8 +100,9 @@ def _trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
-            if self.extra_loss is not None:
-                extra = self.extra_loss(model, inputs, self.state.global_step)
+            if self.extra_loss is not None:  # on the module itself under DDP (DeepSpeed's engine forwards attributes)
+                inner = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+                extra = self.extra_loss(inner, inputs, self.state.global_step)
                 if extra is not None:
                     loss = loss + extra
             if not torch.isfinite(loss.detach()).all():
@@ -119,11 +126,87 @@ def _trainer_class():
             else:  # peft model: adapter_model.safetensors + adapter_config.json
                 model.save_pretrained(output_dir, state_dict=state_dict)
 
+        def _save_optimizer_and_scheduler(self, output_dir):
+            """Under DeepSpeed the engine's checkpoint without the frozen backbone (``exclude_frozen_parameters``; the
+            Trainer passes it for peft models only): trainable tensors, optimizer partitions and the scheduler, which
+            is all a resume needs. The backbone is loaded from its own files on resume."""
+            if not self.is_deepspeed_enabled:
+                return super()._save_optimizer_and_scheduler(output_dir)
+            from accelerate.utils import DeepSpeedSchedulerWrapper
+
+            engine = self.model_wrapped
+            # every name of a frozen parameter: DeepSpeed's exclusion walks named_parameters(), which names a tied
+            # weight once, so its aliases (T5's encoder/decoder embed_tokens, lm_head: 66 MB at T5-large) stayed
+            frozen = {n for n, p in engine.module.named_parameters(remove_duplicate=False) if not p.requires_grad}
+
+            def trainable_state(*args, **kwargs):
+                sd = type(engine).module_state_dict(engine, *args, **kwargs)
+                for n in frozen & set(sd):
+                    del sd[n]
+                return sd
+
+            engine.module_state_dict = trainable_state
+            try:
+                engine.save_checkpoint(output_dir, exclude_frozen_parameters=True)
+            finally:
+                del engine.module_state_dict
+            if self.args.should_save and not isinstance(self.lr_scheduler, DeepSpeedSchedulerWrapper):
+                torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, "scheduler.pt"))
+
+        def train(self, *args, **kwargs):
+            """The Trainer's run; a DeepSpeed resume loads the module non-strictly (its checkpoint holds the trainable
+            tensors only, see :meth:`_save_optimizer_and_scheduler`)."""
+            import transformers.trainer as hf_trainer
+
+            load = hf_trainer.deepspeed_load_checkpoint
+            hf_trainer.deepspeed_load_checkpoint = lambda engine, path, load_module_strict=True: load(
+                engine, path, load_module_strict=False)
+            try:
+                return super().train(*args, **kwargs)
+            finally:
+                hf_trainer.deepspeed_load_checkpoint = load
+
         def _issue_warnings_after_load(self, load_result):
             if not hasattr(self.accelerator.unwrap_model(self.model), "own_state"):  # backbone keys are absent by design
                 super()._issue_warnings_after_load(load_result)
 
     return SaptTrainer
+
+
+def _single_process_launch() -> None:
+    """A DeepSpeed run started without torchrun (plain ``sapt train-step --deepspeed ...``): the environment of a
+    one-rank launch, so DeepSpeed does not go looking for an MPI launcher (``mpi4py``) to learn its rank."""
+    if "LOCAL_RANK" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as sock:  # a free port for the one-process rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+
+
+def _device_args(model, cfg: TrainConfig) -> dict:
+    """TrainingArguments for a model on the CPU (torchrun ranks talk over gloo). Without DeepSpeed: ``use_cpu``, so a
+    torchrun launch becomes accelerate's multi-CPU data parallelism (DDP over gloo). With DeepSpeed: accelerate finds
+    no backend for CPU ranks by itself, counts one process and fills DeepSpeed's ``auto`` train_batch_size for one
+    rank, which DeepSpeed's batch check then refuses; so its process state is set up here over gloo (DeepSpeed's
+    ``init_distributed``) and the Trainer told to use it."""
+    if cfg.deepspeed:
+        _single_process_launch()
+    if next(model.parameters()).device.type != "cpu":
+        return {}
+    if not cfg.deepspeed:
+        return {"use_cpu": True}
+    from accelerate import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"  # what TrainingArguments sets around its own PartialState
+    try:
+        PartialState(backend="gloo")
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
+    return {"accelerator_config": {"use_configured_state": True}}
 
 
 class BestSelector:
@@ -200,9 +283,14 @@ class BestSelector:
 
 def train_config(method_cfg, args) -> TrainConfig:
     """The training settings of one step: the method's optimisation keys and the command's run flags."""
+    from sapt_core.methods.base import grad_accum_for
+
     c = method_cfg
+    ranks = world_size()
+    accum = c.grad_accum if c.grad_accum is not None else grad_accum_for(c.global_batch, c.batch_size, ranks,
+                                                                          "--global-batch (WORLD_SIZE ranks)")
     return TrainConfig(lr=c.lr, epochs=c.epochs, max_steps=args.max_steps, batch_size=c.batch_size,
-                       grad_accum=c.grad_accum, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
+                       grad_accum=accum, global_batch=c.global_batch, ranks=ranks, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
                        warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
                        max_grad_norm=c.max_grad_norm if c.max_grad_norm is not None else 0.0, bf16=args.bf16,
                        seed=args.seed, save_steps=args.save_steps, logging_steps=args.logging_steps,
@@ -222,14 +310,19 @@ def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
 
 
 FAULT_ENV = "SAPT_FAULT_KILL_AT_STEP"
+FAULT_RANK_ENV = "SAPT_FAULT_KILL_RANK"  # with FAULT_ENV: kill this rank only (a multi-rank job losing one process)
 
 
 def _fault_callback():
     """Fault injection for the preemption tests: ``SAPT_FAULT_KILL_AT_STEP=N`` SIGKILLs this process right after
-    optimizer step N (a hard kill: no handler, no cleanup, like a node failure or an OOM kill)."""
+    optimizer step N (a hard kill: no handler, no cleanup, like a node failure or an OOM kill); with
+    ``SAPT_FAULT_KILL_RANK=r`` only rank r dies (torchrun then stops the others)."""
     from transformers import TrainerCallback
 
     at = int(os.environ[FAULT_ENV])
+    only = os.environ.get(FAULT_RANK_ENV)
+    if only is not None and int(only) != rank():
+        return None
 
     class _Kill(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
@@ -294,7 +387,8 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
         trainer.train(resume_from_checkpoint=resume)
     except BaseException as e:  # e.g. a full disk while saving a checkpoint: no partial checkpoint stays behind
         err = as_os_error(e, workdir) if not isinstance(e, SaptError) else None  # before space is freed again
-        failed = discard_partial(workdir, resumed_step, bool(extra_state), made) if is_main_process() else None
+        failed = discard_partial(workdir, resumed_step, bool(extra_state), made, world_size()) \
+            if is_main_process() else None
         if err is None or err is e:
             raise
         raise OSError(err.errno, err.strerror, str(failed or err.filename)) from None
@@ -327,17 +421,19 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
+        **_device_args(model, cfg),
     )
     callbacks = list(callbacks or [])
     if extra_state:
         callbacks.append(_extra_state_callback(extra_state))
-    if os.environ.get(FAULT_ENV):
-        callbacks.append(_fault_callback())
+    fault = _fault_callback() if os.environ.get(FAULT_ENV) else None
+    if fault is not None:
+        callbacks.append(fault)
     trainer = _trainer_class()(model=model, args=args, train_dataset=train_set, data_collator=collator,
                                callbacks=callbacks)
     trainer.extra_loss = extra_loss
     trainer.param_groups, trainer.train_config = (param_groups or None), cfg
-    resume = resumable_checkpoint(workdir, bool(extra_state), main_process=is_main_process())
+    resume = resumable_checkpoint(workdir, bool(extra_state), main_process=is_main_process(), ranks=world_size())
     if resume and extra_state:
         from sapt_core.io import read_json
 
@@ -347,16 +443,48 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
     return trainer, resume
 
 
+def world_size() -> int:
+    """Ranks of a torchrun/DeepSpeed launch (``WORLD_SIZE``; 1 for a plain process)."""
+    return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
 def is_main_process() -> bool:
     """Rank 0 of a torchrun/DeepSpeed launch (or a plain single process): the one that writes the step's outputs."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return rank() == 0
+
+
+def release_ranks() -> None:
+    """After the last collective of a multi-rank step (the state gathered): wait for every rank, then end the
+    process group on each, so the ranks that stop here exit cleanly while rank 0 writes the outputs (a rank leaving
+    with the group alive could abort in gloo's teardown, ``terminate called without an active exception``, and
+    torchrun would report the job failed). A no-op for one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()  # rank 0's scoring loads a plain backbone, not a ZeRO-3-partitioned one
 
 
 @contextmanager
 def gathered(model):
     """Full parameters on every rank while inside: ZeRO-3 leaves each rank a slice (``p.data`` empty elsewhere), so
     reading the trained state needs this collective gather (every rank must enter). A no-op without ZeRO-3."""
-    params = [p for p in model.parameters() if hasattr(p, "ds_id")]
+    with gathered_params(model.parameters()):
+        yield
+
+
+@contextmanager
+def gathered_params(params):
+    """:func:`gathered` for some parameters, e.g. those a loss reads outside a module's forward (where ZeRO-3's hooks
+    do not gather them). Collective: every rank enters. A no-op without ZeRO-3."""
+    params = [p for p in params if hasattr(p, "ds_id")]
     if not params:
         yield
         return

@@ -15,7 +15,7 @@ from sapt_core.methods.single_block import replay_sample
 from sapt_core.methods_file import load_methods, resolve
 
 TASKS = ["agnews", "boolq", "sst2"]
-COMMON = ["--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
+COMMON = ["--seed", "0", "--batch-size", "8", "--global-batch", "8", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
           "--no-progress"]
 
 

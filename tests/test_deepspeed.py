@@ -69,7 +69,7 @@ def test_torchrun_rank_takes_its_own_gpu(monkeypatch):
 
 def _train_step(tiny_t5, cb_dir, out, *extra, env=None):
     args = ["--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(cb_dir), "--seed", "0",
-            "--lr", "3e-3", "--batch-size", "4", "--grad-accum", "2", "--max-steps", "6", "--logging-steps", "1",
+            "--lr", "3e-3", "--batch-size", "4", "--global-batch", "8", "--max-steps", "6", "--logging-steps", "1",
             "--max-source-len", "64", "--no-progress", "--state-out", str(out), *extra]
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     res = subprocess.run([sys.executable, "-m", "sapt_core", "train-step", *args], capture_output=True, text=True,
@@ -81,7 +81,11 @@ def _train_step(tiny_t5, cb_dir, out, *extra, env=None):
 # single-process DeepSpeed on the CPU: torch.distributed over gloo, rank 0 of 1
 DS_ENV = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29517", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
 LOSS_TOL = 1e-4     # absolute, per logged optimizer step (measured: <= 1e-6)
-WEIGHT_TOL = 1e-5   # absolute, per tensor element of the step state (measured: <= 1e-7)
+# absolute, per tensor element of the step state. Measured (deepspeed 0.19.8, torch 2.13 CPU): ZeRO-2 2.4e-7; ZeRO-3
+# 2.2e-5 on one LoRA A element: ZeRO-3's flat fp32 partitions sum the gradients in another order and AdamW's
+# m / sqrt(v) amplifies that rounding for near-zero gradients; 1e-4 is 1/30 of one AdamW step at lr 3e-3 (the same
+# tolerance as tests/test_multirank.py, which gives what a real error moves: >= 1e-2)
+WEIGHT_TOL = 1e-4
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ import pytest
 from sapt_core.cli import main
 from wf_helpers import _copy_workflow, _snakemake
 
-FAST = ["--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--max-source-len", "64", "--no-progress"]
+FAST = ["--seed", "0", "--batch-size", "8", "--global-batch", "8", "--max-source-len", "64", "--no-progress"]
 
 
 def snapshot(root: Path) -> dict:

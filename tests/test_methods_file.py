@@ -43,7 +43,7 @@ def test_sapt_lora_t5_large_superni(methods):
     r = resolve(methods, "sapt-lora", "t5-large", "SuperNI", "order1")
     assert r["pet"] == "lora" and r["family"] == "t5" and r["size"] == "large" and r["component"] == "sapt"
     assert r["lr"] == 3e-4 and r["lora_r"] == 4 and r["kl_lambda"] == 0.5 and r["d_p"] == 100
-    assert (r["epochs"], r["batch_size"], r["grad_accum"]) == (100, 8, 4)  # code: 8 x 4 = 32 on 1 GPU
+    assert (r["epochs"], r["batch_size"], r["global_batch"]) == (100, 8, 32)  # code: 8 x 4 = 32 on 1 GPU
     assert (r["lora_alpha"], r["lora_dropout"], r["temperature"], r["optimizer"]) == (32, 0.0, "sqrt_d", "adamw")
     assert (r["max_source_len"], r["max_target_len"], r["max_new_tokens"], r["eval_batch_size"]) == (512, 50, 50, 128)
     assert r["replay_volume"] == 0.02
@@ -52,7 +52,7 @@ def test_sapt_lora_t5_large_superni(methods):
 def test_sapt_lora_t5_large_long(methods):
     r = resolve(methods, "sapt-lora", "t5-large", "Long_Sequence", "order3")
     assert r["lora_r"] == 8 and r["kl_lambda"] == 0.1 and r["d_p"] == 100 and r["lr"] == 3e-4
-    assert (r["epochs"], r["batch_size"], r["grad_accum"]) == (10, 16, 2)
+    assert (r["epochs"], r["batch_size"], r["global_batch"]) == (10, 16, 32)
 
 
 @pytest.mark.parametrize("backbone", ["t5-xl", "t5-xxl"])
@@ -65,7 +65,7 @@ def test_sapt_lora_llama(methods):
     r = resolve(methods, "sapt-lora", "llama-2-7b", "SuperNI", "order2")
     assert r["family"] == "llama" and r["lr"] == 5e-5 and r["kl_lambda"] == 1.0  # code value (paper: 2)
     assert (r["lora_r"], r["epochs"], r["max_source_len"], r["eval_batch_size"]) == (4, 50, 1024, 32)
-    assert r["batch_size"] * r["grad_accum"] * 4 == 32  # x 4 GPUs (the backbone's resources)
+    assert (r["batch_size"], r["global_batch"]) == (2, 32)  # 2 x GAS 4 x 4 GPUs (App. C: 32 in total)
     long = resolve(methods, "sapt-lora", "llama-2-7b", "Long_Sequence", "order4")
     assert (long["kl_lambda"], long["epochs"], long["lora_r"]) == (2.0, 20, 4)
     assert resolve(methods, "sapt-lora", "llama-2-13b", "SuperNI", "order1")["lr"] == 1e-5
@@ -75,7 +75,7 @@ def test_sapt_prompt(methods):
     s = resolve(methods, "sapt-prompt", "t5-large", "SuperNI", "order1")
     assert s["pet"] == "prompt" and s["optimizer"] == "adafactor" and s["prompt_len"] == 10
     assert (s["lr"], s["proj_lr"], s["epochs"], s["kl_lambda"], s["d_p"]) == (3e-2, None, 100, 1.0, 100)
-    assert s["batch_size"] * s["grad_accum"] == 32 and s["temperature"] == "d_e"
+    assert s["global_batch"] == 32 and s["temperature"] == "d_e"
     o3 = resolve(methods, "sapt-prompt", "t5-large", "Long_Sequence", "order3")
     o4 = resolve(methods, "sapt-prompt", "t5-large", "Long_Sequence", "order4")
     assert (o3["kl_lambda"], o3["d_p"]) == (1.5, 200) and (o4["kl_lambda"], o4["d_p"]) == (1.3, 150)

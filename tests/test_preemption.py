@@ -61,7 +61,7 @@ def test_resume_skips_a_checkpoint_cut_off_before_its_extra_state(tmp_path):
 
 def _train_step(backbone, data_dir, out, *extra, env=None):
     args = ["--method", "sapt-lora", "--backbone", str(backbone), "--data-dir", str(data_dir), "--seed", "0",
-            "--lr", "3e-3", "--batch-size", "4", "--grad-accum", "1", "--max-source-len", "64", "--logging-steps", "1", "--no-progress",
+            "--lr", "3e-3", "--batch-size", "4", "--global-batch", "4", "--max-source-len", "64", "--logging-steps", "1", "--no-progress",
             "--state-out", str(out), *extra]
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "sapt_core", "train-step", *args], capture_output=True, text=True,

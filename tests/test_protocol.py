@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from sapt_core.cli import main
 
-COMMON = ["--seed", "0", "--batch-size", "4", "--grad-accum", "1", "--max-source-len", "48", "--logging-steps", "1",
+COMMON = ["--seed", "0", "--batch-size", "4", "--global-batch", "4", "--max-source-len", "48", "--logging-steps", "1",
           "--no-progress"]
 
 
@@ -118,7 +118,7 @@ def test_seqlora_first_step_is_its_single_task_run(default_plan, tiny_t5, cb_dir
     common = ["--backbone", str(tiny_t5), "--data-dir", str(cb_dir), "--seed", "0", "--no-progress",
               "--max-steps", "4"]
     step = shlex.split(plan.step_args("seq-lora", "tiny-t5", "Long_Sequence", "order3"))
-    single = shlex.split(plan.reference_args(ref))
+    single = shlex.split(plan.reference_args(ref, "tiny-t5"))
     assert main(["train-step", "--method", "seq-lora", *step, *common, "--state-out", str(tmp_path / "step1")]) == 0
     assert main(["train-step", "--method", "single-task", *single, *common, "--state-out", str(tmp_path / "a0")]) == 0
     a, b = _state(tmp_path / "step1")[0], _state(tmp_path / "a0")[0]

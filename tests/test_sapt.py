@@ -163,7 +163,7 @@ def _train_step(backbone, data_dir, state_in, state_out, pseudo, method="sapt-lo
     from sapt_core.cli import main
 
     args = ["train-step", "--method", method, "--backbone", str(backbone), "--data-dir", str(data_dir),
-            "--state-out", str(state_out), "--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--max-steps", "3",
+            "--state-out", str(state_out), "--seed", "0", "--batch-size", "8", "--global-batch", "8", "--max-steps", "3",
             "--max-source-len", "64", "--lr", "1e-2", "--kl-lambda", "1.0", "--no-progress", *extra]
     if state_in:
         args += ["--state-in", str(state_in)]

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 TASKS = ["agnews", "boolq", "sst2"]
-COMMON = ["--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--epochs", "20", "--lr", "3e-3", "--max-source-len", "32",
+COMMON = ["--seed", "0", "--batch-size", "8", "--global-batch", "8", "--epochs", "20", "--lr", "3e-3", "--max-source-len", "32",
           "--no-progress", "--logging-steps", "1000"]
 
 

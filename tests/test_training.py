@@ -14,7 +14,7 @@ from sapt_core.scoring import score_task
 def _train(backbone, data_dir, out, pet, *extra):
     opt = ["--optimizer", "adafactor"] if pet == "prompt" else []
     return main(["train-step", "--method", "single-task", "--backbone", str(backbone), "--data-dir", str(data_dir),
-                 "--pet", pet, *opt, "--seed", "0", "--batch-size", "8", "--grad-accum", "1", "--logging-steps", "2",
+                 "--pet", pet, *opt, "--seed", "0", "--batch-size", "8", "--global-batch", "8", "--logging-steps", "2",
                  "--max-source-len", "128", "--no-progress", "--state-out", str(out), *extra])
 
 

@@ -56,8 +56,10 @@ class PseudoReplay:
     instead of replaying the first batches again.
     """
 
-    def __init__(self, encoded_per_task: list[list], collate, batch_size: int, seed: int):
+    def __init__(self, encoded_per_task: list[list], collate, batch_size: int, seed: int, rank: int = 0,
+                 ranks: int = 1):
         self.encoded, self.collate, self.consumed = encoded_per_task, collate, 0
+        self.rank, self.ranks = rank, ranks
         self.streams = []
         for i, enc in enumerate(encoded_per_task):
             if not enc:
@@ -73,8 +75,16 @@ class PseudoReplay:
                 yield order[s:s + batch_size]
 
     def next_batches(self) -> list[dict]:
+        """The next batch of every stream. Under ``ranks`` data-parallel ranks each call draws ``ranks`` batches and
+        returns the ``rank``-th: micro-batch i of rank r gets draw i x ranks + r, the draw one process would take for
+        the same global micro-batch (the Trainer's data loader shards the training batches the same way), so the run
+        does not depend on the rank count."""
         self.consumed += 1
-        return [self.collate([enc[j] for j in next(s)]) for enc, s in zip(self.encoded, self.streams)]
+        out = []
+        for enc, s in zip(self.encoded, self.streams):
+            draws = [next(s) for _ in range(self.ranks)]
+            out.append(self.collate([enc[j] for j in draws[self.rank]]))
+        return out
 
     def state_dict(self) -> dict:
         return {"consumed": self.consumed}
@@ -83,7 +93,7 @@ class PseudoReplay:
         """Fast-forward a fresh instance to a saved position."""
         if self.consumed:
             raise ValueError("PseudoReplay.load_state_dict: only a fresh instance can be fast-forwarded")
-        for _ in range(int(state["consumed"])):
+        for _ in range(int(state["consumed"]) * self.ranks):
             for s in self.streams:
                 next(s)
         self.consumed = int(state["consumed"])

@@ -48,8 +48,11 @@ class TrainKeys:
     max_grad_norm: float | None = key(1.0, "gradient clipping norm (official: HF default 1.0; null = none)", POSITIVE)
     epochs: int = key(10, "training epochs per task (official T5 Long Sequence script: 10)", POSITIVE)
     batch_size: int = key(16, "per-device batch size (official T5 Long Sequence: 16)", POSITIVE)
-    grad_accum: int = key(2, "gradient accumulation steps (official T5 Long Sequence: 2; 16 x 2 = 32, App. C)",
-                          POSITIVE)
+    global_batch: int = key(32, "examples per optimizer step over all ranks = batch_size x grad_accum x ranks (App. C: "
+                                "32 for T5 and LLaMA-2; official T5 Long Sequence: 16 x 2 on 1 GPU)", POSITIVE)
+    grad_accum: int | None = key(None, "gradient accumulation steps; null: global_batch / (batch_size x ranks), "
+                                       "ranks = the backbone's resources.gpu (planner) or WORLD_SIZE (run time)",
+                                 POSITIVE)
     eval_batch_size: int = key(128, "evaluation batch size (official T5 scripts: 128)", POSITIVE)
     selection: Literal["none", "val", "test"] = key(
         "none", "model selection: score this split every select_every_epochs and keep the best epoch (none: the "
@@ -263,10 +266,20 @@ class Method:
                 raise SaptError(f"{where}: {k} = {prev[k]!r} in the state, {getattr(self.cfg, k)!r} requested")
 
 
+def grad_accum_for(global_batch: int, batch_size: int, ranks: int, where: str) -> int:
+    """The gradient accumulation that keeps the global batch (App. C's batch sizes are totals): ``global_batch`` =
+    ``batch_size`` x accumulation x ``ranks`` (at least 1); one line naming ``where`` when it does not divide."""
+    ranks = max(int(ranks), 1)
+    if global_batch % (batch_size * ranks):
+        raise SaptError(f"{where}: global_batch {global_batch} is not a multiple of batch_size {batch_size} x {ranks} "
+                        f"rank(s) = {batch_size * ranks}")
+    return global_batch // (batch_size * ranks)
+
+
 def init_seed(seed: int, k: int) -> int:
     """The seed a method's fresh tensors of step k are drawn with (the same for every method)."""
     return seed * 100003 + k
 
 
 __all__ = ["FRACTION", "NON_NEGATIVE", "OPEN_FRACTION", "POSITIVE", "LoraKeys", "Method", "Needs", "PromptKeys", "PseudoSpec",
-           "REGISTRY", "StepContext", "TrainKeys", "key", "register"]
+           "REGISTRY", "StepContext", "TrainKeys", "grad_accum_for", "key", "register"]

@@ -17,7 +17,7 @@ class EpiConfig(PromptKeys, TrainKeys):
     lr: float = key(3.0e-2, "learning rate (EPI: AdamW 0.03, swept 0.005-0.05)", POSITIVE)
     epochs: int = key(5, "epochs per task (EPI: 5)", POSITIVE)
     batch_size: int = key(32, "per-device batch size (EPI: 32)", POSITIVE)
-    grad_accum: int = key(1, "gradient accumulation", POSITIVE)
+    global_batch: int = key(32, "examples per optimizer step over all ranks (EPI: 32)", POSITIVE)
 
 
 @register("epi")

@@ -24,6 +24,8 @@ class Lfpt5Config(PromptKeys, TrainKeys):
     lr: float = key(0.5, "learning rate (LFPT5: 0.5)", POSITIVE)
     weight_decay: float = key(1.0e-5, "weight decay (LFPT5: 1e-5)", NON_NEGATIVE)
     batch_size: int = key(8, "per-device batch size (LFPT5: 2 per GPU x 2 GPUs x GAS 4 = 16)", POSITIVE)
+    global_batch: int = key(16, "examples per optimizer step over all ranks (LFPT5: 2 x 2 GPUs x GAS 4 = 16)",
+                            POSITIVE)
     prompt_len: int = key(300, "prompt length (App. C: 300 for LFPT5)", POSITIVE)
     lm_lambda: float = key(0.25, "weight of the example-generation LM loss (LFPT5's default)", NON_NEGATIVE)
     gen_replay_volume: float = key(0.02, "examples of each earlier task sampled from the prompt, as a share of its "
@@ -90,11 +92,13 @@ class Lfpt5(Method):
         from sapt_core.arm.reflection import PseudoReplay
         from sapt_core.lfpt5 import generation_rows
         from sapt_core.models.batching import Collator
+        from sapt_core.training import rank
 
         gen_rows = generation_rows(ctx.train_rows)
         self._gen = PseudoReplay([ctx.encode(gen_rows, max_source_len=32,
                                              max_target_len=self.cfg.max_source_len + self.cfg.max_target_len)],
-                                 Collator(ctx.tokenizer.pad_token_id, ctx.family), ctx.train.batch_size, ctx.seed)
+                                 Collator(ctx.tokenizer.pad_token_id, ctx.family), ctx.train.batch_size, ctx.seed,
+                                 rank(), ctx.train.ranks)
         weight, gen = self.cfg.lm_lambda, self._gen
 
         def gen_loss(model_, inputs, global_step):

@@ -24,7 +24,8 @@ class OLoraConfig(LoraKeys, TrainKeys):
     lr: float = key(1.0e-3, "learning rate (O-LoRA's scripts: 1e-3 constant)", POSITIVE)
     epochs: int = key(1, "epochs per task (O-LoRA's long-sequence script: 1)", POSITIVE)
     batch_size: int = key(8, "per-device batch size (O-LoRA's scripts: 8 per GPU)", POSITIVE)
-    grad_accum: int = key(8, "gradient accumulation: 8 x 8 = O-LoRA's 64 (8 per GPU x 8 GPUs) on one GPU", POSITIVE)
+    global_batch: int = key(64, "examples per optimizer step over all ranks (O-LoRA's 8 per GPU x 8 GPUs = 64)",
+                            POSITIVE)
     lora_dropout: float = key(0.1, "dropout on the LoRA input (O-LoRA: 0.1)", NON_NEGATIVE)
     orth_lambda: float = key(0.5, "lambda_1 of the orthogonality loss from task 2 on (O-LoRA's script: 0.5 for "
                                   "tasks 2-9)", NON_NEGATIVE)
@@ -38,13 +39,17 @@ def orthogonality_loss(model):
     """sum_sites sum_{i<t} |A_i A_t^T|_1 over the LoRA sites of a multi-block model (lambda_2 = 0)."""
     import torch
 
+    from sapt_core.training import gathered_params
+
     total = None
-    for site in model.sites.values():
-        if site.prev_A.shape[0] == 0:
-            continue
-        gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
-        term = gram.abs().sum()
-        total = term if total is None else total + term
+    sites = [site for site in model.sites.values() if site.prev_A.shape[0]]
+    # read outside the module forward: under ZeRO-3 the A matrices are gathered here (the backward needs only the
+    # frozen prev_A, a buffer, so the gradient reaches the partitioned lora_A after the gather is released)
+    with gathered_params([site.lora_A for site in sites]):
+        for site in sites:
+            gram = torch.einsum("pri,si->prs", site.prev_A, site.lora_A)     # [t-1, r, r]
+            term = gram.abs().sum()
+            total = term if total is None else total + term
     if total is None:
         return next(model.parameters()).new_zeros(())
     return total

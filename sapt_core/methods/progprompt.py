@@ -17,7 +17,8 @@ class ProgPromptConfig(PromptKeys, TrainKeys):
     lr: float = key(0.3, "learning rate (Progressive Prompts' README: 0.3)", POSITIVE)
     weight_decay: float = key(1.0e-5, "weight decay (Progressive Prompts: 1e-5)", NON_NEGATIVE)
     batch_size: int = key(8, "per-device batch size (Progressive Prompts' T5 code: 8)", POSITIVE)
-    grad_accum: int = key(1, "gradient accumulation", POSITIVE)
+    global_batch: int = key(8, "examples per optimizer step over all ranks (Progressive Prompts' T5 code: 8)",
+                            POSITIVE)
     selection: Literal["none", "val", "test"] = key("val", "model selection (Progressive Prompts: early stopping on "
                                                            "validation accuracy, the best epoch kept)")
     select_every_epochs: int = key(1, "epochs between two selection scores", POSITIVE)

@@ -163,12 +163,16 @@ class Sapt(Method):
 
         from sapt_core.arm.reflection import PseudoReplay, pad_target, reflection_loss
         from sapt_core.models.batching import Collator
+        from sapt_core.training import rank
 
         targets = self.targets(ctx)
         self._replay = PseudoReplay([ctx.encode(r, train=False) for r in ctx.pseudo],
-                                    Collator(ctx.tokenizer.pad_token_id, ctx.family), ctx.train.batch_size, ctx.seed)
+                                    Collator(ctx.tokenizer.pad_token_id, ctx.family), ctx.train.batch_size, ctx.seed,
+                                    rank(), ctx.train.ranks)
         kl_targets = torch.stack([pad_target(targets[i, : i + 1], ctx.k) for i in range(ctx.k - 1)])
-        scale = self.cfg.kl_lambda * (1 if self.cfg.kl_scale_by_gas else ctx.train.grad_accum)
+        # official T5 (one GPU): the KL is not divided by GAS, so its weight is lambda x GAS; here GAS is that of one
+        # rank carrying the whole global batch (grad_accum x ranks), so the rank count does not change the loss
+        scale = self.cfg.kl_lambda * (1 if self.cfg.kl_scale_by_gas else ctx.train.grad_accum * ctx.train.ranks)
         start, direction, replay = self.cfg.kl_start_step, self.cfg.kl_direction, self._replay
 
         def arm_kl(model_, inputs, global_step):

@@ -44,7 +44,25 @@ class JobPlan:
         from sapt_core.methods.keys import cli_args
         from sapt_core.methods_file import values_of
 
-        return " ".join(shlex.quote(a) for a in cli_args(values_of(self.hparams(method, backbone, benchmark, order))))
+        values = self.with_grad_accum(values_of(self.hparams(method, backbone, benchmark, order)), backbone,
+                                      f"methods.{method}")
+        return " ".join(shlex.quote(a) for a in cli_args(values))
+
+    def with_grad_accum(self, values: dict, backbone: str, where: str) -> dict:
+        """``values`` with the gradient accumulation that keeps the method's global batch (App. C's batch sizes are
+        totals) on the backbone's ranks (``resources.gpu``, at least 1): a site that changes the GPU count keeps
+        the paper's batch. One line naming the key when it does not divide."""
+        from sapt_core.methods.base import grad_accum_for
+
+        ranks = max(int(self.resources(backbone, "gpu")), 1)
+        g, b = values["global_batch"], values["batch_size"]
+        where = (f"{self.config.get('methods_file', 'config/methods.yaml')} {where}.global_batch (backbone {backbone}: "
+                 f"{ranks} rank(s), backbones.{backbone}.resources.gpu)")
+        accum = grad_accum_for(g, b, ranks, where)
+        if values.get("grad_accum") not in (None, accum):
+            raise SaptError(f"{where}: grad_accum {values['grad_accum']} gives {b} x {values['grad_accum']} x {ranks} "
+                            f"= {b * values['grad_accum'] * ranks}, not global_batch {g} (leave grad_accum unset)")
+        return {**values, "grad_accum": accum}
 
     def pseudo_path(self, method, backbone, benchmark, order, seed, task) -> str:
         spec = self.method(method, backbone, benchmark, order).pseudo()
@@ -115,12 +133,13 @@ class JobPlan:
             raise SaptError(f"single-task recipe {ref!r}: no method of the configured experiments uses it")
         return refs[ref]
 
-    def reference_args(self, ref: str) -> str:
+    def reference_args(self, ref: str, backbone: str) -> str:
         import shlex
 
         from sapt_core.methods.keys import cli_args
 
-        return " ".join(shlex.quote(a) for a in cli_args(self.reference_values(ref)))
+        values = self.with_grad_accum(self.reference_values(ref), backbone, f"single-task recipe {ref}")
+        return " ".join(shlex.quote(a) for a in cli_args(values))
 
     def reference_eval_args(self, ref: str) -> str:
         v = self.reference_values(ref)

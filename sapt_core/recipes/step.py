@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import check_writable, sha256_file
     from sapt_core.methods.base import StepContext
     from sapt_core.state import check_backbone, read_state, save_state
-    from sapt_core.training import clear_checkpoints, gathered, is_main_process, train, train_config
+    from sapt_core.training import (clear_checkpoints, gathered, is_main_process, release_ranks, train,
+                                    train_config)
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
@@ -179,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     }
     with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
         tensors = {k_: v.detach().contiguous().cpu().clone() for k_, v in method.state_tensors(ctx, model).items()}
+    release_ranks()  # no collective after this: rank 0 writes the state and scores alone
     if not is_main_process():
         return 0
     save_state(state_out, tensors, sidecar)
