@@ -443,6 +443,15 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
     return trainer, resume
 
 
+def zero_stage(deepspeed_config: str | os.PathLike | None) -> int:
+    """The ZeRO stage of a DeepSpeed JSON config (0 without one)."""
+    if not deepspeed_config:
+        return 0
+    from sapt_core.io import read_json
+
+    return int((read_json(deepspeed_config, "DeepSpeed config").get("zero_optimization") or {}).get("stage", 0))
+
+
 def world_size() -> int:
     """Ranks of a torchrun/DeepSpeed launch (``WORLD_SIZE``; 1 for a plain process)."""
     return max(int(os.environ.get("WORLD_SIZE", "1")), 1)

@@ -172,6 +172,17 @@ def test_a_hand_launch_cannot_change_the_global_batch(tiny_t5, cb_dir, tmp_path)
                    "(WORLD_SIZE) = 4; pass --global-batch to change it"], res.stderr[-2000:]
 
 
+def test_selection_under_zero3_is_refused_at_run_time(tiny_t5, cb_dir, tmp_path):
+    out = tmp_path / "s"
+    res = _step(tiny_t5, cb_dir, out, "--method", "seq-lora", "--selection", "val", "--max-steps", "1",
+                "--deepspeed", "config/deepspeed/zero3.json")
+    assert res.returncode != 0 and not out.exists()
+    err = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert err == ["error: --selection val: model selection is not supported under ZeRO-3 (config/deepspeed/zero3.json: "
+                   "it partitions the trainable tensors the best epoch keeps); use --selection none or ZeRO-2"], \
+        res.stderr[-2000:]
+
+
 def _batches(plan, runs) -> dict:
     """(method, backbone, benchmark, order) -> (batch_size, grad_accum, global_batch, ranks) of the step job, and
     the same for each single-task recipe a run needs."""
@@ -233,6 +244,30 @@ def test_the_planner_refuses_a_global_batch_the_ranks_cannot_split(repo_root):
         ContinualPlan(cfg, data_root="unused").step_args("sapt-lora", "t5-xl", "Long_Sequence", "order3")
 
 
+def test_the_whole_config_check_refuses_before_any_job(repo_root):
+    """The workflow's config check (the Snakefile's, before any DAG) resolves every step job's values: a GPU count
+    that cannot split a global batch, and model selection under ZeRO-3 (which partitions the tensors the best epoch
+    keeps), are one line each before anything is submitted."""
+    import copy
+
+    import yaml
+
+    from sapt_core.errors import SaptError
+    from sapt_core.plan.validate import validate_config
+
+    paper = yaml.safe_load((repo_root / "config/paper.yaml").read_text())
+    validate_config(copy.deepcopy(paper))  # as shipped: every job resolves
+    odd = copy.deepcopy(paper)
+    odd["backbones"]["t5-xl"]["resources"]["gpu"] = 3
+    with pytest.raises(SaptError, match=r"global_batch 32 is not a multiple of batch_size 8 x 3 rank\(s\)"):
+        validate_config(odd)
+    select = copy.deepcopy(paper)
+    select["protocol"]["selection"] = "val"
+    with pytest.raises(SaptError, match=r"protocol.selection 'val' \(\S+ on backbone (t5-xxl|llama-2-13b)\): model "
+                                        r"selection is not supported under ZeRO-3"):
+        validate_config(select)
+
+
 @pytest.mark.slow
 @needs_deepspeed
 def test_deepspeed_without_torchrun_runs_as_one_rank(references, cb_dir):
@@ -243,3 +278,33 @@ def test_deepspeed_without_torchrun_runs_as_one_rank(references, cb_dir):
     assert "ZeRO stage 2, world size 1" in log and _log(out)["train"]["ranks"] == 1
     dl, dw = _diff(one, out)
     assert dl <= LOSS_TOL and dw <= WEIGHT_TOL, (dl, dw)
+
+
+def _generator(backbone, data_dir, out, ranks=1, batch=4):
+    args = ["train-generator", "--backbone", str(backbone), "--data-dir", str(data_dir), "--pet", "lora",
+            "--seed", "0", "--lr", "3e-3", "--batch-size", str(batch), "--max-steps", "4", "--dropout", "0",
+            "--max-target-len", "48", "--no-progress", "--out", str(out)]
+    cmd = [str(BIN / "sapt"), *args] if ranks == 1 else \
+        [str(BIN / "torchrun"), "--standalone", "--nnodes=1", f"--nproc-per-node={ranks}", "--no-python",
+         str(BIN / "sapt"), *args]
+    e = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        e.pop(k, None)
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=600, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_the_generator_batch_is_global_over_ranks(tiny_t5, cb_dir, tmp_path):
+    """ARM's generator (App. C: batch 16 in all) on 2 torchrun ranks: 2 per rank, the same 4 examples per optimizer
+    step and the same weights as 1 rank; an odd batch the ranks cannot split is one line."""
+    one, two = tmp_path / "g1.safetensors", tmp_path / "g2.safetensors"
+    _ok(_generator(tiny_t5, cb_dir, one))
+    log = _ok(_generator(tiny_t5, cb_dir, two, ranks=2))
+    assert log.count("saved ") == 1  # rank 0 writes the generator
+    side = json.loads(two.with_suffix(".json").read_text())["train"]
+    assert (side["ranks"], side["batch_size"], side["global_batch"]) == (2, 2, 4)
+    wa, wb = load_file(str(one)), load_file(str(two))
+    assert wa.keys() == wb.keys() and max((wa[k] - wb[k]).abs().max().item() for k in wa) < WEIGHT_TOL
+    bad = _generator(tiny_t5, cb_dir, tmp_path / "g3.safetensors", ranks=2, batch=3)
+    assert bad.returncode != 0 and "generator batch_size: 3 is not a multiple of the 2 ranks" in bad.stderr
+    assert not (tmp_path / "g3.safetensors").exists()

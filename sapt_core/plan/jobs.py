@@ -46,7 +46,18 @@ class JobPlan:
 
         values = self.with_grad_accum(values_of(self.hparams(method, backbone, benchmark, order)), backbone,
                                       f"methods.{method}")
+        self.check_selection_engine(values, backbone, method)
         return " ".join(shlex.quote(a) for a in cli_args(values))
+
+    def check_selection_engine(self, values: dict, backbone: str, method: str) -> None:
+        """Model selection keeps the best epoch's trainable tensors, read whole on one rank; ZeRO-3 partitions them
+        over the ranks, so that combination is refused here, before any job is submitted (as at run time)."""
+        from sapt_core.training import zero_stage
+
+        ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
+        if values.get("selection", "none") != "none" and ds and zero_stage(ds) == 3:
+            raise SaptError(f"protocol.selection {values['selection']!r} ({method} on backbone {backbone}): model "
+                            f"selection is not supported under ZeRO-3 ({ds}); use selection none or ZeRO-2")
 
     def with_grad_accum(self, values: dict, backbone: str, where: str) -> dict:
         """``values`` with the gradient accumulation that keeps the method's global batch (App. C's batch sizes are

@@ -305,7 +305,7 @@ class _Checker:
         for exp in self.config.get("experiments") or {}:
             try:
                 for b, o, bb, m, s in plan.runs(exp):
-                    plan.hparams(m, bb, b, o)
+                    plan.step_args(m, bb, b, o)  # the values, the global batch on the ranks, the engine
                     plan.single_task_scores(m, bb, b, o, s)
             except SaptError as e:
                 raise SaptError(self.src.planner_line(["experiments", exp], e)) from None

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.methods.base import StepContext
     from sapt_core.state import check_backbone, read_state, save_state
     from sapt_core.training import (clear_checkpoints, gathered, is_main_process, release_ranks, train,
-                                    train_config)
+                                    train_config, zero_stage)
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
@@ -133,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
                       prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
                       replay_dirs=list(args.replay_data), train=cfg)
     method.check(ctx)
+    if selection != "none" and zero_stage(cfg.deepspeed) == 3:
+        raise SaptError(f"--selection {selection}: model selection is not supported under ZeRO-3 ({cfg.deepspeed}: "
+                        "it partitions the trainable tensors the best epoch keeps); use --selection none or ZeRO-2")
     select_rows = ctx.split(selection) if selection != "none" else []
 
     from sapt_core.models import load_backbone

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models import load_backbone
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.pet import PetConfig, attach_pet, pet_state
-    from sapt_core.training import TrainConfig, clear_checkpoints, gathered, is_main_process, train
+    from sapt_core.training import (TrainConfig, clear_checkpoints, gathered, is_main_process, release_ranks, train,
+                                    world_size)
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -70,8 +71,14 @@ def run(args: argparse.Namespace) -> int:
                         lora_dropout=s.get("dropout", 0.0), prompt_len=s.get("length", 10)).validate()
     # the LoRA generator trains for max_steps (App. C: 5k steps), the prompt generator for epochs (App. C: 80)
     max_steps = args.max_steps if args.max_steps > 0 else s.get("max_steps", -1)
-    cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=s["batch_size"],
-                      grad_accum=1, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
+    # App. C's generator batch is a total: a torchrun launch splits it over its ranks (one line when it cannot)
+    ranks = world_size()
+    per_device = s["batch_size"] // ranks
+    if per_device * ranks != s["batch_size"]:
+        raise SaptError(f"generator batch_size: {s['batch_size']} is not a multiple of the {ranks} ranks (WORLD_SIZE) "
+                        "of this launch")
+    cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=per_device,
+                      grad_accum=1, global_batch=s["batch_size"], ranks=ranks, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
                       save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
                       max_source_len=s["max_source_len"], max_target_len=s["max_target_len"],
                       gradient_checkpointing=args.gradient_checkpointing).validate()
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     }
     with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
         tensors = {k: v.cpu().clone() for k, v in pet_state(model).items()}
+    release_ranks()  # no collective after this: rank 0 writes the generator alone
     if not is_main_process():
         return 0
     save_weights(out, tensors, sidecar)
