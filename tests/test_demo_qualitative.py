@@ -1,4 +1,4 @@
-"""The embedded default shows continual learning (README "The embedded default"): on its Long Sequence chain
+"""The embedded default shows continual learning (docs/embedded_default.md): on its Long Sequence chain
 (cb -> wic -> copa, the default's backbone, data and training; .test/demo_qualitative.yaml) every method's own step
 emits valid labels of its task, SeqLoRA forgets, Replay less, the tiny-scale SAPT-LoRA least, and its shared attention
 sends each task's test inputs to that task's own block. Marked slow (about 4 min on 2 cores): run by .ci/run."""

@@ -1,6 +1,6 @@
 """Bad input and faults: every case gives one `error:` line naming the file / key / path and what was expected, a
-non-zero exit, and leaves nothing behind: no partial or empty artefact, no existing output changed (README
-"Bad input and faults").
+non-zero exit, and leaves nothing behind: no partial or empty artefact, no existing output changed
+(docs/faults.md).
 
 How the OS faults are produced: a read-only file system and a full disk are real (a read-only bind mount and a tiny
 tmpfs in a private mount namespace, ``unshare -m``), skipped where the test may not mount; a permission error and a

@@ -243,7 +243,7 @@ def test_default_config_declares_figures_3_and_9_to_12():
     from conftest import REPO_ROOT
 
     exps = yaml.safe_load((REPO_ROOT / "config/config.yaml").read_text())["experiments"]
-    # SAPT-LoRA's heat maps show the tiny-scale settings beside the official ones (README "The embedded default")
+    # SAPT-LoRA's heat maps show the tiny-scale settings beside the official ones (docs/embedded_default.md)
     lora = ["sapt-lora-tiny", "sapt-lora"]
     paper = {"figure3": (["sapt-prompt"], "Long_Sequence"), "figure9": (["sapt-prompt"], "SuperNI"),
              "figure10": (["sapt-prompt"], "Long_Sequence"), "figure11": (lora, "SuperNI"),

@@ -80,9 +80,37 @@ def test_no_import_cycle_in_the_package():
     modules = _modules()
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     assert graph["sapt_core.report.registry"] <= set(), "the registry is a leaf: it imports nothing from the project"
-    assert "sapt_core.plan" not in graph["sapt_core.report.replay_figure"]
-    assert "sapt_core.hparams" not in graph["sapt_core.report.replay_figure"]
     assert _cycles(graph) == []
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others (importing ``a.b`` also runs package ``a``)."""
+    seen, todo = set(), [start]
+    while todo:
+        for dep in graph[todo.pop()]:
+            for parent in [dep] + [dep.rsplit(".", i)[0] for i in range(1, dep.count(".") + 1)]:
+                if parent not in seen and parent in graph:
+                    seen.add(parent)
+                    todo.append(parent)
+    return seen
+
+
+def test_reachable_follows_imports_and_parent_packages():
+    graph = {"a": set(), "a.b": {"c"}, "c": {"a.b.d"}, "a.b.d": set(), "e": set()}
+    assert _reachable(graph, "c") == {"a", "a.b", "a.b.d", "c"}
+    assert _reachable(graph, "e") == set()
+
+
+def test_the_figure_job_does_not_import_the_planner():
+    """Figure 6's job (``sapt report-figure``) reads metrics files only: no module it reaches, directly or through
+    others, is the workflow planner (``sapt_core.plan``: the config, method values and job lists)."""
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    planner = {m for m in modules if m == "sapt_core.plan" or m.startswith("sapt_core.plan.")}
+    assert {"sapt_core.plan", "sapt_core.plan.hparams", "sapt_core.report.replay_figure"} <= set(modules)
+    reached = _reachable(graph, "sapt_core.report.replay_figure")
+    assert "sapt_core.report.series" in reached  # the walk sees the figure's own imports
+    assert not reached & planner, sorted(reached & planner)
 
 
 @pytest.mark.parametrize("name", sorted(m for m in _modules() if not m.endswith("__main__")))  # __main__ runs the CLI

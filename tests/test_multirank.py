@@ -71,7 +71,7 @@ METHODS = {"sapt-lora": (2, []), "seq-lora": (1, []), "o-lora": (2, [])}
 # every method on both families and every ZeRO stage on both families, each (method, family) once
 MATRIX = [("sapt-lora", "t5", 2), ("seq-lora", "t5", 3), ("o-lora", "t5", 2),
           ("sapt-lora", "llama", 3), ("seq-lora", "llama", 2), ("o-lora", "llama", 3)]
-if os.environ.get("SAPT_MULTIRANK_FULL"):  # the whole method x stage x family matrix (README numbers)
+if os.environ.get("SAPT_MULTIRANK_FULL"):  # the whole method x stage x family matrix (docs/testing.md numbers)
     MATRIX = [(m, f, s) for m in METHODS for f in ("t5", "llama") for s in (2, 3)]
 
 

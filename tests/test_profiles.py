@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+import sapt_core.plan as plan_module
 from sapt_core.errors import SaptError
 from sapt_core.profiles import install_profile, user_profile_dir
 
@@ -45,6 +47,19 @@ def test_model_rules_request_per_job_and_run_in_the_gpu_partition(repo_root):
             else:
                 assert "gpu" not in block, (smk.name, name)
     assert model_rules == set(RULE_KINDS) | {"generate_pseudo"}
+    # what those requests are: the rules' `job_resources` as workflow/rules/common.smk defines it, bound to the
+    # plan of config/paper.yaml; every model rule's runtime grows with the attempt (a retry asks for 2x, then 3x)
+    plan = plan_module.ContinualPlan(yaml.safe_load((repo_root / "config/paper.yaml").read_text()), data_root="unused")
+    common = (repo_root / "workflow/rules/common.smk").read_text()
+    source = common[common.index("def job_resources("):].split("\n\n\n")[0]
+    scope = {"per_job": lambda f: f, "PLAN": plan, "plan": plan_module}
+    exec(source, scope)
+    for rule in sorted(model_rules):
+        wc = SimpleNamespace(backbone="t5-large", source="generated")  # generate_pseudo sampling: loads the model
+        runtime = scope["job_resources"](rule)["runtime"]
+        first = runtime(wc, 1)
+        assert first > 0 and plan.job_resource(rule, wc, "gpu") >= 1, rule
+        assert [runtime(wc, 2), runtime(wc, 3)] == [2 * first, 3 * first], rule
     assert set(prof["set-resources"]) == model_rules
     assert {r["slurm_partition"] for r in prof["set-resources"].values()} == {"gpu"}
     assert prof["default-resources"]["slurm_partition"] == "cpu"

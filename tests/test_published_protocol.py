@@ -69,5 +69,5 @@ def test_the_shipped_pseudo_inputs_are_2_percent_of_the_shipped_long_sequence_fi
         counts[t] = (len(load_pseudo_samples(data_root, bench, "t5", t)), n_train)
     assert not any(n == 20 for n, _ in counts.values())
     official = [t for t, (n, n_train) in counts.items() if n == max(1, int(0.02 * n_train))]
-    assert len(official) >= 13, counts  # every task whose train file is upstream's (README "Data": 2 rebuilt here)
+    assert len(official) >= 13, counts  # every task whose train file is upstream's (docs/data.md: 2 rebuilt here)
     assert counts["agnews"] == (80, 4000) and counts["yelp"] == (100, 5000)

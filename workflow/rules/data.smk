@@ -28,7 +28,7 @@ rule fetch_data:
 
 
 rule prepare_data:
-    """Deterministic (seeded) train/val/test slices of one task as JSONL + manifest (README "Data")."""
+    """Deterministic (seeded) train/val/test slices of one task as JSONL + manifest (docs/data.md)."""
     input:
         DATA_READY,
     output:

@@ -1,6 +1,6 @@
 """What a workflow run's predictions are: constant outputs, valid labels and SAPT's routing, from its score files.
 
-    python benchmarks/demo_audit.py [RESULTS_DIR]
+    python scripts/demo_audit.py [RESULTS_DIR]
 
 Reads every ``scores.json`` under ``RESULTS_DIR/runs`` (one per run and step: the model after step s evaluated on
 tasks 1..s) and ``RESULTS_DIR/single_task`` and prints
