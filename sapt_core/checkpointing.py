@@ -1,5 +1,5 @@
 """Activation (gradient) checkpointing of the backbone's layers during one training step (the backbone switch
-``backbones.<name>.gradient_checkpointing``, ``--gradient-checkpointing``; README "Running on a SLURM cluster").
+``backbones.<name>.gradient_checkpointing``, ``--gradient-checkpointing``; docs/cluster.md).
 
 Each transformer layer keeps only its input in the forward pass and recomputes its activations in the backward
 pass, trading one extra forward for the memory of the layers' activations. The backbone is frozen and only PET

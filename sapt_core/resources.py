@@ -4,8 +4,7 @@ Runs Snakemake's own dry run of the target (``snakemake -n``, the same DAG, per-
 ``default-resources`` / ``set-resources`` and ``--config`` a real run would use) and sums the jobs' requests by rule,
 backbone and GPUs per job: jobs, GPUs per job, minutes per job (first attempt) and GPU-hours (GPUs x runtime). Only
 jobs that would run are counted (outputs already built are not), unless ``--all`` (Snakemake's ``--forceall``).
-The paper grid (config/paper.yaml, all_tables) takes about as long as its dry run (README "Running on a SLURM
-cluster").
+The paper grid (config/paper.yaml, all_tables) takes about as long as its dry run (docs/cluster.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Data layer: upstream task files -> deterministic JSONL splits + manifest (README "Data").
+"""Data layer: upstream task files -> deterministic JSONL splits + manifest (docs/data.md).
 
 The upstream files are fetched and verified by :mod:`sapt_core.data.fetch` (``sapt fetch-data``) against
 ``config/upstream_manifest.json`` (:mod:`sapt_core.data.upstream_manifest`) and checked by

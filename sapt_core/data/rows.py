@@ -1,7 +1,7 @@
 """The row schema of prepared splits and pseudo-input files, checked where a JSONL file enters a command.
 
 Every row ``sapt prepare-data`` and ``sapt generate-pseudo`` write has ``id``, ``task``, ``benchmark``, ``source``,
-``target``, ``references``, ``definition`` and ``input`` (README "Data"); the training, evaluation and replay code
+``target``, ``references``, ``definition`` and ``input`` (docs/data.md); the training, evaluation and replay code
 reads them by key, so a row without one (or with a wrong type) is one line naming the file, the line and the field
 instead of a ``KeyError`` deep inside a job.
 """

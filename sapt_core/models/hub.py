@@ -1,4 +1,4 @@
-"""Hub backbones on a cluster whose compute nodes have no network (README "Running on a SLURM cluster").
+"""Hub backbones on a cluster whose compute nodes have no network (docs/cluster.md).
 
 ``sapt fetch-backbone`` runs on the submitting host (rule ``fetch_backbone``, a Snakemake ``localrules`` entry): it
 fetches the files a backbone needs (config, generation config, tokenizer, weights: safetensors when the repository

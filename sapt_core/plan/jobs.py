@@ -104,7 +104,7 @@ class JobPlan:
 
     def run_steps(self, method, backbone, benchmark, order) -> list[int]:
         """The steps a run trains and scores: 1..T, or only T for a method whose earlier steps feed nothing
-        (MTL: tables and Figure 8 use its AP after the last task; README "Methods")."""
+        (MTL: tables and Figure 8 use its AP after the last task; docs/methods.md)."""
         T = len(self.order_tasks(benchmark, order))
         return [T] if self.method(method, backbone, benchmark, order).last_step_only() else list(range(1, T + 1))
 

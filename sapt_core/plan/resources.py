@@ -1,6 +1,6 @@
 """What each model job requests from the scheduler: GPUs, CPUs, memory and runtime per rule, from the backbone table.
 
-Three kinds of job (README "Running on a SLURM cluster"):
+Three kinds of job (docs/cluster.md):
   * ``train``: training that runs one rank per GPU under torchrun (train_step, single_task, train_generator): the
     backbone's ``resources`` as they are, so a 4-GPU backbone gets its 4 GPUs;
   * ``infer``: one process that loads the backbone (evaluate_unseen, zero_shot_unseen, generate_pseudo sampling from
