@@ -89,6 +89,8 @@ def test_sapt_resources_of_a_target(repo_root, data_root, tmp_path):
         "backbones": {"tiny-t5": {"family": "t5", "device": "cpu", "resources": {"gpu": 4, "runtime": 30},
                                   "tiny": {"d_model": 32, "layers": 1, "heads": 2, "d_ff": 64, "vocab_size": 1024,
                                            "seed": 0}}},
+        # 2 per device x 4 ranks keeps .test's global batch 8 (the planner refuses one 4 ranks cannot split)
+        "method_overrides": {"*": {"batch_size": 2}},
         "experiments": {"table1": {"methods": ["sapt-lora", "mtl"], "backbones": ["tiny-t5"],
                                    "benchmarks": ["Long_Sequence"]}}}))
     res = subprocess.run([sys.executable, "-m", "sapt_core.cli", "resources", "table1", "--all", "--configfile",
