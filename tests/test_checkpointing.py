@@ -76,7 +76,7 @@ def _step(tiny, data, out, method, *extra):
     from sapt_core.cli import main
 
     args = ["train-step", "--method", method, "--backbone", str(tiny), "--data-dir", str(data), "--seed", "0",
-            "--batch-size", "4", "--grad-accum", "2", "--max-steps", "4", "--logging-steps", "1",
+            "--batch-size", "4", "--global-batch", "8", "--max-steps", "4", "--logging-steps", "1",
             "--max-source-len", "48", "--no-progress", "--state-out", str(out), *extra]
     assert main(args) == 0
     side = json.loads((out / "state.json").read_text())

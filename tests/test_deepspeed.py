@@ -69,7 +69,8 @@ def test_torchrun_rank_takes_its_own_gpu(monkeypatch):
 
 def _train_step(tiny_t5, cb_dir, out, *extra, env=None):
     args = ["--method", "sapt-lora", "--backbone", str(tiny_t5), "--data-dir", str(cb_dir), "--seed", "0",
-            "--lr", "3e-3", "--batch-size", "4", "--global-batch", "8", "--max-steps", "6", "--logging-steps", "1",
+            "--lr", "3e-3", "--batch-size", "4", "--global-batch", "8", "--selection", "none", "--max-steps", "6",
+            "--logging-steps", "1",
             "--max-source-len", "64", "--no-progress", "--state-out", str(out), *extra]
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     res = subprocess.run([sys.executable, "-m", "sapt_core", "train-step", *args], capture_output=True, text=True,

@@ -35,7 +35,7 @@ needs_deepspeed = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is No
 
 def _step(backbone, data_dir, out, *extra, ranks=1, env=None):
     args = ["train-step", "--backbone", str(backbone), "--data-dir", str(data_dir), "--seed", "0", "--lr", "3e-3",
-            "--batch-size", "4", "--global-batch", "8", "--logging-steps", "1", "--max-source-len", "48",
+            "--batch-size", "4", "--global-batch", "8", "--selection", "none", "--logging-steps", "1", "--max-source-len", "48",
             "--lora-dropout", "0", "--no-progress", "--state-out", str(out), *extra]
     cmd = [str(BIN / "sapt"), *args] if ranks == 1 else \
         [str(BIN / "torchrun"), "--standalone", "--nnodes=1", f"--nproc-per-node={ranks}", "--no-python",
