@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sapt_core.checkpoints import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
 from sapt_core.errors import SaptError
+from sapt_core.ranks import device_args, is_main_process, rank, world_size
 
 OPTIMIZERS = ("adamw", "adafactor")
 
@@ -173,114 +173,6 @@ def _trainer_class():
     return SaptTrainer
 
 
-def _single_process_launch() -> None:
-    """A DeepSpeed run started without torchrun (plain ``sapt train-step --deepspeed ...``): the environment of a
-    one-rank launch, so DeepSpeed does not go looking for an MPI launcher (``mpi4py``) to learn its rank."""
-    if "LOCAL_RANK" in os.environ:
-        return
-    import socket
-
-    with socket.socket() as sock:  # a free port for the one-process rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
-                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
-
-
-def _device_args(model, cfg: TrainConfig) -> dict:
-    """TrainingArguments for a model on the CPU (torchrun ranks talk over gloo). Without DeepSpeed: ``use_cpu``, so a
-    torchrun launch becomes accelerate's multi-CPU data parallelism (DDP over gloo). With DeepSpeed: accelerate finds
-    no backend for CPU ranks by itself, counts one process and fills DeepSpeed's ``auto`` train_batch_size for one
-    rank, which DeepSpeed's batch check then refuses; so its process state is set up here over gloo (DeepSpeed's
-    ``init_distributed``) and the Trainer told to use it."""
-    if cfg.deepspeed:
-        _single_process_launch()
-    if next(model.parameters()).device.type != "cpu":
-        return {}
-    if not cfg.deepspeed:
-        return {"use_cpu": True}
-    from accelerate import PartialState
-
-    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"  # what TrainingArguments sets around its own PartialState
-    try:
-        PartialState(backend="gloo")
-    finally:
-        del os.environ["ACCELERATE_USE_DEEPSPEED"]
-    return {"accelerator_config": {"use_configured_state": True}}
-
-
-class BestSelector:
-    """Model selection (the official code's ``load_best_model_at_end`` with an evaluation every N epochs): every
-    ``every_epochs`` epochs ``score_fn(model)`` is computed (the task metric on the selection split) and the
-    trainable parameters of the best epoch are kept in the work directory (``best.safetensors``), so a resumed job
-    keeps them.
-    """
-
-    def __init__(self, score_fn, every_epochs: int, workdir: str | Path):
-        self.score_fn, self.every, self.workdir = score_fn, every_epochs, Path(workdir)
-
-    @staticmethod
-    def get_state(model) -> dict:
-        return {n: p for n, p in model.named_parameters() if p.requires_grad}
-
-    @staticmethod
-    def set_state(model, tensors: dict) -> None:
-        import torch
-
-        params = dict(model.named_parameters())
-        missing = sorted(set(tensors) - set(params))
-        if missing:
-            raise SaptError(f"best-epoch state: no parameter {missing[0]!r} in the model")
-        with torch.no_grad():
-            for n, v in tensors.items():
-                params[n].copy_(v.to(params[n]))
-
-    @property
-    def path(self) -> Path:
-        return self.workdir / "best.safetensors"
-
-    def best(self) -> dict | None:
-        from sapt_core.io import read_json
-
-        meta = self.workdir / "best.json"
-        return read_json(meta, "best-checkpoint record") if meta.is_file() else None
-
-    def callback(self):
-        from transformers import TrainerCallback
-
-        selector = self
-
-        class _Callback(TrainerCallback):
-            def on_epoch_end(self, args, state, control, model=None, **kw):
-                epoch = int(round(state.epoch or 0))
-                if selector.every <= 0 or epoch % selector.every or model is None:
-                    return
-                score = float(selector.score_fn(model))
-                model.train()
-                best = selector.best()
-                if best is None or score > best["score"]:
-                    from safetensors.torch import save_file
-
-                    from sapt_core.io import atomic_path, atomic_write_json
-
-                    with atomic_path(selector.path) as tmp:
-                        save_file({k: v.detach().contiguous().cpu() for k, v in selector.get_state(model).items()},
-                                  str(tmp))
-                    atomic_write_json(selector.workdir / "best.json", {"epoch": epoch, "score": score,
-                                                                      "step": state.global_step})
-
-        return _Callback()
-
-    def restore(self, model) -> dict | None:
-        """Load the best epoch's state into ``model``; returns its record (None when nothing was selected)."""
-        best = self.best()
-        if best is not None:
-            from safetensors.torch import load_file
-
-            self.set_state(model, load_file(str(self.path)))
-        return best
-
-
 def train_config(method_cfg, args) -> TrainConfig:
     """The training settings of one step: the method's optimisation keys and the command's run flags."""
     from sapt_core.methods.base import grad_accum_for
@@ -421,7 +313,7 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
-        **_device_args(model, cfg),
+        **device_args(model, cfg),
     )
     callbacks = list(callbacks or [])
     if extra_state:
@@ -441,63 +333,3 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         for name, obj in extra_state.items():
             obj.load_state_dict(saved[name])
     return trainer, resume
-
-
-def zero_stage(deepspeed_config: str | os.PathLike | None) -> int:
-    """The ZeRO stage of a DeepSpeed JSON config (0 without one)."""
-    if not deepspeed_config:
-        return 0
-    from sapt_core.io import read_json
-
-    return int((read_json(deepspeed_config, "DeepSpeed config").get("zero_optimization") or {}).get("stage", 0))
-
-
-def world_size() -> int:
-    """Ranks of a torchrun/DeepSpeed launch (``WORLD_SIZE``; 1 for a plain process)."""
-    return max(int(os.environ.get("WORLD_SIZE", "1")), 1)
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a torchrun/DeepSpeed launch (or a plain single process): the one that writes the step's outputs."""
-    return rank() == 0
-
-
-def release_ranks() -> None:
-    """After the last collective of a multi-rank step (the state gathered): wait for every rank, then end the
-    process group on each, so the ranks that stop here exit cleanly while rank 0 writes the outputs (a rank leaving
-    with the group alive could abort in gloo's teardown, ``terminate called without an active exception``, and
-    torchrun would report the job failed). A no-op for one process."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
-
-    unset_hf_deepspeed_config()  # rank 0's scoring loads a plain backbone, not a ZeRO-3-partitioned one
-
-
-@contextmanager
-def gathered(model):
-    """Full parameters on every rank while inside: ZeRO-3 leaves each rank a slice (``p.data`` empty elsewhere), so
-    reading the trained state needs this collective gather (every rank must enter). A no-op without ZeRO-3."""
-    with gathered_params(model.parameters()):
-        yield
-
-
-@contextmanager
-def gathered_params(params):
-    """:func:`gathered` for some parameters, e.g. those a loss reads outside a module's forward (where ZeRO-3's hooks
-    do not gather them). Collective: every rank enters. A no-op without ZeRO-3."""
-    params = [p for p in params if hasattr(p, "ds_id")]
-    if not params:
-        yield
-        return
-    import deepspeed
-
-    with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
-        yield

@@ -163,7 +163,7 @@ class Sapt(Method):
 
         from sapt_core.arm.reflection import PseudoReplay, pad_target, reflection_loss
         from sapt_core.models.batching import Collator
-        from sapt_core.training import rank
+        from sapt_core.ranks import rank
 
         targets = self.targets(ctx)
         self._replay = PseudoReplay([ctx.encode(r, train=False) for r in ctx.pseudo],

@@ -52,7 +52,7 @@ class JobPlan:
     def check_selection_engine(self, values: dict, backbone: str, method: str) -> None:
         """Model selection keeps the best epoch's trainable tensors, read whole on one rank; ZeRO-3 partitions them
         over the ranks, so that combination is refused here, before any job is submitted (as at run time)."""
-        from sapt_core.training import zero_stage
+        from sapt_core.ranks import zero_stage
 
         ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
         if values.get("selection", "none") != "none" and ds and zero_stage(ds) == 3:

@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import check_writable, sha256_file
     from sapt_core.methods.base import StepContext
     from sapt_core.state import check_backbone, read_state, save_state
-    from sapt_core.training import (clear_checkpoints, gathered, is_main_process, release_ranks, train,
-                                    train_config, zero_stage)
+    from sapt_core.ranks import gathered, is_main_process, release_ranks, zero_stage
+    from sapt_core.training import clear_checkpoints, train, train_config
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
@@ -235,7 +235,7 @@ def _selector(method, ctx, select_rows, workdir):
         return None
     from sapt_core.generation import greedy_generate
     from sapt_core.scoring import reference_lists, score_task
-    from sapt_core.training import BestSelector
+    from sapt_core.best_epoch import BestSelector
 
     c = method.cfg
 
