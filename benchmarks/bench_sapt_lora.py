@@ -62,10 +62,10 @@ def main() -> None:
     args = ap.parse_args()
     from peft import LoraConfig, get_peft_model
 
-    from sapt_core.arm.reflection import reflection_loss
-    from sapt_core.lora_blocks import MixingContext, MultiBlockLoRALinear, per_block_loop
-    from sapt_core.block_model import BlockModel, BlockSpec
-    from sapt_core.shared_attention import AttentionRouter
+    from sapt_core.methods.sapt.reflection import reflection_loss
+    from sapt_core.blocks.lora import MixingContext, MultiBlockLoRALinear, per_block_loop
+    from sapt_core.blocks.model import BlockModel, BlockSpec
+    from sapt_core.methods.sapt.shared_attention import AttentionRouter
 
     dev = args.device
     g = torch.Generator().manual_seed(0)

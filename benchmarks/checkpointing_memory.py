@@ -4,7 +4,7 @@
 
 A backbone built from a configuration (random weights, no hub; ``--shape t5-base``: d_model 768, 12 + 12 layers,
 12 heads, d_ff 3072, vocabulary 32128; ``t5-large``: benchmarks/paper_shape.py's values; ``llama``: a 1024 x 16-layer
-LLaMA) with SAPT-LoRA blocks (two blocks, r 8 on q and v, the newest one trainable; sapt_core/block_model.py),
+LLaMA) with SAPT-LoRA blocks (two blocks, r 8 on q and v, the newest one trainable; sapt_core/blocks/model.py),
 fp32 on the CPU, trains ``--steps`` AdamW steps on random token ids (forward, backward, step), once with checkpointing
 off and once on, each in its own process. Records the process's RSS after the model is built (before training) and
 its peak RSS (``ru_maxrss``) at the end, so ``peak - before`` is what training adds (activations kept for the
@@ -37,7 +37,7 @@ def child(args) -> dict:
     import torch
 
     from sapt_core import checkpointing
-    from sapt_core.block_model import BlockModel, BlockSpec
+    from sapt_core.blocks.model import BlockModel, BlockSpec
     from sapt_core.models.tiny import build_model
 
     s = SHAPES[args.shape]

@@ -6,7 +6,7 @@ pass, trading one extra forward for the memory of the layers' activations. The b
 blocks train, so torch's non-reentrant checkpoint is used (``use_reentrant=False``): gradients reach the LoRA
 blocks inside a layer even when the layer's input does not require grad.
 
-SAPT-LoRA's blocks read the batch's block weights from a shared :class:`~sapt_core.lora_blocks.MixingContext`
+SAPT-LoRA's blocks read the batch's block weights from a shared :class:`~sapt_core.blocks.lora.MixingContext`
 that each forward sets. A step may run several forwards before one backward (ARM's pseudo batch, Eq. 6), so a
 recomputation during the backward restores the weights its own forward saw (``context_fn``).
 """
@@ -28,7 +28,7 @@ def _hf_model(model):
 
 
 def _mixing_contexts(model) -> list:
-    from sapt_core.lora_blocks import MixingContext
+    from sapt_core.blocks.lora import MixingContext
 
     seen = {}
     for m in model.modules():

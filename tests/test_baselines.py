@@ -194,7 +194,7 @@ def test_every_method_names_a_registered_component():
 
     expect = {"sapt-lora": "sapt", "sapt-lora-tiny": "sapt", "sapt-prompt": "sapt", "sapt-lora-noarm": "sapt",
               "sapt-lora-replay": "sapt",
-              "sapt-lora-noalign": "sapt-selector", "sapt-lora-noda": "sapt-selector", "seq-lora": "single-block",
+              "sapt-lora-noalign": "sapt-pipeline", "sapt-lora-noda": "sapt-pipeline", "seq-lora": "single-block",
               "replay": "single-block", "mtl": "single-block", "single-task": "single-block", "o-lora": "o-lora",
               "progprompt": "progprompt", "l2p": "l2p", "lfpt5": "lfpt5", "epi": "epi"}
     methods = load_methods()
@@ -224,7 +224,7 @@ def test_progprompt_input_grows_by_one_prompt_per_task_and_earlier_prompts_stay(
 
 def test_l2p_selects_top_n_keys_by_cosine_and_pool_keeps_training(tiny_t5, chain_dirs, tmp_path):
     from sapt_core.cli import main
-    from sapt_core.l2p import L2PModel
+    from sapt_core.methods.l2p.model import L2PModel
     from sapt_core.models import load_backbone
 
     bb = load_backbone(str(tiny_t5))
@@ -261,7 +261,7 @@ def test_epi_picks_the_closest_task_and_refuses_generation_tasks(tiny_t5, chain_
                                                                  capsys):
     from sapt_core.cli import main
     from sapt_core.data import prepare_task
-    from sapt_core.epi import EpiStats
+    from sapt_core.methods.epi.router import EpiStats
 
     g = torch.Generator().manual_seed(0)
     stats = EpiStats(4)
@@ -409,7 +409,7 @@ def test_da_ablation_learns_each_block_alone_and_selects_the_top1_block(tiny_t5,
     """-DA: a_t is one-hot (block t learned alone), earlier blocks stay frozen, and each test input uses exactly one
     block: the selector's most confident; with separable inputs the selector recognises the task."""
     from sapt_core.cli import main
-    from sapt_core.selector import Selector, fit_selector
+    from sapt_core.methods.sapt.selector import Selector, fit_selector
 
     pseudo = _pseudo_files(chain_dirs, tmp_path)
     states = _chain(main, "sapt-lora-noda", tiny_t5, chain_dirs, tmp_path, lambda k: ["--pseudo", *map(str, pseudo[:k])])
@@ -435,7 +435,7 @@ def test_da_ablation_learns_each_block_alone_and_selects_the_top1_block(tiny_t5,
 
 # ---- LFPT5 ------------------------------------------------------------------------------------------------------
 def test_lfpt5_generation_rows_and_example_split():
-    from sapt_core.lfpt5 import generation_rows, split_example
+    from sapt_core.methods.lfpt5.examples import generation_rows, split_example
 
     row = {"id": "1", "task": "agnews", "source": "Classify: stocks fell", "target": "Business"}
     assert generation_rows([row]) == [{"id": "1", "task": "agnews", "source": "__gen__ agnews",

@@ -25,7 +25,7 @@ def test_switch_in_the_paper_config(repo_root):
 
 
 def _block_model(backbone, n_blocks=2):
-    from sapt_core.block_model import BlockModel, BlockSpec
+    from sapt_core.blocks.model import BlockModel, BlockSpec
 
     return BlockModel(backbone.model, backbone.family, BlockSpec(pet="lora", n_blocks=n_blocks, lora_r=4,
                                                                  lora_alpha=8), seed=0)

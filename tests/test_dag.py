@@ -37,7 +37,7 @@ def test_paper_grid_job_counts(repo_root, data_root):
     runs = {(b, o, bb, m, s) for name, e in cfg["experiments"].items() for b in e["benchmarks"]
             for o in cfg["orders"][b] for bb in e["backbones"] for m in variants[name] if m != "zero-shot"
             and b in (methods["methods"][m.split("~")[0]]["benchmarks"] or [b]) for s in cfg["seeds"]}
-    pets = {"sapt": None, "sapt-selector": None, "single-block": None, "o-lora": "lora", "progprompt": "prompt",
+    pets = {"sapt": None, "sapt-pipeline": None, "single-block": None, "o-lora": "lora", "progprompt": "prompt",
             "l2p": "prompt", "lfpt5": "prompt", "epi": "prompt"}
     single, generators, pseudo, data, mtl = set(), set(), set(), set(), set()
     for b, o, bb, m, s in runs:
@@ -62,7 +62,7 @@ def test_paper_grid_job_counts(repo_root, data_root):
                 single.add((b, bb, pet, recipe, t, s))
             # ARM (lambda > 0) and +Replay: pseudo inputs of every task but the last feed later steps; the -Alignment
             # / -DA selector is fitted on every seen task's, the last one's included
-            reads = len(tasks) if h["component"] == "sapt-selector" else len(tasks) - 1 if h["component"] == "sapt" \
+            reads = len(tasks) if h["component"] == "sapt-pipeline" else len(tasks) - 1 if h["component"] == "sapt" \
                 and (h["kl_lambda"] > 0 or h["reflection"] == "mix") else 0
             if k < reads:
                 pseudo.add((b, bb, pet, s, h["pseudo_source"], h["replay_volume"], t))

@@ -93,7 +93,7 @@ def test_generator(methods):
 
 
 def test_temperature_value():
-    from sapt_core.shared_attention import temperature_for
+    from sapt_core.methods.sapt.shared_attention import temperature_for
 
     assert temperature_for("sqrt_d", 1024) == 32
     assert temperature_for("d_e", 1024) == pytest.approx(2783.5, abs=0.1)

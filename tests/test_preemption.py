@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from sapt_core.arm.reflection import PseudoReplay
+from sapt_core.arm.replay import PseudoReplay
 from sapt_core.io import sha256_file
 from sapt_core.training import EXTRA_STATE, resumable_checkpoint
 from wf_helpers import _copy_workflow, _snakemake

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from sapt_core.arm.reflection import kl_to_target, pad_target, reflection_loss
-from sapt_core.lora_blocks import MultiBlockLoRALinear, MixingContext, per_block_loop
-from sapt_core.block_model import BlockModel, BlockSpec
+from sapt_core.methods.sapt.reflection import kl_to_target, pad_target, reflection_loss
+from sapt_core.blocks.lora import MultiBlockLoRALinear, MixingContext, per_block_loop
+from sapt_core.blocks.model import BlockModel, BlockSpec
 from sapt_core.models import load_backbone
-from sapt_core.shared_attention import AttentionRouter, SharedAttention, max_pool
+from sapt_core.methods.sapt.shared_attention import AttentionRouter, SharedAttention, max_pool
 
 
 def _sapt(bb, n_blocks, lora_r=8, lora_alpha=32, seed=0):

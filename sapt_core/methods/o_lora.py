@@ -64,7 +64,7 @@ class OLora(Method):
         return "lora"
 
     def _model(self, backbone, family: str, n_blocks: int, seed: int):
-        from sapt_core.block_model import BlockModel, BlockSpec
+        from sapt_core.blocks.model import BlockModel, BlockSpec
 
         c = self.cfg
         return BlockModel(backbone, family, BlockSpec("lora", n_blocks, c.lora_r, c.lora_alpha, c.lora_dropout),

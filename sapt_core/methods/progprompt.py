@@ -33,7 +33,7 @@ class ProgPrompt(Method):
         return "prompt"
 
     def _model(self, backbone, family: str, n_blocks: int, seed: int):
-        from sapt_core.block_model import BlockModel, BlockSpec
+        from sapt_core.blocks.model import BlockModel, BlockSpec
 
         return BlockModel(backbone, family, BlockSpec("prompt", n_blocks, prompt_len=self.cfg.prompt_len,
                                                       combine="concat"), seed=seed)

@@ -66,7 +66,7 @@ class SingleBlock(Method):
         return {"real": ("real_replay_volume", {})}
 
     def _model(self, backbone, family: str, seed: int):
-        from sapt_core.block_model import BlockModel, BlockSpec
+        from sapt_core.blocks.model import BlockModel, BlockSpec
 
         c = self.cfg
         return BlockModel(backbone, family, BlockSpec(c.pet, 1, c.lora_r, c.lora_alpha, c.lora_dropout,

@@ -109,7 +109,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     from sapt_core.arm.generator import select_pseudo, split_generations
     from sapt_core.data import load_split
     from sapt_core.io import load_weights, sha256_file
-    from sapt_core.pet import PetConfig
+    from sapt_core.blocks.pet import PetConfig
     from sapt_core.recipes.common import backbone_provenance
 
     for flag in ("backbone", "generator"):
@@ -132,7 +132,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     max_source_len = int(side.get("train", {}).get("max_source_len", 8))
 
     from sapt_core.models import load_backbone
-    from sapt_core.pet import attach_pet, load_pet_state
+    from sapt_core.blocks.pet import attach_pet, load_pet_state
 
     bb = load_backbone(args.backbone, args.dtype, args.device)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)

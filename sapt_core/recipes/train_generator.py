@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.io import check_writable, save_weights, sha256_file
     from sapt_core.models import load_backbone
     from sapt_core.models.batching import Collator, encode_rows
-    from sapt_core.pet import PetConfig, attach_pet, pet_state
+    from sapt_core.blocks.pet import PetConfig, attach_pet, pet_state
     from sapt_core.ranks import gathered, is_main_process, release_ranks, world_size
     from sapt_core.training import TrainConfig, clear_checkpoints, train
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from sapt_core.errors import SaptError
 
-PET_TYPES = ("lora", "prompt")  # the generator's block types (the methods' blocks: sapt_core.block_model)
+PET_TYPES = ("lora", "prompt")  # the generator's block types (the methods' blocks: sapt_core.blocks.model)
 
 
 @dataclass
@@ -47,7 +47,7 @@ def attach_pet(model, family: str, cfg: PetConfig, seed: int):
     task_type = TaskType.SEQ_2_SEQ_LM if family == "t5" else TaskType.CAUSAL_LM
     torch.manual_seed(seed)
     if cfg.type == "lora":
-        from sapt_core.lora_blocks import LORA_SITES
+        from sapt_core.blocks.lora import LORA_SITES
 
         targets = cfg.targets or list(LORA_SITES[family])
         cfg.targets = list(targets)

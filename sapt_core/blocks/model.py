@@ -1,8 +1,8 @@
 """A frozen backbone with t PET blocks mixed per input (paper section 4.2, Eq. 3): the model every block method
 trains.
 
-The blocks are LoRA on q and v of every attention module (:mod:`sapt_core.lora_blocks`, Appendix A Eq. 7) or soft
-prompts prepended to the input embeddings (:mod:`sapt_core.prompt_blocks`). Per batch a **router** (the method's)
+The blocks are LoRA on q and v of every attention module (:mod:`sapt_core.blocks.lora`, Appendix A Eq. 7) or soft
+prompts prepended to the input embeddings (:mod:`sapt_core.blocks.prompt`). Per batch a **router** (the method's)
 gives every input a weight vector a [B, t] over the blocks: SAPT's shared attention (Eq. 1-2), all ones (O-LoRA's
 sum, Progressive Prompts' concatenation, a single block), EPI's task selection, a separate selector (Table 2's
 ablations). The router sees the prompt's token ids (T5: the source; LLaMA: the prompt without the answer), is
@@ -10,7 +10,7 @@ computed once per input and reused by every layer and decoding step. Only the ne
 blocks are frozen buffers, and the backbone is frozen.
 
 Every block and router tensor is created in float32 whatever the backbone's dtype, and the blocks compute in the
-backbone's dtype (:mod:`sapt_core.lora_blocks`, :mod:`sapt_core.prompt_blocks`), so an optimizer step of a bf16
+backbone's dtype (:mod:`sapt_core.blocks.lora`, :mod:`sapt_core.blocks.prompt`), so an optimizer step of a bf16
 backbone updates fp32 weights.
 """
 
@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from sapt_core.lora_blocks import MixingContext, inject_lora_blocks
-from sapt_core.pet import PET_TYPES as PETS
-from sapt_core.prompt_blocks import MultiBlockPrompt
+from sapt_core.blocks.lora import MixingContext, inject_lora_blocks
+from sapt_core.blocks.pet import PET_TYPES as PETS
+from sapt_core.blocks.prompt import MultiBlockPrompt
 
 COMBINES = ("mix", "concat")
 BLOCK_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B")  # LoRA tensors inside the backbone's modules

@@ -1,7 +1,7 @@
 """SAPT (paper section 4): shared attentive learning & selection over per-task PET blocks (SALS, Eq. 1-4) with the
 attentive reflection module (ARM, Eq. 5-6). One component for SAPT-LoRA and SAPT-Prompt (``pet``), with the knobs of
 Table 2's ablations -ARM (``kl_lambda: 0``) and +Replay (``reflection: mix``); -Alignment and -DA, which add a
-separate selector, are :mod:`sapt_core.methods.selector`.
+separate selector, are :mod:`sapt_core.methods.sapt.pipeline`.
 
 Step t (section 4.2): the model holds t blocks; blocks 1..t-1, their keys and the stored a_1..a_{t-1} come from
 state t-1, block t and key t are fresh, and block t, key t and the query projection train on
@@ -87,19 +87,19 @@ class Sapt(Method):
     # ---- model ---------------------------------------------------------------------------------------------------
     def router(self, n_blocks: int, seed: int = 0):
         """``make_router(d_model)`` of the model: the shared attention over ``n_blocks`` keys (Eq. 1-2)."""
-        from sapt_core.shared_attention import AttentionRouter
+        from sapt_core.methods.sapt.shared_attention import AttentionRouter
 
         c = self.cfg
         return lambda d: AttentionRouter(d, n_blocks, c.d_p, c.temperature, c.projection_order, c.pool_mask_pads)
 
     def block_spec(self, n_blocks: int):
-        from sapt_core.block_model import BlockSpec
+        from sapt_core.blocks.model import BlockSpec
 
         c = self.cfg
         return BlockSpec(c.pet, n_blocks, c.lora_r, c.lora_alpha, c.lora_dropout, c.lora_mixing, c.prompt_len)
 
     def new_model(self, backbone, family: str, n_blocks: int, seed: int):
-        from sapt_core.block_model import BlockModel
+        from sapt_core.blocks.model import BlockModel
 
         return BlockModel(backbone, family, self.block_spec(n_blocks), self.router(n_blocks, seed), seed=seed)
 
@@ -161,7 +161,8 @@ class Sapt(Method):
             return None
         import torch
 
-        from sapt_core.arm.reflection import PseudoReplay, pad_target, reflection_loss
+        from sapt_core.arm.replay import PseudoReplay
+        from sapt_core.methods.sapt.reflection import pad_target, reflection_loss
         from sapt_core.models.batching import Collator
         from sapt_core.ranks import rank
 
@@ -200,7 +201,7 @@ class Sapt(Method):
     def after_task(self, ctx: StepContext, model) -> None:
         import torch
 
-        from sapt_core.arm.reflection import mean_attention
+        from sapt_core.methods.sapt.reflection import mean_attention
 
         a_t = mean_attention(model, ctx.query_batches(ctx.split(self.cfg.attn_split)))
         targets = torch.zeros(ctx.k, ctx.k)

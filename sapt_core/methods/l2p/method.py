@@ -1,6 +1,6 @@
 """L2P, Learning to Prompt (Wang et al., 2022b; paper section 5.2 baseline 3): one prompt pool with learnable keys,
 shared by every task and trained through the whole sequence; each input takes the top-N prompts whose keys are
-closest (cosine) to its frozen-backbone query, at training and test time (:mod:`sapt_core.l2p`).
+closest (cosine) to its frozen-backbone query, at training and test time (:mod:`sapt_core.methods.l2p.model`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class L2P(Method):
         return "prompt"
 
     def _model(self, backbone, family: str, seed: int):
-        from sapt_core.l2p import L2PModel
+        from sapt_core.methods.l2p.model import L2PModel
 
         c = self.cfg
         return L2PModel(backbone, family, c.pool_size, c.prompt_len, c.top_n, c.pull_weight, seed=seed)

@@ -43,7 +43,7 @@ class L2PModel(nn.Module):
 
     def query(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled last hidden states of the frozen backbone without prompts [B, d]."""
-        from sapt_core.epi import frozen_features
+        from sapt_core.methods.epi.router import frozen_features
 
         return frozen_features(self.model, self.family, ids, mask).to(self.keys.dtype)
 

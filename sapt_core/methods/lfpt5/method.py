@@ -1,6 +1,6 @@
 """LFPT5 (Qin & Joty, 2022; paper section 5.2 baseline 4): one soft prompt trained on every task in turn, which also
 learns to generate whole examples of its tasks and replays examples of the earlier tasks it samples itself
-(:mod:`sapt_core.lfpt5`):
+(:mod:`sapt_core.methods.lfpt5.examples`):
 
     L = L_task + lm_lambda * L_gen                     (L_gen: the LM loss of generating whole examples)
 
@@ -52,7 +52,7 @@ class Lfpt5(Method):
         return {"pseudo": ("gen_replay_volume", {})}  # the examples it generates itself
 
     def _model(self, backbone, family: str, seed: int):
-        from sapt_core.block_model import BlockModel, BlockSpec
+        from sapt_core.blocks.model import BlockModel, BlockSpec
 
         return BlockModel(backbone, family, BlockSpec("prompt", 1, prompt_len=self.cfg.prompt_len), seed=seed)
 
@@ -66,7 +66,7 @@ class Lfpt5(Method):
         """Examples of tasks 1..t-1 sampled from the prompt of step t-1 (before it learns task t)."""
         from sapt_core.arm.generator import pseudo_count
         from sapt_core.data import load_manifest
-        from sapt_core.lfpt5 import GenSampling, generate_examples
+        from sapt_core.methods.lfpt5.examples import GenSampling, generate_examples
 
         c = self.cfg
         sampling = GenSampling(c.gen_top_k, c.gen_repetition_penalty, c.gen_candidates,
@@ -89,8 +89,8 @@ class Lfpt5(Method):
     def extra_loss(self, ctx: StepContext, model):
         if self.cfg.lm_lambda <= 0:
             return None
-        from sapt_core.arm.reflection import PseudoReplay
-        from sapt_core.lfpt5 import generation_rows
+        from sapt_core.arm.replay import PseudoReplay
+        from sapt_core.methods.lfpt5.examples import generation_rows
         from sapt_core.models.batching import Collator
         from sapt_core.ranks import rank
 

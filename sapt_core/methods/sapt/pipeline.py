@@ -1,5 +1,5 @@
 """Table 2's -Alignment and -DA (paper section 6.3): SAPT with the alignment of learning and selection cut. The blocks
-are chosen at test time by a separate selector of Eq. 1-2's form (:mod:`sapt_core.selector`) fitted after every step
+are chosen at test time by a separate selector of Eq. 1-2's form (:mod:`sapt_core.methods.sapt.selector`) fitted after every step
 on the pseudo inputs of every seen task.
 
 - ``selector: soft`` (-Alignment): block t learns with shared attention as in SAPT (no ARM); the selector is fitted
@@ -14,28 +14,28 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sapt_core.methods.base import POSITIVE, Needs, StepContext, key, register
-from sapt_core.methods.sapt import Sapt, SaptConfig
+from sapt_core.methods.sapt.method import Sapt, SaptConfig
 
 
 @dataclass
-class SaptSelectorConfig(SaptConfig):
+class SaptPipelineConfig(SaptConfig):
     selector: Literal["soft", "top1"] = key("soft", "soft = -Alignment (the selector's weights); top1 = -DA (its "
                                                     "most confident block; blocks learned alone)")
     selector_steps: int = key(300, "full-batch Adam steps fitting the selector after every step (ours)", POSITIVE)
     selector_lr: float = key(1.0e-2, "the selector's learning rate (ours)", POSITIVE)
 
 
-@register("sapt-selector")
-class SaptSelector(Sapt):
-    Config = SaptSelectorConfig
+@register("sapt-pipeline")
+class SaptPipeline(Sapt):
+    Config = SaptPipelineConfig
     STRUCTURAL = Sapt.STRUCTURAL + ("selector",)
 
     def needs(self, k: int) -> Needs:
         return Needs(pseudo=k)  # the selector is fitted on the pseudo inputs of every seen task
 
     def router(self, n_blocks: int, seed: int = 0):
-        from sapt_core.selector import SelectorRouter
-        from sapt_core.shared_attention import temperature_for
+        from sapt_core.methods.sapt.selector import SelectorRouter
+        from sapt_core.methods.sapt.shared_attention import temperature_for
 
         c = self.cfg
         return lambda d: SelectorRouter(d, n_blocks, c.d_p, temperature_for(c.temperature, d), c.projection_order,
@@ -49,7 +49,7 @@ class SaptSelector(Sapt):
     def after_task(self, ctx: StepContext, model) -> None:
         import torch
 
-        from sapt_core.selector import fit_selector, pooled_inputs
+        from sapt_core.methods.sapt.selector import fit_selector, pooled_inputs
 
         super().after_task(ctx, model)
         pooled = [pooled_inputs(model, ctx.query_batches(rows)) for rows in ctx.pseudo]

@@ -105,7 +105,7 @@ class SharedAttention(nn.Module):
 
 
 class AttentionRouter(nn.Module):
-    """The shared attention as the block router of a :class:`~sapt_core.block_model.BlockModel`: a [B, t] of Eq. 2
+    """The shared attention as the block router of a :class:`~sapt_core.blocks.model.BlockModel`: a [B, t] of Eq. 2
     from the prompt's token embeddings. ``temperature`` is a spec (``sqrt_d``, ``d_e`` or a number)."""
 
     def __init__(self, d_model: int, n_blocks: int, d_p: int = 100, temperature="sqrt_d",

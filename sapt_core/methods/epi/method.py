@@ -1,6 +1,6 @@
 """EPI (Wang et al., 2023; paper section 5.2 baseline 6): a private soft prompt per task, chosen at test time by the
 Mahalanobis distance of the input's frozen-backbone features to each task's class statistics
-(:mod:`sapt_core.epi`). Class statistics need classes, so EPI runs on classification tasks only (the paper shows it on
+(:mod:`sapt_core.methods.epi.router`). Class statistics need classes, so EPI runs on classification tasks only (the paper shows it on
 Long Sequence; ``benchmarks: [Long_Sequence]`` in config/methods.yaml).
 """
 
@@ -29,8 +29,8 @@ class Epi(Method):
         return "prompt"
 
     def _model(self, backbone, family: str, n_blocks: int, seed: int):
-        from sapt_core.block_model import BlockModel, BlockSpec
-        from sapt_core.epi import EpiRouter
+        from sapt_core.blocks.model import BlockModel, BlockSpec
+        from sapt_core.methods.epi.router import EpiRouter
 
         return BlockModel(backbone, family, BlockSpec("prompt", n_blocks, prompt_len=self.cfg.prompt_len), EpiRouter,
                           seed=seed)
@@ -52,7 +52,7 @@ class Epi(Method):
         """Task k's class statistics of frozen-backbone features of its training inputs (no prompt)."""
         import torch
 
-        from sapt_core.epi import frozen_features
+        from sapt_core.methods.epi.router import frozen_features
 
         device = ctx.backbone.model.device
         feats = torch.cat([frozen_features(ctx.backbone.model, ctx.family, b["input_ids"].to(device),

@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sapt_core.arm.reflection import kl_rows
-from sapt_core.shared_attention import QueryProjection, max_pool
+from sapt_core.methods.sapt.reflection import kl_rows
+from sapt_core.methods.sapt.shared_attention import QueryProjection, max_pool
 
 SELECTOR_ROUTINGS = ("pipeline", "top1")
 
@@ -72,7 +72,7 @@ class SelectorRouter(nn.Module):
     def __init__(self, d_model: int, n_blocks: int, d_p: int, temperature: float, projection_order: str,
                  pool_mask_pads: bool, top1: bool, seed: int):
         super().__init__()
-        from sapt_core.shared_attention import SharedAttention
+        from sapt_core.methods.sapt.shared_attention import SharedAttention
 
         self.top1 = top1
         self.attention = SharedAttention(d_model, n_blocks, d_p, temperature, projection_order, pool_mask_pads)
