@@ -8,7 +8,7 @@ from pathlib import Path
 from sapt_core.errors import SaptError
 
 
-class BestSelector:
+class BestEpoch:
     """Model selection (the official code's ``load_best_model_at_end`` with an evaluation every N epochs): every
     ``every_epochs`` epochs ``score_fn(model)`` is computed (the task metric on the selection split) and the
     trainable parameters of the best epoch are kept in the work directory (``best.safetensors``), so a resumed job
@@ -47,25 +47,25 @@ class BestSelector:
     def callback(self):
         from transformers import TrainerCallback
 
-        selector = self
+        keeper = self
 
         class _Callback(TrainerCallback):
             def on_epoch_end(self, args, state, control, model=None, **kw):
                 epoch = int(round(state.epoch or 0))
-                if selector.every <= 0 or epoch % selector.every or model is None:
+                if keeper.every <= 0 or epoch % keeper.every or model is None:
                     return
-                score = float(selector.score_fn(model))
+                score = float(keeper.score_fn(model))
                 model.train()
-                best = selector.best()
+                best = keeper.best()
                 if best is None or score > best["score"]:
                     from safetensors.torch import save_file
 
                     from sapt_core.io import atomic_path, atomic_write_json
 
-                    with atomic_path(selector.path) as tmp:
-                        save_file({k: v.detach().contiguous().cpu() for k, v in selector.get_state(model).items()},
+                    with atomic_path(keeper.path) as tmp:
+                        save_file({k: v.detach().contiguous().cpu() for k, v in keeper.get_state(model).items()},
                                   str(tmp))
-                    atomic_write_json(selector.workdir / "best.json", {"epoch": epoch, "score": score,
+                    atomic_write_json(keeper.workdir / "best.json", {"epoch": epoch, "score": score,
                                                                       "step": state.global_step})
 
         return _Callback()
@@ -78,3 +78,19 @@ class BestSelector:
 
             self.set_state(model, load_file(str(self.path)))
         return best
+
+
+def keeper_for(cfg, ctx, select_rows: list[dict], workdir) -> BestEpoch | None:
+    """Model selection of a step job on the ``selection`` split every ``select_every_epochs`` epochs, scored with the
+    task's metric on greedy predictions (``cfg``: the method's keys; None when ``select_rows`` is empty)."""
+    if not select_rows:
+        return None
+    from sapt_core.generation import greedy_generate
+    from sapt_core.scoring import reference_lists, score_task
+
+    def score_fn(m):
+        preds = greedy_generate(m, ctx.tokenizer, ctx.family, select_rows, cfg.eval_batch_size, cfg.max_new_tokens,
+                                cfg.max_source_len)
+        return score_task(preds, reference_lists(select_rows), ctx.manifest["metric"])["score"]
+
+    return BestEpoch(score_fn, cfg.select_every_epochs, workdir)

@@ -355,16 +355,14 @@ def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5,
     assert side["config"]["reflection"] == "mix" and "arm_kl" not in side["history"][-1]
     assert [h["n_replayed"] for h in side["history"]] == [0, 6, 12]
     # the answers are the step-1 model's own greedy outputs (deterministic), not blank targets
-    import argparse
-
     from sapt_core.methods.base import StepContext
     from sapt_core.state import method_of
 
     bb, model, tensors, side1 = _model_at(tiny_t5, states[0])
     method = method_of(side, "step 3")
-    args = argparse.Namespace(backbone=str(tiny_t5), dtype="float32", device="cpu")
-    ctx = StepContext(args=args, method="sapt-lora-replay", k=2, seed=0, manifest={}, rows=[], prev_tensors=tensors,
-                      prev_side=side1, pseudo=[read_jsonl(pseudo[0], "pseudo")], replay_dirs=[], train=None)
+    ctx = StepContext(method="sapt-lora-replay", k=2, seed=0, data_dir=chain_dirs[1], manifest={}, rows=[],
+                      prev_tensors=tensors, prev_side=side1, pseudo=[read_jsonl(pseudo[0], "pseudo")], replay_dirs=[],
+                      train=None, backbone_source=(str(tiny_t5), "float32", "cpu"))
     labelled = method.extra_rows(ctx, None)
     expected = greedy_generate(model, bb.tokenizer, bb.family, read_jsonl(pseudo[0], "pseudo"), 8, 4, 48)
     assert [r["target"] for r in labelled] == expected and all(r["references"] == [r["target"]] for r in labelled)

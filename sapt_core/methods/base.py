@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from sapt_core.errors import SaptError
@@ -98,10 +99,10 @@ class PseudoSpec:
 class StepContext:
     """Everything one step of the recipe knows; built by :mod:`sapt_core.recipes.step`."""
 
-    args: Any                      # the parsed CLI namespace (backbone path, dtype, device, seed, ...)
     method: str                    # the config name of the method (``sapt-lora``)
     k: int                         # the step: task k of the chain
     seed: int
+    data_dir: Path                 # the prepared directory of task k
     manifest: dict                 # the task's data manifest
     rows: list[dict]               # its training rows
     prev_tensors: dict | None      # state k-1 (None at step 1)
@@ -109,6 +110,7 @@ class StepContext:
     pseudo: list[list[dict]]       # pseudo inputs, per task (Needs.pseudo of them)
     replay_dirs: list[str]         # prepared directories of earlier tasks (Needs.replay of them)
     train: Any                     # sapt_core.training.TrainConfig
+    backbone_source: tuple = ()    # (path or hub id, dtype, device): what the recipe loads, and fresh_backbone() too
     backbone: Any = None           # sapt_core.models.Backbone, loaded by the recipe
     train_rows: list[dict] = field(default_factory=list)  # rows + the method's extra rows (set before extra_loss)
     notes: dict = field(default_factory=dict)  # what the method reports into the step's sidecar
@@ -119,12 +121,18 @@ class StepContext:
             return self.rows
         from sapt_core.data import load_split
 
-        rows = load_split(self.args.data_dir, name)
+        rows = load_split(self.data_dir, name)
         if not rows:
-            raise SaptError(f"{self.args.data_dir}/{name}.jsonl: task {self.manifest.get('task')!r} has no {name} "
+            raise SaptError(f"{self.data_dir}/{name}.jsonl: task {self.manifest.get('task')!r} has no {name} "
                             "instances (the data protocol leaves none); choose another split in the workflow's "
                             "protocol (selection / attention_split)")
         return rows
+
+    def fresh_backbone(self):
+        """A second copy of the backbone (e.g. the step t-1 model that answers +Replay's pseudo inputs)."""
+        from sapt_core.models import load_backbone
+
+        return load_backbone(*self.backbone_source)
 
     @property
     def tokenizer(self):

@@ -2,7 +2,11 @@
 sequence, learned without the data of tasks 1..k-1 unless the method replays them).
 
     load state k-1 -> the method builds the model -> train on task k's rows (+ the method's extra rows) with the
-    task loss (Eq. 4) + the method's losses -> the method's after-task hook -> save state k atomically
+    task loss (Eq. 4) + the method's losses -> the method's after-task hook -> save state k atomically -> score the
+    test sets of tasks 1..k on the saved state (row k of the score matrix)
+
+:func:`run` reads in that order; the checks of the inputs, the sidecar and the scoring are helpers below it. The
+method receives values (:class:`~sapt_core.methods.base.StepContext`), not this command's flags.
 
 The method (``--method``, an entry of ``config/methods.yaml``) is a component of :mod:`sapt_core.methods`; its keys
 are this command's flags (``--lora-r``, ``--kl-lambda``, ...), defaulting to the method's values in the methods file
@@ -94,23 +98,65 @@ def read_pseudo(paths: list[str]) -> list[list[dict]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from sapt_core.data import load_manifest, load_split
-    from sapt_core.io import check_writable, sha256_file
-    from sapt_core.methods.base import StepContext
-    from sapt_core.state import check_backbone, read_state, save_state
-    from sapt_core.ranks import gathered, is_main_process, release_ranks, zero_stage
-    from sapt_core.training import clear_checkpoints, train, train_config
+    """Step k, as the module docstring tells it: load, build, train, after-task, save, score."""
+    from sapt_core.best_epoch import keeper_for
+    from sapt_core.io import check_writable
+    from sapt_core.models import load_backbone
+    from sapt_core.ranks import gathered, is_main_process, release_ranks
+    from sapt_core.state import save_state
+    from sapt_core.training import clear_checkpoints
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
+    ctx, backbone = _load_inputs(args, method)                       # load: task k, state k-1, pseudo and replay
+    eval_tasks, dec = _eval_tasks(args, method)
+    _check_selection(method.cfg.selection, ctx.train)
+    select_rows = ctx.split(method.cfg.selection) if method.cfg.selection != "none" else []
+
+    import torch
+
+    torch.manual_seed(args.seed)
+    ctx.backbone = load_backbone(args.backbone, args.dtype, args.device)
+    model = method.build(ctx)                                        # build: the method's model of step k
+    extra = method.extra_rows(ctx, model)
+    ctx.train_rows = ctx.rows + extra
+    workdir = Path(args.workdir or f"{args.state_out}.work")
+    keeper = keeper_for(method.cfg, ctx, select_rows, workdir)
+    history, resumed_step = _train(args, method, ctx, model, keeper, workdir)     # train (Eq. 4 + method losses)
+    selected = keeper.restore(model) if keeper else None
+    method.after_task(ctx, model)                                    # after-task: what the method stores
+    sidecar = _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected, n_extra=len(extra))
+    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
+        tensors = {k_: v.detach().contiguous().cpu().clone() for k_, v in method.state_tensors(ctx, model).items()}
+    release_ranks()  # no collective after this: rank 0 writes the state and scores alone
+    if not is_main_process():
+        return 0
+    save_state(Path(args.state_out), tensors, sidecar)               # save state k atomically
+    if not args.keep_workdir:
+        clear_checkpoints(workdir)
+    if eval_tasks:                                                   # score: row k of the score matrix
+        del model
+        _score(args, backbone, Path(args.state_out), eval_tasks, dec)
+    note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
+    print(f"step {ctx.k} ({ctx.manifest['task']}): {args.method}, {len(ctx.rows)} rows + {len(extra)} replayed{note}, "
+          f"final loss {sidecar['history'][-1]['final_train_loss']}")
+    return 0
+
+
+def _load_inputs(args, method):
+    """Task k's manifest and training rows, state k-1 (checked against the backbone and the method's structure), the
+    pseudo inputs and replayed tasks the method needs at step k: the step's :class:`StepContext` (no backbone yet)
+    and the backbone's provenance."""
+    from sapt_core.data import load_manifest, load_split
+    from sapt_core.methods.base import StepContext
+    from sapt_core.state import check_backbone, read_state
+    from sapt_core.training import train_config
+
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
     if not rows:
         raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
-    selection = method.cfg.selection
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
     backbone = backbone_provenance(args.backbone)
     if prev_side:
@@ -122,47 +168,55 @@ def run(args: argparse.Namespace) -> int:
                                                                           needs.replay)):
         if len(given) != want:
             raise SaptError(f"{flag}: expected {want} files for step {k} of method {args.method!r}, got {len(given)}")
-    if bool(args.eval_data_dirs) != bool(args.scores_out):
-        raise SaptError("--eval-data-dirs and --scores-out: give both (score the trained step) or neither")
+    ctx = StepContext(method=args.method, k=k, seed=args.seed, data_dir=data_dir, manifest=manifest, rows=rows,
+                      prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
+                      replay_dirs=list(args.replay_data), train=train_config(method.cfg, args),
+                      backbone_source=(args.backbone, args.dtype, args.device))
+    method.check(ctx)
+    return ctx, backbone
+
+
+def _eval_tasks(args, method):
+    """The test sets of tasks 1..k scored after training (none without ``--eval-data-dirs``) and their decoding."""
     from sapt_core.recipes.evaluate import Decoding, load_tasks
 
+    if bool(args.eval_data_dirs) != bool(args.scores_out):
+        raise SaptError("--eval-data-dirs and --scores-out: give both (score the trained step) or neither")
     dec = Decoding(method.cfg.eval_batch_size, method.cfg.max_new_tokens, method.cfg.max_source_len)
-    eval_tasks = load_tasks(args.eval_data_dirs, dec.split) if args.eval_data_dirs else []
-    cfg = train_config(method.cfg, args)
-    ctx = StepContext(args=args, method=args.method, k=k, seed=args.seed, manifest=manifest, rows=rows,
-                      prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
-                      replay_dirs=list(args.replay_data), train=cfg)
-    method.check(ctx)
+    return (load_tasks(args.eval_data_dirs, dec.split) if args.eval_data_dirs else []), dec
+
+
+def _check_selection(selection: str, cfg) -> None:
+    from sapt_core.ranks import zero_stage
+
     if selection != "none" and zero_stage(cfg.deepspeed) == 3:
         raise SaptError(f"--selection {selection}: model selection is not supported under ZeRO-3 ({cfg.deepspeed}: "
                         "it partitions the trainable tensors the best epoch keeps); use --selection none or ZeRO-2")
-    select_rows = ctx.split(selection) if selection != "none" else []
 
-    from sapt_core.models import load_backbone
+
+def _train(args, method, ctx, model, keeper, workdir):
+    """The task loss (Eq. 4) plus the method's loss over the task's rows and the method's extra rows."""
     from sapt_core.models.batching import Collator
+    from sapt_core.training import train
 
-    torch.manual_seed(args.seed)
-    ctx.backbone = load_backbone(args.backbone, args.dtype, args.device)
-    model = method.build(ctx)
-    extra = method.extra_rows(ctx, model)
-    ctx.train_rows = rows + extra
     extra_loss = method.extra_loss(ctx, model)
-    state_out = Path(args.state_out)
-    workdir = Path(args.workdir or f"{state_out}.work")
-    selector = _selector(method, ctx, select_rows, workdir)
-    history, resumed_step = train(model, ctx.encode(ctx.train_rows), Collator(ctx.tokenizer.pad_token_id, ctx.family,
-                                                                             with_query=True),
-                                  cfg, workdir, extra_loss=extra_loss, progress=not args.no_progress,
-                                  param_groups=method.param_groups(model),
-                                  callbacks=[selector.callback()] if selector else None,
-                                  extra_state=method.loop_state() or None)
-    selected = selector.restore(model) if selector else None
-    method.after_task(ctx, model)
+    return train(model, ctx.encode(ctx.train_rows), Collator(ctx.tokenizer.pad_token_id, ctx.family, with_query=True),
+                 ctx.train, workdir, extra_loss=extra_loss, progress=not args.no_progress,
+                 param_groups=method.param_groups(model), callbacks=[keeper.callback()] if keeper else None,
+                 extra_state=method.loop_state() or None)
+
+
+def _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected, n_extra: int) -> dict:
+    """state.json of step k: what was trained, on what (sha256 of every input), and how (:mod:`sapt_core.state`)."""
+    from sapt_core.io import sha256_file
+
+    selection, k, data_dir = method.cfg.selection, ctx.k, ctx.data_dir
     losses = [h["loss"] for h in history if "loss" in h]
-    sidecar = {
+    return {
         "kind": "step_state", "method": args.method, "component": method.component, "step": k,
-        "tasks": _earlier_tasks(args, prev_side, k) + [manifest["task"]], "benchmark": manifest.get("benchmark"),
-        "seed": args.seed, "config": method.values(), "train": cfg.to_dict(),
+        "tasks": _earlier_tasks(args, ctx.prev_side, k) + [ctx.manifest["task"]],
+        "benchmark": ctx.manifest.get("benchmark"),
+        "seed": args.seed, "config": method.values(), "train": ctx.train.to_dict(),
         "protocol": {"selection": selection, "select_every_epochs": method.cfg.select_every_epochs,
                      "attention_split": getattr(method.cfg, "attn_split", None)},
         "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
@@ -175,27 +229,12 @@ def run(args: argparse.Namespace) -> int:
                    **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
                    "pseudo": [sha256_file(p) for p in args.pseudo],
                    "replay": [sha256_file(Path(d) / "train.jsonl") for d in args.replay_data]},
-        "history": prev_side.get("history", []) + [{
-            "task": manifest["task"], "n_train": len(rows), "n_replayed": len(extra),
+        "history": ctx.prev_side.get("history", []) + [{
+            "task": ctx.manifest["task"], "n_train": len(ctx.rows), "n_replayed": n_extra,
             "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
             "selected": selected, **ctx.notes,
             "train_log": [{k_: h[k_] for k_ in ("step", "loss", "epoch") if k_ in h} for h in history if "loss" in h]}],
     }
-    with gathered(model):  # ZeRO-3: every rank gathers, rank 0 writes
-        tensors = {k_: v.detach().contiguous().cpu().clone() for k_, v in method.state_tensors(ctx, model).items()}
-    release_ranks()  # no collective after this: rank 0 writes the state and scores alone
-    if not is_main_process():
-        return 0
-    save_state(state_out, tensors, sidecar)
-    if not args.keep_workdir:
-        clear_checkpoints(workdir)
-    if eval_tasks:
-        del model
-        _score(args, backbone, state_out, eval_tasks, dec)
-    note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
-    print(f"step {k} ({manifest['task']}): {args.method}, {len(rows)} rows + {len(extra)} replayed{note}, final loss "
-          f"{sidecar['history'][-1]['final_train_loss']}")
-    return 0
 
 
 def _step(args, method, prev_side: dict) -> int:
@@ -227,21 +266,3 @@ def _score(args, provenance: dict, state_dir: Path, tasks, dec) -> None:
 
     score(args, provenance, tasks, dec, args.scores_out, state_dir, read_state(state_dir), args.predictions_out,
           args.attention_out)
-
-
-def _selector(method, ctx, select_rows, workdir):
-    """Model selection on the ``selection`` split every ``select_every_epochs`` epochs (None: no selection)."""
-    if not select_rows:
-        return None
-    from sapt_core.generation import greedy_generate
-    from sapt_core.scoring import reference_lists, score_task
-    from sapt_core.best_epoch import BestSelector
-
-    c = method.cfg
-
-    def score_fn(m):
-        preds = greedy_generate(m, ctx.tokenizer, ctx.family, select_rows, c.eval_batch_size, c.max_new_tokens,
-                                c.max_source_len)
-        return score_task(preds, reference_lists(select_rows), ctx.manifest["metric"])["score"]
-
-    return BestSelector(score_fn, c.select_every_epochs, workdir)

@@ -37,7 +37,7 @@ class Epi(Method):
 
     def check(self, ctx: StepContext) -> None:
         if ctx.manifest.get("metric") != "accuracy":
-            raise SaptError(f"{ctx.args.data_dir}/manifest.json: task {ctx.manifest.get('task')!r} is scored by "
+            raise SaptError(f"{ctx.data_dir}/manifest.json: task {ctx.manifest.get('task')!r} is scored by "
                             f"{ctx.manifest.get('metric')!r}; EPI selects tasks by class statistics and needs "
                             "classification tasks (the paper runs it on Long Sequence only)")
 

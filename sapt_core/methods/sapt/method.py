@@ -144,10 +144,8 @@ class Sapt(Method):
     def _label_pseudo(self, ctx: StepContext) -> list[dict]:
         """+Replay: the pseudo rows of tasks 1..t-1 answered by the model of step t-1 (a copy of the backbone)."""
         from sapt_core.generation import greedy_generate
-        from sapt_core.models import load_backbone
 
-        args = ctx.args
-        bb = load_backbone(args.backbone, args.dtype, args.device)
+        bb = ctx.fresh_backbone()
         prev = self.load(bb.model, bb.family, ctx.prev_tensors, ctx.prev_side)
         out = []
         for rows in ctx.pseudo:
