@@ -198,19 +198,31 @@ class JobPlan:
         return {**gen, **(self.config.get("generator_overrides") or {})}
 
     def generator_args(self, pet: str) -> str:
+        """Every key of the PET type's generator (:mod:`sapt_core.arm.settings`) as ``sapt train-generator`` flags;
+        a ``max_steps`` of ``generator_overrides`` bounds the prompt generator too (its own key is ``epochs``)."""
+        import dataclasses
+        import shlex
+
+        from sapt_core.arm.settings import GENERATORS
+        from sapt_core.methods.keys import cli_args
+
         g = self.generator(pet)
-        args = [f"--pet {pet}", f"--lr {g['lr']}", f"--batch-size {g['batch_size']}",
-                f"--max-source-len {g['max_source_len']}", f"--max-target-len {g['max_target_len']}"]
-        args.append(f"--max-steps {g['max_steps']}" if "max_steps" in g else f"--epochs {g['epochs']}")
-        if pet == "lora":
-            args += [f"--r {g['r']}", f"--alpha {g['alpha']}", f"--dropout {g['dropout']}"]
-        else:
-            args += [f"--length {g['length']}"]
-        return " ".join(args)
+        keys = [f.name for f in dataclasses.fields(GENERATORS[pet])]
+        values = {"pet": pet, **{k: g[k] for k in keys}}
+        if "max_steps" in g:
+            values["max_steps"] = g["max_steps"]
+        return " ".join(shlex.quote(a) for a in cli_args(values))
 
     def sampling_args(self, pet: str) -> str:
+        """Every sampling key of the PET type's generator as ``sapt generate-pseudo`` flags (``max_new_tokens``:
+        ``generator_overrides``' when set)."""
+        import shlex
+
+        from sapt_core.methods.keys import cli_args
+
         g = self.generator(pet)
-        return f"--max-new-tokens {g.get('max_new_tokens', g['sampling']['max_new_tokens'])}"
+        values = {**g["sampling"], **({"max_new_tokens": g["max_new_tokens"]} if "max_new_tokens" in g else {})}
+        return " ".join(shlex.quote(a) for a in cli_args(values))
 
     # ---- Table 3: unseen tasks after the last SuperNI step ----------------------------------------------------
     def unseen_data_dirs(self, seed) -> list[str]:

@@ -1,8 +1,10 @@
 """Recipe ``sapt generate-pseudo``: the pseudo inputs G_t of one task for the Attentive Reflection Module.
 
 ``--source generated`` (default): sample ``--n-candidates`` texts (default N_train: one per training instance, as the
-official code) from the task's generator B_ref (``sapt train-generator``) with the official sampling settings
-(do_sample, top_k 20, repetition_penalty 2.5, num_beams 1, max_new_tokens 512; temperature and top_p 1), seeded with
+official code) from the task's generator B_ref (``sapt train-generator``) with the sampling flags (``--do-sample``,
+``--top-k``, ``--repetition-penalty``, ``--num-beams``, ``--max-new-tokens``: the keys of ``generator.<pet>.sampling``,
+:class:`sapt_core.arm.settings.Sampling`, whose defaults are the official settings: sampling, top_k 20,
+repetition_penalty 2.5, num_beams 1, max_new_tokens 512; temperature and top_p pinned to 1), seeded with
 ``torch.manual_seed(--seed)``, then split and select them (:mod:`sapt_core.arm.generator`): keep
 ``max(1, int(volume * N_train))`` of them, all with one generated instruction as definition.
 
@@ -25,14 +27,17 @@ import hashlib
 import json
 from pathlib import Path
 
+from sapt_core.arm.settings import Sampling
 from sapt_core.errors import SaptError
+from sapt_core.methods.keys import add_flags
 from sapt_core.models.backbone import FAMILIES
 
 SOURCES = ("generated", "shipped", "real")
-# the official pseudo_data prediction settings (docs/official_code.md §6); temperature/top_p pinned to 1 so a
-# checkpoint's generation_config (e.g. LLaMA-2's) cannot change them
-SAMPLING = {"do_sample": True, "top_k": 20, "repetition_penalty": 2.5, "num_beams": 1, "temperature": 1.0,
-            "top_p": 1.0}
+# the generate kwargs the sampling flags set (their defaults: the official pseudo_data prediction settings,
+# docs/official_code.md §6); temperature/top_p pinned to 1 so a checkpoint's generation_config (e.g. LLaMA-2's)
+# cannot change them
+SAMPLED = ("do_sample", "top_k", "repetition_penalty", "num_beams")
+PINNED = {"temperature": 1.0, "top_p": 1.0}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n-candidates", default=None, metavar="N",
                    help="texts to sample (default: N_train, one per training instance as the official code)")
     g.add_argument("--batch-size", default="16", metavar="N", help="sampling batch size (default: %(default)s)")
-    g.add_argument("--max-new-tokens", default="512", metavar="N", help="default: %(default)s")
+    add_flags(p, Sampling, {}, "sampling of the generated source (generator.<pet>.sampling in config/methods.yaml)")
     s = p.add_argument_group("shipped source")
     s.add_argument("--data-root", default=None, metavar="DIR",
                    help="upstream data root (default: $SAPT_DATA_ROOT or ../shared/data)")
@@ -83,14 +88,20 @@ def _volume(s) -> float:
         raise SaptError(f"--volume: expected a fraction of the training set in (0, 1], got {s!r}") from None
 
 
+def sampling(args) -> dict:
+    """The generate kwargs of the sampling flags (:data:`SAMPLED`) with temperature and top_p pinned to 1."""
+    return {**{k: getattr(args, k) for k in SAMPLED}, **PINNED}
+
+
 def sample_texts(model, tokenizer, family: str, n: int, batch_size: int, max_new_tokens: int, max_source_len: int,
-                 seed: int) -> list[str]:
-    """``n`` texts sampled from ``__gen__`` with :data:`SAMPLING`, seeded; LLaMA: only the new tokens are decoded."""
+                 seed: int, kwargs: dict) -> list[str]:
+    """``n`` texts sampled from ``__gen__`` with the generate ``kwargs`` (:func:`sampling`), seeded; LLaMA: only the
+    new tokens are decoded."""
     from sapt_core.arm.generator import GEN_MARKER
     from sapt_core.generation import sample_from
 
     return sample_from(model, tokenizer, family, GEN_MARKER, n, batch_size, max_new_tokens, max_source_len, seed,
-                       SAMPLING)
+                       kwargs)
 
 
 def _check_generator(path: Path, side: dict, manifest: dict, backbone: dict) -> None:
@@ -118,7 +129,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     n_train = manifest["counts"]["train"]
     n_cand = _positive_int("--n-candidates", args.n_candidates) if args.n_candidates is not None else n_train
     batch_size = _positive_int("--batch-size", args.batch_size)
-    max_new = _positive_int("--max-new-tokens", args.max_new_tokens)
+    max_new, kwargs = args.max_new_tokens, sampling(args)
     gen_path = Path(args.generator)
     tensors, side = load_weights(gen_path)
     backbone = backbone_provenance(args.backbone)
@@ -137,7 +148,8 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     bb = load_backbone(args.backbone, args.dtype, args.device)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     load_pet_state(model, tensors)
-    texts = sample_texts(model, bb.tokenizer, bb.family, n_cand, batch_size, max_new, max_source_len, args.seed)
+    texts = sample_texts(model, bb.tokenizer, bb.family, n_cand, batch_size, max_new, max_source_len, args.seed,
+                         kwargs)
     pairs, stats = split_generations(texts, definition, manifest["task"])
     rows = select_pseudo(pairs, n_train, volume, args.seed, manifest["template"], manifest["task"],
                          manifest["benchmark"])
@@ -146,7 +158,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
                       "seed": side.get("seed"), "final_train_loss": side.get("final_train_loss"),
                       "train_steps": (side.get("train_log") or [{}])[-1].get("step")},
         "backbone": {**backbone, "family": bb.family},
-        "sampling": {**SAMPLING, "max_new_tokens": max_new, "batch_size": batch_size,
+        "sampling": {**kwargs, "max_new_tokens": max_new, "batch_size": batch_size,
                      "max_source_len": max_source_len, "seeded_with": "torch.manual_seed(seed)"},
         "n_candidates": n_cand, "split": stats.to_dict(), "fallbacks": stats.length_split if stats.fallback_all else 0,
         "n_distinct_instructions": len({ins for ins, _ in pairs}),

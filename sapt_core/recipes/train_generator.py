@@ -14,10 +14,27 @@ import argparse
 from pathlib import Path
 
 from sapt_core.errors import SaptError
+from sapt_core.methods.keys import flag
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
 
-_FLAGS = {"lr": float, "epochs": int, "batch_size": int, "optimizer": str, "max_source_len": int,
-          "max_target_len": int, "r": int, "alpha": int, "dropout": float, "length": int}
+
+def _flags() -> dict:
+    """``{key: (spec, PET types that have it)}`` for every key of either generator (:mod:`sapt_core.arm.settings`)
+    except ``max_steps`` (the run's ``--max-steps``): each has a flag, so every key the planner passes reaches this
+    job."""
+    from sapt_core.arm.settings import GENERATORS
+    from sapt_core.methods.keys import specs
+
+    out: dict = {}
+    for pet, cls in GENERATORS.items():
+        for name, spec in specs(cls).items():
+            out[name] = (spec, out.get(name, (None, ()))[1] + (pet,))
+    out.pop("max_steps")
+    return out
+
+
+_FLAGS = _flags()
+_TYPES = {"int": int, "float": float, "str": str, "choice": str}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,8 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pet", default="lora", choices=["lora", "prompt"],
                    help="generator block: LoRA (LoRA methods) or a soft prompt (prompt methods)")
     g = p.add_argument_group("generator settings (default: Appendix C, sapt_core/arm/settings.py)")
-    for name, typ in _FLAGS.items():
-        g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    for name, (spec, pets) in _FLAGS.items():
+        help_ = f"generator.{'|'.join(pets)}.{name} of config/methods.yaml"
+        if spec.kind == "bool":
+            g.add_argument(flag(name), dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        else:
+            g.add_argument(flag(name), dest=name, type=_TYPES[spec.kind], default=None, help=help_)
     add_backbone_args(p)
     add_run_args(p)
 
