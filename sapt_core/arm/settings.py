@@ -1,6 +1,7 @@
 """Settings of ARM's generator B_ref (paper section 4.3, Appendix C) per PET type, as config dataclasses
 (:mod:`sapt_core.methods.keys`): the single source of their defaults, of their validation in ``config/methods.yaml``
-(``generator:``) and of the ``sapt train-generator`` / ``generate-pseudo`` flags the workflow passes.
+(``generator:``) and of the ``sapt train-generator`` / ``generate-pseudo`` flags the workflow passes (every key, as
+flags: :meth:`sapt_core.plan.jobs.JobPlan.generator_args` and ``sampling_args``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ class PromptGenerator:
 
 @dataclass
 class Sampling:
-    do_sample: bool = key(True, "sample (not greedy)")
-    top_k: int = key(20, "top-k", POSITIVE)
-    repetition_penalty: float = key(2.5, "repetition penalty", POSITIVE)
-    num_beams: int = key(1, "beams", POSITIVE)
+    do_sample: bool = key(True, "sample with top-k (false: greedy decoding, or beam search when num_beams > 1)")
+    top_k: int = key(20, "top-k: sample among the k likeliest tokens (with do_sample)", POSITIVE)
+    repetition_penalty: float = key(2.5, "repetition penalty (1: none)", POSITIVE)
+    num_beams: int = key(1, "beams (> 1: beam search, or beam sampling with do_sample)", POSITIVE)
     max_new_tokens: int = key(512, "new tokens per sampled text", POSITIVE)
 
 

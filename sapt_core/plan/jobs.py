@@ -197,7 +197,7 @@ class JobPlan:
         gen = self.methods["generator"][pet]
         return {**gen, **(self.config.get("generator_overrides") or {})}
 
-    def generator_args(self, pet: str) -> str:
+    def generator_args(self, pet: str, backbone: str) -> str:
         """Every key of the PET type's generator (:mod:`sapt_core.arm.settings`) as ``sapt train-generator`` flags;
         a ``max_steps`` of ``generator_overrides`` bounds the prompt generator too (its own key is ``epochs``)."""
         import dataclasses
@@ -211,7 +211,17 @@ class JobPlan:
         values = {"pet": pet, **{k: g[k] for k in keys}}
         if "max_steps" in g:
             values["max_steps"] = g["max_steps"]
+        self.check_generator_engine(values["optimizer"], pet, backbone)
         return " ".join(shlex.quote(a) for a in cli_args(values))
+
+    def check_generator_engine(self, optimizer: str, pet: str, backbone: str) -> None:
+        """Adafactor is refused under DeepSpeed at run time (ZeRO flattens the parameters, which changes its update:
+        :class:`sapt_core.training.TrainConfig`), so a generator with that optimizer on a DeepSpeed backbone is
+        refused here, before any job is submitted."""
+        ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
+        if ds and optimizer == "adafactor":
+            raise SaptError(f"{self.config.get('methods_file', 'config/methods.yaml')} generator.{pet}.optimizer: "
+                            f"adafactor is not supported under DeepSpeed (backbone {backbone}: {ds}); use adamw")
 
     def sampling_args(self, pet: str) -> str:
         """Every sampling key of the PET type's generator as ``sapt generate-pseudo`` flags (``max_new_tokens``:

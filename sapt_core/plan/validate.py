@@ -306,6 +306,9 @@ class _Checker:
             try:
                 for b, o, bb, m, s in plan.runs(exp):
                     plan.step_args(m, bb, b, o)  # the values, the global batch on the ranks, the engine
+                    spec = plan.method(m, bb, b, o).pseudo()
+                    if spec is not None and spec.source == "generated":
+                        plan.generator_args(spec.pet, bb)  # the generator's optimizer on the backbone's engine
                     plan.single_task_scores(m, bb, b, o, s)
             except SaptError as e:
                 raise SaptError(self.src.planner_line(["experiments", exp], e)) from None

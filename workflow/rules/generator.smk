@@ -11,7 +11,7 @@ rule train_generator:
         backbone=backbone_path,
         hub_env=backbone_env,
         data_dir=task_data_dir,
-        args=per_job(lambda wc: PLAN.generator_args(wc.pet)),
+        args=per_job(lambda wc: PLAN.generator_args(wc.pet, wc.backbone)),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
