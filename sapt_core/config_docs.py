@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from sapt_core.errors import SaptError
+from sapt_core.methods_file import METHODS_FILE
 
 README = "config/README.md"
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -26,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readme", default=README)
     p.add_argument("--schema", default=SCHEMA)
     p.add_argument("--config", default="config/config.yaml", help="whose values fill the default column")
-    p.add_argument("--methods-file", default="config/methods.yaml")
+    p.add_argument("--methods-file", default=METHODS_FILE)
 
 
 def _cell(x) -> str:

@@ -27,6 +27,8 @@ from typing import Any, Mapping
 from sapt_core.errors import SaptError
 from sapt_core.models.backbone import FAMILIES
 
+METHODS_FILE = "config/methods.yaml"
+"""The default methods file (the workflow's ``methods_file``, the ``--methods-file`` of the CLI)."""
 LAYERS = ("family", "benchmark", "family_benchmark", "size", "order")  # merge order after `defaults`
 IDENTITY = ("method", "component", "backbone", "family", "size", "benchmark", "order")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -35,7 +37,7 @@ _METHOD_KEYS = ("component", "extends", "benchmarks", "label", "description", "d
 _BACKBONE_KEYS = ("family", "size", "hub_id", "d_model")
 
 
-def load_methods(path: str | Path = "config/methods.yaml") -> dict:
+def load_methods(path: str | Path = METHODS_FILE) -> dict:
     """Read and validate the methods file: ``{"path", "backbone_sizes", "methods", "generator"}``; each method is
     ``{"component", "label", "description", "benchmarks", "defaults", <layers>}`` with validated values."""
     from sapt_core.yaml_io import load_yaml
@@ -175,7 +177,7 @@ def method_entry(methods: Mapping, method: str) -> dict:
     """The entry of a method; an unknown name is one line listing the known ones."""
     table = methods["methods"]
     if method not in table:
-        raise SaptError(f"{methods.get('path', 'config/methods.yaml')}: unknown method {method!r} "
+        raise SaptError(f"{methods.get('path', METHODS_FILE)}: unknown method {method!r} "
                         f"(known: {', '.join(table)})")
     return table[method]
 
@@ -192,7 +194,7 @@ def resolve(methods: Mapping, method: str, backbone: str, benchmark: str | None,
     from sapt_core.methods import component
     from sapt_core.methods.keys import check_mapping, specs
 
-    path = methods.get("path", "config/methods.yaml")
+    path = methods.get("path", METHODS_FILE)
     m = method_entry(methods, method)
     comp = component(m["component"])
     info = methods.get("backbone_sizes", {}).get(backbone)

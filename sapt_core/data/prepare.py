@@ -48,7 +48,7 @@ from pathlib import Path
 
 from sapt_core.benchmarks import Benchmark, TaskInfo, find_benchmark, get_benchmark, get_task, load_benchmarks
 from sapt_core.data import sampling
-from sapt_core.data.root import default_data_root
+from sapt_core.data.root import add_data_root_argument, default_data_root
 from sapt_core.data.templates import format_source
 from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file
 from sapt_core.errors import SaptError
@@ -348,8 +348,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "written directly into DIR. Each task dir holds train.jsonl, val.jsonl, test.jsonl (test only for test-only\n"
         "benchmarks), pseudo.jsonl with --pseudo, and manifest.json, written last. All tasks are read and validated\n"
         "before anything is written. Bad input: one 'error: ...' line on stderr naming the file/field, exit 2.")
-    p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="upstream data root (default: $SAPT_DATA_ROOT, else results/upstream from `sapt fetch-data`)")
+    add_data_root_argument(p)
     p.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML",
                    help="benchmark definitions (default: %(default)s)")
     p.add_argument("--benchmark", metavar="NAME", help="benchmark name (inferred from --task when omitted)")

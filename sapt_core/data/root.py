@@ -21,6 +21,13 @@ def default_data_root() -> str:
     return os.environ.get("SAPT_DATA_ROOT") or layout.UPSTREAM_DATA_ROOT
 
 
+def add_data_root_argument(p, what: str = "upstream data root") -> None:
+    """``--data-root DIR`` of a CLI command: ``None`` unless given (the caller falls back to
+    :func:`default_data_root`, read when the command runs)."""
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help=f"{what} (default: $SAPT_DATA_ROOT, else {layout.UPSTREAM_DATA_ROOT} from `sapt fetch-data`)")
+
+
 def resolve_data_root(config: Mapping, cli_config: Mapping | None = None, environ: Mapping | None = None) -> str:
     """The workflow's data root (see the module docstring for the precedence)."""
     environ = os.environ if environ is None else environ

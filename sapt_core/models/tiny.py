@@ -168,10 +168,11 @@ def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, ben
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from sapt_core.data.root import add_data_root_argument
+
     p.add_argument("--family", required=True, choices=["t5", "llama"])
     p.add_argument("--out", required=True, help="output directory (config.json, model.safetensors, tokenizer.json)")
-    p.add_argument("--data-root", default=os.environ.get("SAPT_DATA_ROOT", "../shared/data"),
-                   help="benchmark data root whose training text trains the tokenizer")
+    add_data_root_argument(p, "benchmark data root whose training text trains the tokenizer")
     p.add_argument("--benchmarks", default="config/benchmarks.yaml")
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--d-model", type=int, default=64)
@@ -185,11 +186,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sapt_core.data.root import default_data_root
+
     for field in ("vocab_size", "d_model", "layers", "heads", "d_ff", "corpus_per_task"):
         if getattr(args, field) <= 0:
             raise SaptError(f"--{field.replace('_', '-')}: expected a positive integer, got {getattr(args, field)}")
-    out = build_tiny_backbone(args.out, args.family, args.data_root, args.benchmarks, args.vocab_size, args.d_model,
-                              args.layers, args.heads, args.d_ff, args.seed, args.corpus_per_task, args.pretrain_steps)
+    out = build_tiny_backbone(args.out, args.family, args.data_root or default_data_root(), args.benchmarks,
+                              args.vocab_size, args.d_model, args.layers, args.heads, args.d_ff, args.seed,
+                              args.corpus_per_task, args.pretrain_steps)
     spec = json.loads((out / "sapt_backbone.json").read_text())
     print({k: v for k, v in spec.items() if k != "pretrain_loss"}, "pretrain loss:", spec["pretrain_loss"][-1:])
     return 0

@@ -6,18 +6,23 @@ editing one method's entry reruns only that method's jobs."""
 from __future__ import annotations
 
 from sapt_core.errors import SaptError
-from sapt_core.methods_file import split_variant, variant_name  # noqa: F401  (re-exported)
+from sapt_core.methods_file import METHODS_FILE, split_variant, variant_name  # noqa: F401  (re-exported)
 
 
 class HparamsPlan:
     config: dict
 
     @property
+    def methods_file(self) -> str:
+        """The config's ``methods_file``, else the default :data:`~sapt_core.methods_file.METHODS_FILE`."""
+        return self.config.get("methods_file", METHODS_FILE)
+
+    @property
     def methods(self) -> dict:
         if getattr(self, "_methods", None) is None:
             from sapt_core.methods_file import load_methods
 
-            self._methods = load_methods(self.config.get("methods_file", "config/methods.yaml"))
+            self._methods = load_methods(self.methods_file)
         return self._methods
 
     def method_names(self) -> list[str]:

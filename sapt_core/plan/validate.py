@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from sapt_core.errors import SaptError, did_you_mean
+from sapt_core.methods_file import METHODS_FILE
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIG = "--config"
@@ -195,7 +196,7 @@ class _Checker:
         self.resolve()
 
     def files(self) -> None:
-        for key, default in (("benchmarks_file", None), ("methods_file", "config/methods.yaml")):
+        for key, default in (("benchmarks_file", None), ("methods_file", METHODS_FILE)):
             path = self.config.get(key, default)
             if path is not None and not Path(path).is_file():
                 self.fail([key], f"expected an existing file, got {path!r} (no such file)")

@@ -58,9 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="texts to sample (default: N_train, one per training instance as the official code)")
     g.add_argument("--batch-size", default="16", metavar="N", help="sampling batch size (default: %(default)s)")
     add_flags(p, Sampling, {}, "sampling of the generated source (generator.<pet>.sampling in config/methods.yaml)")
+    from sapt_core.data.root import add_data_root_argument
+
     s = p.add_argument_group("shipped source")
-    s.add_argument("--data-root", default=None, metavar="DIR",
-                   help="upstream data root (default: $SAPT_DATA_ROOT or ../shared/data)")
+    add_data_root_argument(s)
     s.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML")
     s.add_argument("--family", default=None, metavar="t5|llama", help="whose shipped pseudo samples to take")
 
@@ -171,7 +172,7 @@ def _shipped(args, manifest: dict, volume: float) -> tuple[list[dict], dict]:
     from sapt_core.arm.generator import pseudo_rng, select_indices
     from sapt_core.benchmarks import get_benchmark, load_benchmarks
     from sapt_core.data import load_pseudo_samples
-    from sapt_core.data.prepare import default_data_root
+    from sapt_core.data.root import default_data_root
     from sapt_core.io import sha256_file
 
     if args.family not in FAMILIES:

@@ -23,12 +23,13 @@ import argparse
 from pathlib import Path
 
 from sapt_core.errors import SaptError
+from sapt_core.methods_file import METHODS_FILE
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True, help="method name (an entry of the methods file)")
-    p.add_argument("--methods-file", default="config/methods.yaml", help="the methods file (default: %(default)s)")
+    p.add_argument("--methods-file", default=METHODS_FILE, help="the methods file (default: %(default)s)")
     p.add_argument("--data-dir", required=True, help="prepared directory of task k")
     p.add_argument("--state-in", default=None, help="state of step k-1 (omit for the first task)")
     p.add_argument("--step", type=int, default=None,
@@ -54,7 +55,7 @@ def add_dynamic_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method")
-    pre.add_argument("--methods-file", default="config/methods.yaml")
+    pre.add_argument("--methods-file", default=METHODS_FILE)
     known, _ = pre.parse_known_args(argv)
     if not known.method:
         return

@@ -22,7 +22,7 @@ rule train_step:
         replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
                        if input.replay else ""),
         hparams=per_job(lambda wc: PLAN.step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
-        methods_file=config.get("methods_file", "config/methods.yaml"),
+        methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:

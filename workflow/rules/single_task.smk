@@ -15,7 +15,7 @@ rule single_task:
         hub_env=backbone_env,
         data_dir=task_data_dir,
         hparams=per_job(lambda wc: PLAN.reference_args(wc.reference, wc.backbone)),
-        methods_file=config.get("methods_file", "config/methods.yaml"),
+        methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
