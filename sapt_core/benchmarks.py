@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, check_keys, known_text, need, unknown_text
 
 METRICS = ("accuracy", "rougeL")
 TEMPLATES = ("superni", "long")
 PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
-_BENCH_KEYS = {"dir", "template", "tasks", "orders", "demo_orders", "pseudo_dir", "paper_protocol", "test_only"}
-_TASK_KEYS = {"category", "metric", "labels"}
+_BENCH_KEYS = ("demo_orders", "dir", "orders", "paper_protocol", "pseudo_dir", "tasks", "template", "test_only")
+_TASK_KEYS = ("category", "labels", "metric")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Be
     if not isinstance(doc, dict):
         raise SaptError(f"{path}: expected a mapping with key 'benchmarks', got {type(doc).__name__}")
     benches = doc.get("benchmarks")
-    _need(isinstance(benches, dict) and benches, path, "benchmarks", "a non-empty mapping", benches)
+    need(isinstance(benches, dict) and benches, path, "benchmarks", "a non-empty mapping", benches)
     out = {str(name): _benchmark(path, str(name), spec) for name, spec in benches.items()}
     seen: dict[str, str] = {}
     for b in out.values():
@@ -69,11 +69,6 @@ def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Be
                 raise SaptError(f"{path}: benchmarks.{b.name}.tasks.{t}: task also listed in benchmark '{seen[t]}'")
             seen[t] = b.name
     return out
-
-
-def _need(ok: Any, path: Path, where: str, expected: str, got: Any) -> None:
-    if not ok:
-        raise SaptError(f"{path}: {where}: expected {expected}, got {got!r}")
 
 
 def _name(path: Path, where: str, name: Any, what: str) -> str:
@@ -87,44 +82,40 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
 
     w = f"benchmarks.{name}"
     _name(path, w, name, "a benchmark name")
-    _need(isinstance(spec, dict), path, w, "a mapping", spec)
-    unknown = sorted(set(map(str, spec)) - _BENCH_KEYS)
-    if unknown:
-        raise SaptError(f"{path}: {w}.{unknown[0]}: unknown key (known: {', '.join(sorted(_BENCH_KEYS))})")
+    need(isinstance(spec, dict), path, w, "a mapping", spec)
+    check_keys(spec, _BENCH_KEYS, w, file=path)
     for key in ("dir", "template", "tasks"):
-        _need(key in spec, path, f"{w}.{key}", "a value", "nothing (missing)")
+        need(key in spec, path, f"{w}.{key}", "a value", "nothing (missing)")
     check_relative_dir(spec["dir"], f"{path}: {w}.dir")
-    _need(spec["template"] in TEMPLATES, path, f"{w}.template", f"one of {', '.join(TEMPLATES)}", spec["template"])
+    need(spec["template"] in TEMPLATES, path, f"{w}.template", f"one of {', '.join(TEMPLATES)}", spec["template"])
     tasks_spec = spec["tasks"]
-    _need(isinstance(tasks_spec, dict) and tasks_spec, path, f"{w}.tasks", "a non-empty mapping", tasks_spec)
+    need(isinstance(tasks_spec, dict) and tasks_spec, path, f"{w}.tasks", "a non-empty mapping", tasks_spec)
     tasks = {}
     for t, ts in tasks_spec.items():
         tw = f"{w}.tasks.{t}"
         _name(path, tw, t, "a task name")
-        _need(isinstance(ts, dict), path, tw, "a mapping with category and metric", ts)
-        extra = sorted(set(map(str, ts)) - _TASK_KEYS)
-        if extra:
-            raise SaptError(f"{path}: {tw}.{extra[0]}: unknown key (known: {', '.join(sorted(_TASK_KEYS))})")
-        _need(isinstance(ts.get("category"), str) and ts["category"], path, f"{tw}.category", "a string",
-              ts.get("category"))
-        _need(ts.get("metric") in METRICS, path, f"{tw}.metric", f"one of {', '.join(METRICS)}", ts.get("metric"))
+        need(isinstance(ts, dict), path, tw, "a mapping with category and metric", ts)
+        check_keys(ts, _TASK_KEYS, tw, file=path)
+        need(isinstance(ts.get("category"), str) and ts["category"], path, f"{tw}.category", "a string",
+             ts.get("category"))
+        need(ts.get("metric") in METRICS, path, f"{tw}.metric", f"one of {', '.join(METRICS)}", ts.get("metric"))
         labels = ts.get("labels")
         if labels is not None:
-            _need(isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)
-                  and len(set(labels)) == len(labels), path, f"{tw}.labels", "a non-empty list of distinct strings",
-                  labels)
-            _need(ts["metric"] == "accuracy", path, f"{tw}.labels", "no labels on a rougeL task", labels)
+            need(isinstance(labels, list) and labels and all(isinstance(x, str) and x for x in labels)
+                 and len(set(labels)) == len(labels), path, f"{tw}.labels", "a non-empty list of distinct strings",
+                 labels)
+            need(ts["metric"] == "accuracy", path, f"{tw}.labels", "no labels on a rougeL task", labels)
         tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"], tuple(labels) if labels else None)
     orders = {}
     for key in ("orders", "demo_orders"):
         orders_spec = spec.get(key) or {}
-        _need(isinstance(orders_spec, dict), path, f"{w}.{key}", "a mapping of order name -> task list", orders_spec)
+        need(isinstance(orders_spec, dict), path, f"{w}.{key}", "a mapping of order name -> task list", orders_spec)
         for o, lst in orders_spec.items():
             ow = f"{w}.{key}.{o}"
             _name(path, ow, o, "an order name")
-            _need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
+            need(isinstance(lst, list) and lst, path, ow, "a non-empty list of tasks", lst)
             for i, t in enumerate(lst):
-                _need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
+                need(t in tasks, path, f"{ow}[{i}]", f"a task of benchmark '{name}'", t)
             dup = [t for i, t in enumerate(lst) if t in lst[:i]]
             if dup:
                 raise SaptError(f"{path}: {ow}: task {dup[0]!r} listed twice")
@@ -133,35 +124,30 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
             orders[str(o)] = list(lst)
     paper_orders = tuple(str(o) for o in spec.get("orders") or {})
     pseudo = spec.get("pseudo_dir") or {}
-    _need(isinstance(pseudo, dict), path, f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
+    need(isinstance(pseudo, dict), path, f"{w}.pseudo_dir", "a mapping of family -> directory", pseudo)
     for fam, d in pseudo.items():
         check_relative_dir(d, f"{path}: {w}.pseudo_dir.{fam}")
     proto = spec.get("paper_protocol") or {}
-    _need(isinstance(proto, dict), path, f"{w}.paper_protocol", "a mapping", proto)
+    need(isinstance(proto, dict), path, f"{w}.paper_protocol", "a mapping", proto)
+    check_keys(proto, PAPER_PROTOCOL_KEYS, f"{w}.paper_protocol", file=path)
     for k, v in proto.items():
-        if k not in PAPER_PROTOCOL_KEYS:
-            raise SaptError(f"{path}: {w}.paper_protocol.{k}: unknown key (known: {', '.join(PAPER_PROTOCOL_KEYS)})")
-        _need(isinstance(v, int) and not isinstance(v, bool) and v > 0, path, f"{w}.paper_protocol.{k}",
-              "a positive integer", v)
+        need(isinstance(v, int) and not isinstance(v, bool) and v > 0, path, f"{w}.paper_protocol.{k}",
+             "a positive integer", v)
     test_only = spec.get("test_only", False)
-    _need(isinstance(test_only, bool), path, f"{w}.test_only", "true or false", test_only)
+    need(isinstance(test_only, bool), path, f"{w}.test_only", "true or false", test_only)
     return Benchmark(name, spec["dir"], spec["template"], tasks, orders, paper_orders, {str(k): v for k, v in pseudo.items()},
                      dict(proto), test_only)
 
 
-def _known(names) -> str:
-    return ", ".join(names)
-
-
 def get_benchmark(benchmarks: dict[str, Benchmark], name: str) -> Benchmark:
     if name not in benchmarks:
-        raise SaptError(f"unknown benchmark '{name}' (known: {_known(benchmarks)})")
+        raise SaptError(unknown_text("benchmark", name, benchmarks))
     return benchmarks[name]
 
 
 def get_task(benchmark: Benchmark, task: str) -> TaskInfo:
     if task not in benchmark.tasks:
-        raise SaptError(f"task '{task}' is not in benchmark '{benchmark.name}' (known: {_known(sorted(benchmark.tasks))})")
+        raise SaptError(f"task '{task}' is not in benchmark '{benchmark.name}'{known_text(sorted(benchmark.tasks))}")
     return benchmark.tasks[task]
 
 
@@ -170,4 +156,4 @@ def find_benchmark(benchmarks: dict[str, Benchmark], task: str) -> Benchmark:
     for b in benchmarks.values():
         if task in b.tasks:
             return b
-    raise SaptError(f"task '{task}' is in no benchmark (benchmarks: {_known(benchmarks)})")
+    raise SaptError(f"task '{task}' is in no benchmark (benchmarks: {', '.join(benchmarks)})")

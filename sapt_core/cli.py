@@ -14,7 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-data": ("sapt_core.data.fetch", "fetch the upstream data at its pinned commits, every file verified by git blob id"),
     "verify-data": ("sapt_core.data.verify", "check a data root file by file against the pinned upstream (upstream|differs|missing)"),
-    "prepare-data": ("sapt_core.data.prepare", "sample deterministic train/val/test splits as JSONL + manifest"),
+    "prepare-data": ("sapt_core.data.prepare_cli", "sample deterministic train/val/test splits as JSONL + manifest"),
     "fetch-backbone": ("sapt_core.models.hub", "fetch a hub backbone once into the shared hub cache (submitting host; token from HF_TOKEN)"),
     "build-backbone": ("sapt_core.models.tiny", "build a tiny T5/LLaMA backbone + tokenizer from a config (no hub)"),
     "train-step": ("sapt_core.recipes.step", "one step of any method's run (--method): train task k, save the state"),

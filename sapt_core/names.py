@@ -17,16 +17,23 @@ from sapt_core.errors import SaptError
 
 SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~=,-]*$")
 SAFE_NAME_TEXT = "letters, digits and _ . + - ~ = , only, starting with a letter or digit, no '..'"
+VARIANT_CHARS = "~=,"
+"""Only in a method variant's name (``<method>~<key>=<value>,...``): a methods-file entry or a size has none."""
+PLAIN_NAME_TEXT = "letters, digits and _ . + - only, starting with a letter or digit, no '..'"
 
 
-def is_safe_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(SAFE_NAME_RE.match(name)) and ".." not in name
+def is_safe_name(name: Any, variant: bool = True) -> bool:
+    """Whether ``name`` is safe as a path component; ``variant=False``: also without the variant characters."""
+    return (isinstance(name, str) and bool(SAFE_NAME_RE.match(name)) and ".." not in name
+            and (variant or not any(c in name for c in VARIANT_CHARS)))
 
 
-def check_name(name: Any, where: str, what: str = "a name") -> str:
-    """``name`` if it is safe as a path component, else one line: ``<where>: expected <what> of <pattern>, got ...``."""
-    if not is_safe_name(name):
-        raise SaptError(f"{where}: expected {what} of {SAFE_NAME_TEXT} (it becomes a path component), got {name!r}")
+def check_name(name: Any, where: str, what: str = "a name", variant: bool = True) -> str:
+    """``name`` if it is safe as a path component, else one line: ``<where>: expected <what> of <pattern>, got ...``.
+    ``variant=False`` refuses the variant characters too (a method of the methods file, a size)."""
+    if not is_safe_name(name, variant):
+        text = SAFE_NAME_TEXT if variant else PLAIN_NAME_TEXT
+        raise SaptError(f"{where}: expected {what} of {text} (it becomes a path component), got {name!r}")
     return name
 
 

@@ -597,7 +597,7 @@ def test_unsafe_method_and_backbone_names_in_the_methods_file(repo_root, tmp_pat
     doc = yaml.safe_load((repo_root / "config/methods.yaml").read_text())
     doc["methods"]["../x"] = doc["methods"]["seq-lora"]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(SaptError, match=r"m.yaml: methods.\.\./x: method names use letters"):
+    with pytest.raises(SaptError, match=r"m.yaml: methods.\.\./x: expected a method name of letters, digits and _ \. \+ - only"):
         load_methods(tmp_path / "m.yaml")
     del doc["methods"]["../x"]
     doc["backbone_sizes"]["a/b"] = {"family": "t5", "size": "large"}

@@ -206,7 +206,7 @@ def test_validation_errors_name_file_and_field(methods_path, tmp_path, edit, fie
 
 
 def test_unknown_method_and_duplicate_key(methods, tmp_path):
-    with pytest.raises(SaptError, match=r"methods\.yaml: unknown method 'sapt-adapter' \(known: sapt-lora"):
+    with pytest.raises(SaptError, match=r"methods\.yaml: unknown method 'sapt-adapter' \(did you mean '[^']+'\?\) \(known: sapt-lora"):
         resolve(methods, "sapt-adapter", "t5-large", "SuperNI", "order1")
     p = tmp_path / "dup.yaml"
     p.write_text("methods:\n  m:\n    component: sapt\n    defaults: {lr: 1.0e-3, lr: 2.0e-3}\n", encoding="utf-8")

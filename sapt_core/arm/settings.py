@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, check_keys
 from sapt_core.methods.keys import FRACTION, POSITIVE, check_mapping, key
 
 
@@ -54,9 +54,7 @@ GENERATORS = {"lora": LoraGenerator, "prompt": PromptGenerator}
 def generator_settings(doc: dict, where: str) -> dict:
     """``{pet: {<keys>..., "sampling": {...}}}`` for both PET types: the dataclass defaults with ``doc``'s values on
     top (``doc`` = methods.yaml's ``generator`` section, validated key by key)."""
-    unknown = sorted(set(map(str, doc)) - set(GENERATORS))
-    if unknown:
-        raise SaptError(f"{where}.{unknown[0]}: unknown generator (known: {', '.join(GENERATORS)})")
+    check_keys(doc, GENERATORS, where, "generator")
     out = {}
     for pet, cls in GENERATORS.items():
         spec = dict(doc.get(pet) or {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, unknown_text
 from sapt_core.methods.base import REGISTRY, Method
 
 _LOADED = False
@@ -32,5 +32,5 @@ def components() -> dict[str, type[Method]]:
 def component(name: str, where: str = "component") -> type[Method]:
     comps = components()
     if name not in comps:
-        raise SaptError(f"{where}: unknown method component {name!r} (known: {', '.join(sorted(comps))})")
+        raise SaptError(f"{where}: {unknown_text('method component', name, sorted(comps))}")
     return comps[name]

@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sapt_core.errors import SaptError, did_you_mean
+from sapt_core.errors import SaptError, unknown_key
 
 TEMPERATURE_NAMES = ("sqrt_d", "d_e")
 Temperature = typing.NewType("Temperature", str)  # "sqrt_d" | "d_e" | a positive number
@@ -132,7 +132,7 @@ def check_mapping(cls, values: dict, where: str, label: str = "key") -> dict:
     for k, v in values.items():
         k = str(k)
         if k not in known:
-            raise SaptError(f"{where}.{k}: unknown {label}{did_you_mean(k, known)} (known: {', '.join(known)})")
+            raise unknown_key(where, k, known, label)
         out[k] = check_value(known[k], v, f"{where}.{k}")
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sapt_core import layout
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, unknown_text
 
 DEFAULT_RESOURCES = {"gpu": 0, "mem_mb": 4000, "runtime": 60, "cpus_per_task": 2}
 
@@ -15,8 +15,7 @@ class BackbonePlan:
         try:
             return self.config["backbones"][name]
         except KeyError:
-            known = ", ".join(self.config["backbones"])
-            raise SaptError(f"config backbones: no backbone named {name!r} (known: {known})") from None
+            raise SaptError(f"config backbones: {unknown_text('backbone', name, self.config['backbones'])}") from None
 
     def resources(self, name: str, key: str, attempt: int = 1):
         """The backbone table's resources (config ``backbones.<name>.resources``); runtime grows with the attempt.

@@ -4,7 +4,7 @@ figure needs the runs of its experiment (methods x backbones x benchmarks x orde
 from __future__ import annotations
 
 from sapt_core import layout
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, known_text
 from sapt_core.plan.hparams import split_variant, variant_name
 
 ZERO_SHOT = "zero-shot"  # Table 3's T5-ZS row: the backbone without any PET block (not a method of the methods file)
@@ -27,7 +27,7 @@ class ExperimentPlan:
 
         b = get_benchmark(self.benchmarks, benchmark)
         if order not in b.orders:
-            raise SaptError(f"config: order {order!r} is not an order of {benchmark} (known: {', '.join(b.orders)})")
+            raise SaptError(f"config: order {order!r} is not an order of {benchmark}{known_text(b.orders)}")
         n = self.config.get("n_tasks")
         return list(b.orders[order])[: n or None]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, known_text
 from sapt_core.layout import metrics_file
 from sapt_core.report.paper_formulas import FORMULA_KEYS, FORMULA_TEXT, FORMULAS, OFFICIAL, PAPER
 from sapt_core.report.registry import METRICS, PER_BENCHMARK, PER_ORDER, VARIANTS, table_number
@@ -47,7 +47,7 @@ def check_orders(orders, benchmarks) -> None:
     owner = order_owner(benchmarks)
     unknown = [o for o in orders or () if o not in owner]
     if unknown:
-        raise SaptError(f"--orders: unknown order(s) {join(unknown)} (known: {join(owner)})")
+        raise SaptError(f"--orders: unknown order(s) {join(unknown)}{known_text(owner)}")
 
 
 def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
