@@ -20,70 +20,74 @@ No torch is imported: the workflow planner uses this at Snakemake parse time.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, check_keys, need, unknown_key, unknown_text
 from sapt_core.models.backbone import FAMILIES
+from sapt_core.names import check_name
 
 METHODS_FILE = "config/methods.yaml"
 """The default methods file (the workflow's ``methods_file``, the ``--methods-file`` of the CLI)."""
 LAYERS = ("family", "benchmark", "family_benchmark", "size", "order")  # merge order after `defaults`
 IDENTITY = ("method", "component", "backbone", "family", "size", "benchmark", "order")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _TOP_KEYS = ("backbone_sizes", "methods", "generator")
 _METHOD_KEYS = ("component", "extends", "benchmarks", "label", "description", "defaults") + LAYERS
 _BACKBONE_KEYS = ("family", "size", "hub_id", "d_model")
 
 
-def load_methods(path: str | Path = METHODS_FILE) -> dict:
+def load_methods(path: str | Path = METHODS_FILE, bases: Mapping[str, str] | None = None,
+                 bases_where: str = "bases") -> dict:
     """Read and validate the methods file: ``{"path", "backbone_sizes", "methods", "generator"}``; each method is
-    ``{"component", "label", "description", "benchmarks", "defaults", <layers>}`` with validated values."""
+    ``{"component", "label", "description", "benchmarks", "defaults", <layers>}`` with validated values.
+
+    ``bases`` (method -> another method of the file; a workflow config's ``method_overrides.<method>.extends``,
+    named ``bases_where`` in errors): the method extends that entry, as it stands after its own ``extends``, instead
+    of the base the file gives it (the embedded default's Table 2 ablations of the tiny-scale SAPT-LoRA)."""
     from sapt_core.yaml_io import load_yaml
 
     path = Path(path)
     doc = load_yaml(path, "methods file")
     if not isinstance(doc, dict):
         raise SaptError(f"{path}: expected a mapping with keys {', '.join(_TOP_KEYS)}, got {type(doc).__name__}")
-    _no_unknown(path, "", doc, _TOP_KEYS)
+    check_keys(doc, _TOP_KEYS, "", file=path)
     sizes_doc = doc.get("backbone_sizes") or {}
-    _need(isinstance(sizes_doc, dict), path, "backbone_sizes", "a mapping of backbone name -> {family, size, ...}",
-          sizes_doc)
+    need(isinstance(sizes_doc, dict), path, "backbone_sizes", "a mapping of backbone name -> {family, size, ...}",
+         sizes_doc)
     backbones = {str(n): _backbone(path, str(n), spec) for n, spec in sizes_doc.items()}
     known_sizes = {b["size"] for b in backbones.values()}
     methods_doc = doc.get("methods")
-    _need(isinstance(methods_doc, dict) and methods_doc, path, "methods", "a non-empty mapping", methods_doc)
+    need(isinstance(methods_doc, dict) and methods_doc, path, "methods", "a non-empty mapping", methods_doc)
     methods = {}
     for name, spec in methods_doc.items():
         name = str(name)
-        if not NAME_RE.match(name):
-            raise SaptError(f"{path}: methods.{name}: method names use letters, digits and _ . + - only, starting "
-                            "with a letter or digit (a name becomes a path component under results/)")
+        check_name(name, f"{path}: methods.{name}", "a method name", variant=False)
+        if bases and name in bases:
+            spec = _rebased(path, name, spec, bases[name], methods_doc, f"{bases_where}.{name}.extends")
         methods[name] = _method(path, name, _extended(path, name, spec, methods_doc), known_sizes)
+    for name in bases or {}:
+        need(name in methods, None, f"{bases_where}.{name}", f"a method of {path}", name)
     from sapt_core.arm.settings import generator_settings
 
     gen_doc = doc.get("generator") or {}
-    _need(isinstance(gen_doc, dict), path, "generator", "a mapping with lora and/or prompt", gen_doc)
+    need(isinstance(gen_doc, dict), path, "generator", "a mapping with lora and/or prompt", gen_doc)
     return {"path": str(path), "backbone_sizes": backbones, "methods": methods,
             "generator": generator_settings(gen_doc, f"{path}: generator")}
 
 
 def _backbone(path: Path, name: str, spec: Any) -> dict:
-    from sapt_core.names import check_name
-
     w = f"backbone_sizes.{name}"
     check_name(name, f"{path}: {w}", "a backbone name")
-    _need(isinstance(spec, dict), path, w, "a mapping {family, size, hub_id, d_model}", spec)
-    _no_unknown(path, w, spec, _BACKBONE_KEYS)
-    _need(spec.get("family") in FAMILIES, path, f"{w}.family", f"one of {', '.join(FAMILIES)}", spec.get("family"))
+    need(isinstance(spec, dict), path, w, "a mapping {family, size, hub_id, d_model}", spec)
+    check_keys(spec, _BACKBONE_KEYS, w, file=path)
+    need(spec.get("family") in FAMILIES, path, f"{w}.family", f"one of {', '.join(FAMILIES)}", spec.get("family"))
     size = spec.get("size")
-    _need(isinstance(size, str) and NAME_RE.match(size), path, f"{w}.size", "a size name such as large or 7b", size)
+    check_name(size, f"{path}: {w}.size", "a size name (such as large or 7b)", variant=False)
     hub = spec.get("hub_id")
-    _need(hub is None or (isinstance(hub, str) and hub.strip()), path, f"{w}.hub_id", "a hub id or local path", hub)
+    need(hub is None or (isinstance(hub, str) and hub.strip()), path, f"{w}.hub_id", "a hub id or local path", hub)
     d = spec.get("d_model")
-    _need(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0), path, f"{w}.d_model",
-          "a positive integer", d)
+    need(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0), path, f"{w}.d_model",
+         "a positive integer", d)
     return {"family": spec["family"], "size": size, "hub_id": hub, "d_model": d}
 
 
@@ -95,8 +99,8 @@ def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
         return spec
     base_name = spec["extends"]
     base = methods_doc.get(base_name)
-    _need(isinstance(base, dict) and "extends" not in base, path, f"methods.{name}.extends",
-          "the name of a method defined in this file that does not itself extend another", base_name)
+    need(isinstance(base, dict) and "extends" not in base, path, f"methods.{name}.extends",
+         "the name of a method defined in this file that does not itself extend another", base_name)
     out = {k: v for k, v in base.items() if k not in LAYERS + ("defaults", "label")}
     out.update({k: v for k, v in spec.items() if k not in LAYERS + ("defaults", "extends")})
     out["defaults"] = {**(base.get("defaults") or {}), **(spec.get("defaults") or {})}
@@ -110,37 +114,46 @@ def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
     return out
 
 
+def _rebased(path: Path, name: str, spec: Any, base: Any, methods_doc: dict, where: str) -> Any:
+    """The entry ``name`` extending ``base`` (flattened with its own ``extends`` first) instead of its own base."""
+    need(isinstance(base, str) and base in methods_doc and base != name, None, where,
+         f"another method of {path}", base)
+    flat = _extended(path, base, methods_doc[base], methods_doc)
+    own = {k: v for k, v in spec.items() if k != "extends"} if isinstance(spec, dict) else {}
+    return _extended(path, name, {**own, "extends": base}, {base: flat})
+
+
 def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
     from sapt_core.methods import component
     from sapt_core.methods.keys import check_mapping
 
     w = f"methods.{name}"
-    _need(isinstance(spec, dict), path, w, "a mapping with component and defaults", spec)
-    _no_unknown(path, w, spec, _METHOD_KEYS)
+    need(isinstance(spec, dict), path, w, "a mapping with component and defaults", spec)
+    check_keys(spec, _METHOD_KEYS, w, file=path)
     comp = component(spec.get("component"), f"{path}: {w}.component")
     desc = spec.get("description", "")
-    _need(isinstance(desc, str), path, f"{w}.description", "a string", desc)
+    need(isinstance(desc, str), path, f"{w}.description", "a string", desc)
     label = spec.get("label", name)
-    _need(isinstance(label, str) and label.strip() and "=" not in label, path, f"{w}.label",
-          "a non-empty display name without '='", label)
+    need(isinstance(label, str) and label.strip() and "=" not in label, path, f"{w}.label",
+         "a non-empty display name without '='", label)
     applies = spec.get("benchmarks")
-    _need(applies is None or (isinstance(applies, list) and applies and all(isinstance(b, str) for b in applies)),
-          path, f"{w}.benchmarks", "a non-empty list of the benchmarks the method applies to", applies)
+    need(applies is None or (isinstance(applies, list) and applies and all(isinstance(b, str) for b in applies)),
+         path, f"{w}.benchmarks", "a non-empty list of the benchmarks the method applies to", applies)
     defaults = spec.get("defaults") or {}
-    _need(isinstance(defaults, dict), path, f"{w}.defaults", "a mapping of the component's keys", defaults)
+    need(isinstance(defaults, dict), path, f"{w}.defaults", "a mapping of the component's keys", defaults)
     out = {"component": comp.component, "label": label, "description": desc, "benchmarks": applies,
            "defaults": check_mapping(comp.Config, defaults, f"{path}: {w}.defaults",
                                      f"key of component {comp.component!r}")}
     for layer in LAYERS:
         lw = f"{w}.{layer}"
         entries = spec.get(layer) or {}
-        _need(isinstance(entries, dict), path, lw, "a mapping", entries)
+        need(isinstance(entries, dict), path, lw, "a mapping", entries)
         parsed = {}
         for sel, values in entries.items():
             sel = str(sel)
             _selector(path, lw, layer, sel, known_sizes)
             values = {} if values is None else values
-            _need(isinstance(values, dict), path, f"{lw}.{sel}", "a mapping of the component's keys", values)
+            need(isinstance(values, dict), path, f"{lw}.{sel}", "a mapping of the component's keys", values)
             parsed[sel] = check_mapping(comp.Config, values, f"{path}: {lw}.{sel}",
                                         f"key of component {comp.component!r}")
         out[layer] = parsed
@@ -149,7 +162,7 @@ def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
 
 def _selector(path: Path, lw: str, layer: str, sel: str, known_sizes: set[str]) -> None:
     if layer == "family" and sel not in FAMILIES:
-        raise SaptError(f"{path}: {lw}.{sel}: unknown family (known: {', '.join(FAMILIES)})")
+        raise unknown_key(lw, sel, FAMILIES, "family", file=path)
     if layer == "family_benchmark":
         fam, _, bench = sel.partition("/")
         if fam not in FAMILIES or not bench:
@@ -160,25 +173,12 @@ def _selector(path: Path, lw: str, layer: str, sel: str, known_sizes: set[str]) 
                         f"{', '.join(sorted(known_sizes)) or 'none'})")
 
 
-def _need(ok: Any, path: Path, where: str, expected: str, got: Any) -> None:
-    if not ok:
-        raise SaptError(f"{path}: {where}: expected {expected}, got {got!r}")
-
-
-def _no_unknown(path: Path, where: str, mapping: dict, known: tuple) -> None:
-    unknown = sorted(set(map(str, mapping)) - set(known))
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise SaptError(f"{path}: {prefix}{unknown[0]}: unknown key (known: {', '.join(known)})")
-
-
 # ---- resolution ----------------------------------------------------------------------------------------------------
 def method_entry(methods: Mapping, method: str) -> dict:
     """The entry of a method; an unknown name is one line listing the known ones."""
     table = methods["methods"]
     if method not in table:
-        raise SaptError(f"{methods.get('path', METHODS_FILE)}: unknown method {method!r} "
-                        f"(known: {', '.join(table)})")
+        raise SaptError(f"{methods.get('path', METHODS_FILE)}: {unknown_text('method', method, table)}")
     return table[method]
 
 

@@ -4,28 +4,48 @@ import yaml
 
 from sapt_core.plan import ContinualPlan
 
-ABLATIONS = ("sapt-lora-noarm", "sapt-lora-replay", "sapt-lora-noalign", "sapt-lora-noda")
-# what each ablation sets itself (config/methods.yaml), so the tiny-scale values do not reach it
-OWN_KEYS = {"kl_lambda", "reflection", "selector"}
+ARGS = ("tiny-t5", "Long_Sequence", "longseq_demo")
 
 
-def _plan(repo_root):
-    cfg = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+def _plan(repo_root, cfg=None):
+    cfg = cfg or yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
     return cfg, ContinualPlan(cfg, data_root="unused")
 
 
-def test_table2_ablations_share_the_tiny_scale_sapt_settings(repo_root):
+def test_table2_ablations_are_the_tiny_scale_sapt_lora_but_for_their_own_keys(repo_root):
+    """Table 2 ablates the tiny-scale SAPT-LoRA (its one copy: config/methods.yaml's sapt-lora-tiny): every ablation
+    runs sapt-lora-tiny's values except the keys its own methods-file entry sets (-ARM's kl_lambda, +Replay's
+    reflection, the selectors'), which keep the entry's values."""
     cfg, plan = _plan(repo_root)
-    assert cfg["experiments"]["table2"]["methods"][0] == "sapt-lora-tiny"
-    tiny = plan.hparams("sapt-lora-tiny", "tiny-t5", "Long_Sequence", "longseq_demo")
-    official = plan.hparams("sapt-lora", "tiny-t5", "Long_Sequence", "longseq_demo")
-    changed = {k for k in tiny if k != "method" and tiny[k] != official[k]} - OWN_KEYS
-    assert {"kl_start_step", "lora_mixing", "temperature", "pseudo_source", "replay_volume"} <= changed
-    for ab in ABLATIONS:
-        h = plan.hparams(ab, "tiny-t5", "Long_Sequence", "longseq_demo")
-        assert {k: h[k] for k in changed} == {k: tiny[k] for k in changed}, ab
-    assert tiny["kl_lambda"] == 1.0 and plan.hparams("sapt-lora-noarm", "tiny-t5", "Long_Sequence",
-                                                     "longseq_demo")["kl_lambda"] == 0.0
+    table2 = cfg["experiments"]["table2"]["methods"]
+    assert table2[0] == "sapt-lora-tiny" and len(table2) == 5
+    raw = yaml.safe_load((repo_root / "config" / "methods.yaml").read_text())["methods"]
+    tiny, official = plan.hparams("sapt-lora-tiny", *ARGS), plan.hparams("sapt-lora", *ARGS)
+    assert {"kl_start_step", "lora_mixing", "temperature", "pseudo_source", "replay_volume"} <= \
+        {k for k in tiny if tiny[k] != official[k]}
+    for ab in table2[1:]:
+        own = raw[ab]["defaults"]
+        h = plan.hparams(ab, *ARGS)
+        shared = (set(h) & set(tiny)) - set(own) - {"method", "component"}
+        assert {k: h[k] for k in shared} == {k: tiny[k] for k in shared}, ab
+        assert {k: h[k] for k in own} == own, ab
+    assert tiny["kl_lambda"] == 1.0 and plan.hparams("sapt-lora-noarm", *ARGS)["kl_lambda"] == 0.0
+
+
+def test_the_ablations_take_the_tiny_settings_through_extends_only(repo_root):
+    """Without ``method_overrides.<ablation>.extends`` an ablation is the paper's (it extends sapt-lora): the tiny-scale
+    settings reach it through that one key, not through a second copy of the values."""
+    cfg, _ = _plan(repo_root)
+    ablations = cfg["experiments"]["table2"]["methods"][1:]
+    assert all(cfg["method_overrides"][ab]["extends"] == "sapt-lora-tiny" for ab in ablations)
+    bare = {**cfg, "method_overrides": {m: {k: v for k, v in (o or {}).items() if k != "extends"}
+                                        for m, o in cfg["method_overrides"].items()}}
+    _, plan = _plan(repo_root, bare)
+    official = plan.hparams("sapt-lora", *ARGS)
+    for ab in ablations:
+        h = plan.hparams(ab, *ARGS)
+        assert (h["kl_start_step"], h["lora_mixing"], h["temperature"]) == \
+            (official["kl_start_step"], official["lora_mixing"], official["temperature"]), ab
 
 
 def test_demo_chains_have_pairwise_different_outputs(repo_root):

@@ -216,6 +216,25 @@ def test_unknown_method_and_duplicate_key(methods, tmp_path):
         load_methods(tmp_path / "absent.yaml")
 
 
+
+def test_bases_swap_the_entry_an_ablation_extends(methods_path, methods):
+    """``bases`` (a workflow's ``method_overrides.<m>.extends``): -ARM on sapt-lora-tiny is sapt-lora-tiny with -ARM's
+    own kl_lambda, on every layer (T5 SuperNI's kl_lambda 0.5 stays overridden), and keeps its label; a base that is no
+    method of the file is one line naming the field."""
+    rebased = load_methods(methods_path, {"sapt-lora-noarm": "sapt-lora-tiny"}, "cfg method_overrides")
+    for bench, order in (("SuperNI", "order1"), ("Long_Sequence", "order3")):
+        tiny = values_of(resolve(methods, "sapt-lora-tiny", "t5-large", bench, order))
+        noarm = values_of(resolve(rebased, "sapt-lora-noarm", "t5-large", bench, order))
+        assert noarm == {**tiny, "kl_lambda": 0.0}
+        paper = values_of(resolve(methods, "sapt-lora-noarm", "t5-large", bench, order))
+        assert paper["kl_start_step"] != noarm["kl_start_step"]
+    assert rebased["methods"]["sapt-lora-noarm"]["label"] == methods["methods"]["sapt-lora-noarm"]["label"]
+    with pytest.raises(SaptError, match=r"^cfg method_overrides\.sapt-lora-noarm\.extends: expected another method "
+                                        r"of .*methods\.yaml, got 'nope'$"):
+        load_methods(methods_path, {"sapt-lora-noarm": "nope"}, "cfg method_overrides")
+    with pytest.raises(SaptError, match=r"^cfg method_overrides\.nope: expected a method of "):
+        load_methods(methods_path, {"nope": "sapt-lora"}, "cfg method_overrides")
+
 # ---- CLI flags -------------------------------------------------------------------------------------------------
 
 

@@ -5,8 +5,11 @@ editing one method's entry reruns only that method's jobs."""
 
 from __future__ import annotations
 
-from sapt_core.errors import SaptError
+from sapt_core.errors import SaptError, did_you_mean, known_text
 from sapt_core.methods_file import METHODS_FILE, split_variant, variant_name  # noqa: F401  (re-exported)
+
+
+EXTENDS = "extends"  # in a method's method_overrides entry: the entry it extends instead (not a value)
 
 
 class HparamsPlan:
@@ -22,8 +25,14 @@ class HparamsPlan:
         if getattr(self, "_methods", None) is None:
             from sapt_core.methods_file import load_methods
 
-            self._methods = load_methods(self.methods_file)
+            self._methods = load_methods(self.methods_file, self.method_bases(), "config method_overrides")
         return self._methods
+
+    def method_bases(self) -> dict[str, str]:
+        """``method_overrides.<method>.extends``: the methods file entry the method extends in this workflow instead
+        of the file's own base (:func:`~sapt_core.methods_file.load_methods`)."""
+        mo = self.config.get("method_overrides") or {}
+        return {m: v[EXTENDS] for m, v in mo.items() if isinstance(v, dict) and EXTENDS in v}
 
     def method_names(self) -> list[str]:
         return list(self.methods["methods"])
@@ -75,9 +84,10 @@ class HparamsPlan:
         known = {k for comp in _components() for k in comp.keys()}
         unknown = [k for k in star if k not in known]
         if unknown:
-            raise SaptError(f"config method_overrides.*.{unknown[0]}: not a key of any method (known: "
-                            f"{', '.join(sorted(known))})")
-        return {**self.protocol_values(own), **{k: v for k, v in star.items() if k in own}, **(mo.get(method) or {})}
+            raise SaptError(f"config method_overrides.*.{unknown[0]}: not a key of any method"
+                            f"{did_you_mean(unknown[0], known)}{known_text(sorted(known))}")
+        values = {k: v for k, v in (mo.get(method) or {}).items() if k != EXTENDS}
+        return {**self.protocol_values(own), **{k: v for k, v in star.items() if k in own}, **values}
 
     def method(self, method: str, backbone: str, benchmark: str | None, order: str | None):
         """The :class:`~sapt_core.methods.base.Method` of one job."""

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from sapt_core.errors import SaptError, did_you_mean
+from sapt_core.errors import SaptError, did_you_mean, known_text, unknown_text
 from sapt_core.methods_file import METHODS_FILE
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
@@ -133,7 +133,7 @@ def schema_error(err) -> tuple[list, str]:
         known = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in known]
         if extra:
-            return path + [extra[0]], f"unknown key{did_you_mean(extra[0], known)} (known: {', '.join(known)})"
+            return path + [extra[0]], unknown_text("key", extra[0], known, named=False)
     if "propertyNames" in err.schema_path and isinstance(err.instance, str):
         from sapt_core.names import SAFE_NAME_TEXT
 
@@ -227,13 +227,13 @@ class _Checker:
         self.name(m, path, "a method name")
         base, _ = split_variant(m) if variants else (m, {})
         if base not in self.methods:
-            hint = did_you_mean(base, self.methods)
-            self.fail(path, f"unknown method {base!r}{hint} (known: {', '.join(self.methods)})")
+            self.fail(path, unknown_text("method", base, self.methods))
         return base
 
     def overrides(self) -> None:
         from sapt_core.methods import component, components
         from sapt_core.methods.keys import check_mapping, check_value, specs
+        from sapt_core.plan.hparams import EXTENDS
 
         mo = self.config.get("method_overrides") or {}
         for m, values in mo.items():
@@ -250,8 +250,8 @@ class _Checker:
                         by_key.setdefault(k, []).append(spec)
                 for k, v in values.items():
                     if k not in by_key:
-                        self.fail(path + [k], f"not a key of any method{did_you_mean(k, by_key)} (known: "
-                                              f"{', '.join(sorted(by_key))})")
+                        self.fail(path + [k], f"not a key of any method{did_you_mean(k, by_key)}"
+                                              f"{known_text(sorted(by_key))}")
                     for spec in by_key[k]:
                         check_value(spec, v, f"{where}.{k}")
                 continue
@@ -259,7 +259,8 @@ class _Checker:
                 self.fail(path, "expected a method of the methods file, not a variant")
             self.method_name(m, path, variants=False)
             comp = component(self.methods[m]["component"])
-            check_mapping(comp.Config, dict(values), where, f"key of method {m!r} (component {comp.component})")
+            values = {k: v for k, v in values.items() if k != EXTENDS}  # the base: checked when the methods load
+            check_mapping(comp.Config, values, where, f"key of method {m!r} (component {comp.component})")
 
     def experiment(self, exp: str, spec: Mapping) -> None:
         from sapt_core.methods import component
