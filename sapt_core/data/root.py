@@ -4,6 +4,11 @@ Precedence: ``--config data_root=DIR`` on the Snakemake command line, else ``$SA
 the config file (default the project-local ``results/upstream``, :data:`sapt_core.layout.UPSTREAM_DATA_ROOT`). The
 project-local root is filled by rule ``fetch_data`` (``sapt fetch-data``) as the first job of the DAG; any other
 root is an existing copy, checked when the workflow plans (:func:`check_data_root`), before any job runs.
+
+The commands that read a data root (``prepare-data``, ``build-backbone``, ``generate-pseudo``) share one
+``--data-root`` (:func:`add_data_root_argument`) defaulting the same way (:func:`default_data_root`); the workflow
+always passes it. ``./run`` exports ``$SAPT_DATA_ROOT`` as ``../shared/data`` when that copy lies beside the clone
+and the variable is unset (development machines), so there it wins over the project-local root.
 """
 
 from __future__ import annotations
