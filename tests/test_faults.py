@@ -162,6 +162,9 @@ CONFIG_CASES = {  # overlay -> the one line (after "error: ")
                                     "benchmarks: [SuperNI]}\n",
                                     "bad.yaml: experiments.table1.backbones[0]: unknown backbone 'tiny-t9' (did you "
                                     "mean 'tiny-t5'?)"),
+    "override_unknown_base": ("method_overrides:\n  sapt-lora-noarm: {extends: sapt-lora-tny}\n",
+                              "bad.yaml: method_overrides.sapt-lora-noarm.extends: expected another method of "
+                              "config/methods.yaml, got 'sapt-lora-tny'"),
     "typo_top_level": ("experimnets:\n  table1: {methods: [seq-lora], backbones: [tiny-t5], benchmarks: [SuperNI]}\n",
                        "bad.yaml: experimnets: unknown key (did you mean 'experiments'?)"),
     "typo_backbone_key": ("backbones:\n  tiny-t5: {family: t5, pth: x, tiny: {d_model: 8, layers: 1, heads: 1, "

@@ -32,7 +32,7 @@ class HparamsPlan:
         """``method_overrides.<method>.extends``: the methods file entry the method extends in this workflow instead
         of the file's own base (:func:`~sapt_core.methods_file.load_methods`)."""
         mo = self.config.get("method_overrides") or {}
-        return {m: v[EXTENDS] for m, v in mo.items() if isinstance(v, dict) and EXTENDS in v}
+        return {m: v[EXTENDS] for m, v in mo.items() if m != "*" and isinstance(v, dict) and EXTENDS in v}
 
     def method_names(self) -> list[str]:
         return list(self.methods["methods"])

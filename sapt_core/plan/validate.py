@@ -201,7 +201,12 @@ class _Checker:
             if path is not None and not Path(path).is_file():
                 self.fail([key], f"expected an existing file, got {path!r} (no such file)")
         self.benchmarks = self.plan.benchmarks  # each loader's own line names its file and key on a problem
-        self.methods = self.plan.methods["methods"]
+        try:
+            self.methods = self.plan.methods["methods"]
+        except SaptError as e:  # a method_overrides.<m>.extends naming no method: the config file's line
+            if str(e).startswith("config method_overrides"):
+                raise SaptError(self.src.planner_line(["method_overrides"], e)) from None
+            raise
 
     def benchmark(self, b: Any, path: list, trainable: bool = True):
         if b not in self.benchmarks:
