@@ -447,7 +447,7 @@ def test_lfpt5_continues_one_long_prompt_and_replays_the_configured_volume(tiny_
     """LFPT5: one prompt (300 tokens in the paper; 12 here) carried across tasks; before task t it draws exactly
     max(1, int(v * N_i)) examples of each earlier task from itself and mixes the valid ones into the data; the
     generation loss enters the objective."""
-    from sapt_core import lfpt5
+    from sapt_core.methods.lfpt5 import examples as lfpt5
     from sapt_core.cli import main
 
     drawn = []
