@@ -77,6 +77,24 @@ def check_backbone(side: dict, provenance: dict, where: str, flag: str = "--back
                         "applies only to the backbone it was trained on")
 
 
+def check_sites(side: dict, requested: list[str] | None, where: str) -> list[str] | None:
+    """The LoRA sites a model of this state is built with: the ones its sidecar records (the backbone's, config
+    ``backbones.<name>.lora_sites``), which ``requested`` (``--lora-sites``; None: no wish) must equal (one line
+    otherwise: a state's LoRA tensors are named after its sites). None for a state that records none (default sites)."""
+    from sapt_core.blocks.sites import default_sites
+
+    bb = side.get("backbone") or {}
+    recorded = bb.get("lora_sites")
+    if requested is None:
+        return recorded
+    mine = list(requested)
+    theirs = recorded if recorded is not None else default_sites(bb.get("family", ""))
+    if theirs and list(theirs) != mine:
+        raise SaptError(f"{where}: trained with LoRA sites {list(theirs)}, but --lora-sites gives {mine} (config "
+                        "backbones.<name>.lora_sites: a state's LoRA blocks belong to the sites it was trained on)")
+    return mine
+
+
 def method_of(side: dict, where: str):
     """The :class:`~sapt_core.methods.base.Method` a state was trained by, from its sidecar (no methods file)."""
     from sapt_core.methods import component

@@ -20,8 +20,9 @@ import math
 import torch
 from torch import nn
 
+from sapt_core.blocks.sites import DEFAULT_SITES as LORA_SITES  # noqa: F401 (the family defaults)
+
 MIXINGS = ("output", "parameter")
-LORA_SITES = {"t5": ("q", "v"), "llama": ("q_proj", "v_proj")}
 
 
 class MixingContext:
@@ -79,18 +80,16 @@ class MultiBlockLoRALinear(nn.Module):
 
 def inject_lora_blocks(model: nn.Module, family: str, n_blocks: int, r: int, alpha: int, dropout: float,
                        ctx: MixingContext, mixing: str = "output") -> dict[str, MultiBlockLoRALinear]:
-    """Replace the q/v projections of every attention module (docs/official_code.md §2) with multi-block LoRA layers."""
-    names = LORA_SITES[family]
+    """Replace every LoRA site of the backbone (:mod:`sapt_core.blocks.sites`; by default the q/v projections of
+    every attention module, docs/official_code.md §2) with a multi-block LoRA layer, in the model's module order."""
+    from sapt_core.blocks.sites import resolve, sites_of
+
     sites = {}
-    for parent_name, parent in list(model.named_modules()):
-        for child_name in names:
-            child = getattr(parent, child_name, None)
-            if isinstance(child, nn.Linear):
-                layer = MultiBlockLoRALinear(child, n_blocks, r, alpha, dropout, ctx, mixing)
-                setattr(parent, child_name, layer)
-                sites[f"{parent_name}.{child_name}" if parent_name else child_name] = layer
-    if not sites:
-        raise ValueError(f"no LoRA site ({', '.join(names)}) found in the backbone")
+    for path, child in resolve(model, sites_of(model, family), getattr(model, "name_or_path", "") or family):
+        parent_name, _, child_name = path.rpartition(".")
+        layer = MultiBlockLoRALinear(child, n_blocks, r, alpha, dropout, ctx, mixing)
+        setattr(model.get_submodule(parent_name), child_name, layer)
+        sites[path] = layer
     return sites
 
 

@@ -2,7 +2,8 @@
 soft prompt (prompt tuning, Lester et al. 2021: P prepended to the input embeddings, initialised from sampled
 vocabulary embeddings).
 
-LoRA sites follow the official code (docs/official_code.md §2): q and v of every attention module (T5: encoder self, decoder self
+LoRA sites are the backbone's (:mod:`sapt_core.blocks.sites`, config ``backbones.<name>.lora_sites``); by default they
+follow the official code (docs/official_code.md §2): q and v of every attention module (T5: encoder self, decoder self
 and cross attention; LLaMA: ``q_proj``/``v_proj`` of every layer).
 """
 
@@ -47,12 +48,12 @@ def attach_pet(model, family: str, cfg: PetConfig, seed: int):
     task_type = TaskType.SEQ_2_SEQ_LM if family == "t5" else TaskType.CAUSAL_LM
     torch.manual_seed(seed)
     if cfg.type == "lora":
-        from sapt_core.blocks.lora import LORA_SITES
+        from sapt_core.blocks.sites import peft_targets, resolve, sites_of
 
-        targets = cfg.targets or list(LORA_SITES[family])
-        cfg.targets = list(targets)
+        cfg.targets = list(cfg.targets or sites_of(model, family))
+        resolve(model, cfg.targets, getattr(model, "name_or_path", "") or family)  # one line before peft's error
         peft_cfg = LoraConfig(task_type=task_type, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                              lora_dropout=cfg.lora_dropout, target_modules=targets)
+                              lora_dropout=cfg.lora_dropout, target_modules=peft_targets(cfg.targets))
     else:
         # one prompt, prepended to the encoder input only (peft's seq2seq default would add a decoder prompt too)
         peft_cfg = PromptTuningConfig(task_type=task_type, num_virtual_tokens=cfg.prompt_len,

@@ -23,6 +23,14 @@ class Backbone:
     tokenizer: Any
     family: str
     name: str
+    lora_sites: list[str] | None = None  # where LoRA attaches (sapt_core.blocks.sites); None: the family's default
+
+    @property
+    def sites(self) -> list[str]:
+        """The LoRA sites of this backbone: the ones it was loaded with, else its family's default."""
+        from sapt_core.blocks.sites import default_sites
+
+        return list(self.lora_sites or default_sites(self.family))
 
     @property
     def hidden_size(self) -> int:
@@ -50,8 +58,11 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") -> Backbone:
-    """Load model + tokenizer with ``from_pretrained``. Errors are one line naming the backbone."""
+def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu",
+                  lora_sites: list[str] | None = None) -> Backbone:
+    """Load model + tokenizer with ``from_pretrained``. Errors are one line naming the backbone. ``lora_sites``
+    (config ``backbones.<name>.lora_sites``) are matched against the model's modules here, before any training, and
+    recorded on the model for the blocks (:mod:`sapt_core.blocks.sites`)."""
     import os
 
     import torch
@@ -77,6 +88,11 @@ def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") 
     family = family_of(config)
     cls = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM
     model = cls.from_pretrained(path_or_id, dtype=getattr(torch, dtype))
+    if lora_sites:
+        from sapt_core.blocks.sites import resolve, set_sites
+
+        resolve(model, lora_sites, str(path_or_id))
+        set_sites(model, lora_sites)
     model.to(resolve_device(device))
     tokenizer = AutoTokenizer.from_pretrained(path_or_id)
     if tokenizer.pad_token_id is None:
@@ -85,4 +101,5 @@ def load_backbone(path_or_id: str, dtype: str = "float32", device: str = "cpu") 
     tokenizer.padding_side = "right" if family == "t5" else "left"
     if getattr(model.generation_config, "pad_token_id", None) is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return Backbone(model=model, tokenizer=tokenizer, family=family, name=str(path_or_id))
+    return Backbone(model=model, tokenizer=tokenizer, family=family, name=str(path_or_id),
+                    lora_sites=list(lora_sites) if lora_sites else None)

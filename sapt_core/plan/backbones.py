@@ -31,10 +31,26 @@ class BackbonePlan:
         return b.get("device") or ("cuda" if int(self.resources(name, "gpu")) > 0 else "cpu")
 
     def device_args(self, name: str) -> str:
-        """``--dtype`` (config ``backbones.<name>.dtype``, default float32) and, for GPU backbones, ``--device cuda``
-        (each torchrun rank takes cuda:LOCAL_RANK, :func:`sapt_core.models.backbone.resolve_device`)."""
+        """Model args of every job that loads the backbone: ``--dtype`` (config ``backbones.<name>.dtype``, default
+        float32), for GPU backbones ``--device cuda`` (each torchrun rank takes cuda:LOCAL_RANK,
+        :func:`sapt_core.models.backbone.resolve_device`), and :meth:`lora_site_args`."""
         dtype = self.backbone(name).get("dtype", "float32")
-        return f"--dtype {dtype}" + (" --device cuda" if self.device(name) == "cuda" else "")
+        return f"--dtype {dtype}" + (" --device cuda" if self.device(name) == "cuda" else "") + \
+            self.lora_site_args(name)
+
+    def lora_site_args(self, name: str) -> str:
+        """`` --lora-sites ...`` (config ``backbones.<name>.lora_sites``: module names or full-path patterns,
+        :mod:`sapt_core.blocks.sites`) when they differ from the family's default (q/v), so a default backbone's
+        commands stay as they were; every job loading the backbone gets it and checks the sites at load."""
+        import shlex
+
+        from sapt_core.blocks.sites import default_sites
+
+        b = self.backbone(name)
+        sites = b.get("lora_sites")
+        if not sites or list(sites) == default_sites(b["family"]):
+            return ""
+        return " --lora-sites " + " ".join(shlex.quote(str(e)) for e in sites)
 
     def train_device_args(self, name: str) -> str:
         """Model args of a training job: :meth:`device_args`, ``--bf16`` mixed precision for bf16 GPU backbones and

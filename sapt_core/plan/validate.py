@@ -5,7 +5,8 @@ Snakemake merges config/config.yaml, every ``--configfile`` and ``--config`` int
 methods and benchmarks files load (config/methods.yaml is validated whole), every benchmark and order of ``orders``
 exists, every ``method_overrides`` entry names a method (or ``"*"``) and only keys of its component with valid values,
 every experiment's methods (variants included), backbones, benchmarks and orders resolve, each of its runs resolves to
-one job's values, and the demo runs name known backbones, benchmarks, tasks and methods. Names that become path
+one job's values, the demo runs name known backbones, benchmarks, tasks and methods, and every backbone's
+lora_sites are module names or regular expressions (their match waits for the model). Names that become path
 components are safe (:mod:`sapt_core.names`).
 
 Everything is checked on every invocation, so an invalid edit is an error even when every output already exists
@@ -184,8 +185,10 @@ class _Checker:
 
     def run(self) -> None:
         self.files()
-        for name in self.config.get("backbones") or {}:
+        for name, spec in (self.config.get("backbones") or {}).items():
             self.name(name, ["backbones", name], "a backbone name")
+            if isinstance(spec, Mapping) and "lora_sites" in spec:
+                self.lora_sites(spec["lora_sites"], ["backbones", name, "lora_sites"])
         self.orders()
         for b in (self.config.get("data") or {}).get("benchmark_protocol") or {}:
             self.benchmark(b, ["data", "benchmark_protocol", b], trainable=False)
@@ -194,6 +197,16 @@ class _Checker:
             self.experiment(exp, spec)
         self.demo()
         self.resolve()
+
+    def lora_sites(self, value: Any, path: list) -> None:
+        """The form of a backbone's LoRA sites (names or full-path regular expressions, :mod:`sapt_core.blocks.sites`);
+        their match against the model's modules waits for the model (every job that loads it)."""
+        from sapt_core.blocks.sites import check_form
+
+        try:
+            check_form(value, "lora_sites")
+        except SaptError as e:
+            self.fail(path, str(e)[len("lora_sites: "):])
 
     def files(self) -> None:
         for key, default in (("benchmarks_file", None), ("methods_file", METHODS_FILE)):

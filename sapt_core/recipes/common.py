@@ -13,6 +13,13 @@ def add_backbone_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone", required=True, help="hub id (google-t5/t5-large) or local save_pretrained directory")
     g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    add_lora_sites_arg(g)
+
+
+def add_lora_sites_arg(g) -> None:
+    g.add_argument("--lora-sites", nargs="+", default=None, metavar="NAME|PATTERN",
+                   help="modules LoRA attaches to: module names or full-path regular expressions (config "
+                        "backbones.<name>.lora_sites; default: the family's q/v projections, q v or q_proj v_proj)")
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ from sapt_core.arm.settings import Sampling
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import add_flags
 from sapt_core.models.backbone import FAMILIES
+from sapt_core.recipes.common import add_lora_sites_arg
 
 SOURCES = ("generated", "shipped", "real")
 # the generate kwargs the sampling flags set (their defaults: the official pseudo_data prediction settings,
@@ -53,6 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone", default=None, help="the base backbone the generator was trained on")
     g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    add_lora_sites_arg(g)
     g.add_argument("--generator", default=None, help="generator .safetensors written by train-generator")
     g.add_argument("--n-candidates", default=None, metavar="N",
                    help="texts to sample (default: N_train, one per training instance as the official code)")
@@ -146,7 +148,10 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     from sapt_core.models import load_backbone
     from sapt_core.blocks.pet import attach_pet, load_pet_state
 
-    bb = load_backbone(args.backbone, args.dtype, args.device)
+    bb = load_backbone(args.backbone, args.dtype, args.device, args.lora_sites)
+    if pet_cfg.type == "lora" and args.lora_sites and pet_cfg.targets and list(args.lora_sites) != pet_cfg.targets:
+        raise SaptError(f"--generator {gen_path}: trained with LoRA sites {pet_cfg.targets}, but --lora-sites gives "
+                        f"{list(args.lora_sites)} (config backbones.<name>.lora_sites changed: retrain the generator)")
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     load_pet_state(model, tensors)
     texts = sample_texts(model, bb.tokenizer, bb.family, n_cand, batch_size, max_new, max_source_len, args.seed,

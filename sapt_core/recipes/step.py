@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(args.seed)
-    ctx.backbone = load_backbone(args.backbone, args.dtype, args.device)
+    ctx.backbone = load_backbone(*ctx.backbone_source)
     model = method.build(ctx)                                        # build: the method's model of step k
     extra = method.extra_rows(ctx, model)
     ctx.train_rows = ctx.rows + extra
@@ -148,9 +148,10 @@ def _load_inputs(args, method):
     """Task k's manifest and training rows, state k-1 (checked against the backbone and the method's structure), the
     pseudo inputs and replayed tasks the method needs at step k: the step's :class:`StepContext` (no backbone yet)
     and the backbone's provenance."""
+    from sapt_core.blocks.sites import default_sites
     from sapt_core.data import load_manifest, load_split
     from sapt_core.methods.base import StepContext
-    from sapt_core.state import check_backbone, read_state
+    from sapt_core.state import check_backbone, check_sites, read_state
     from sapt_core.training import train_config
 
     data_dir = Path(args.data_dir)
@@ -162,6 +163,8 @@ def _load_inputs(args, method):
     backbone = backbone_provenance(args.backbone)
     if prev_side:
         check_backbone(prev_side, backbone, f"--state-in {args.state_in}")
+        check_sites(prev_side, args.lora_sites or default_sites((prev_side.get("backbone") or {}).get("family", "")),
+                    f"--state-in {args.state_in}")
         method.check_continuation(prev_side, str(args.state_in))
     k = _step(args, method, prev_side)
     needs = method.needs(k)
@@ -172,7 +175,7 @@ def _load_inputs(args, method):
     ctx = StepContext(method=args.method, k=k, seed=args.seed, data_dir=data_dir, manifest=manifest, rows=rows,
                       prev_tensors=prev_tensors, prev_side=prev_side, pseudo=read_pseudo(args.pseudo),
                       replay_dirs=list(args.replay_data), train=train_config(method.cfg, args),
-                      backbone_source=(args.backbone, args.dtype, args.device))
+                      backbone_source=(args.backbone, args.dtype, args.device, args.lora_sites))
     method.check(ctx)
     return ctx, backbone
 
@@ -223,7 +226,7 @@ def _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected
         "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
                    "trainable": sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()
                                         if p.requires_grad})},
-        "backbone": {**backbone, "family": ctx.family},
+        "backbone": {**backbone, "family": ctx.family, "lora_sites": ctx.backbone.sites},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
                    **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
                       if selection != "none" else {}),

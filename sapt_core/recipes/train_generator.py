@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                       save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
                       max_source_len=s["max_source_len"], max_target_len=s["max_target_len"],
                       gradient_checkpointing=args.gradient_checkpointing).validate()
-    bb = load_backbone(args.backbone, args.dtype, args.device)
+    bb = load_backbone(args.backbone, args.dtype, args.device, args.lora_sites)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     train_set = encode_rows(generator_rows(rows), bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len)
     workdir = Path(args.workdir or f"{out}.work")

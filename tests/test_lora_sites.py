@@ -1,0 +1,199 @@
+"""LoRA sites are a backbone key (config ``backbones.<name>.lora_sites``, flag ``--lora-sites``,
+sapt_core/blocks/sites.py): a decoder-only backbone whose attention projections are not q/v (a tiny GPT-NeoX built
+from its transformers config: ``attention.query_key_value``, ``attention.dense``) trains a SeqLoRA chain with blocks on
+exactly the sites named, the state records them and ``sapt evaluate`` rebuilds the same model; a site list matching
+nothing, a site that is not an nn.Linear (GPT-2's Conv1D ``c_attn``), a continued step or an evaluation with another
+list, and a malformed config key are each one line (exit 2 for the commands)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+TASKS = ["agnews", "boolq"]
+SITES = ["query_key_value", r".*\.attention\.dense"]  # a module name and a full-path pattern
+COMMON = ["--seed", "0", "--batch-size", "4", "--global-batch", "4", "--max-steps", "2", "--lr", "1e-2",
+          "--max-source-len", "48", "--no-progress"]
+
+
+def _save_tiny(cfg, tiny_llama, out):
+    """A tiny HF model of ``cfg`` (random weights) saved with the tiny LLaMA's tokenizer: a local backbone."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_llama).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_neox(tiny_llama, tmp_path_factory):
+    from transformers import GPTNeoXConfig
+
+    cfg = GPTNeoXConfig(vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=256, bos_token_id=3, eos_token_id=1,
+                        pad_token_id=0)
+    return _save_tiny(cfg, tiny_llama, tmp_path_factory.mktemp("bb") / "tiny-neox")
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tiny_llama, tmp_path_factory):
+    from transformers import GPT2Config
+
+    cfg = GPT2Config(vocab_size=2048, n_embd=32, n_layer=1, n_head=4, n_positions=256, bos_token_id=3,
+                     eos_token_id=1, pad_token_id=0)
+    return _save_tiny(cfg, tiny_llama, tmp_path_factory.mktemp("bb") / "tiny-gpt2")
+
+
+@pytest.fixture(scope="module")
+def dirs(data_root, request, tmp_path_factory):
+    from sapt_core.data import prepare_task
+
+    root = tmp_path_factory.mktemp("sites_data")
+    bench = str(request.config.rootpath / "config/benchmarks.yaml")
+    for t in TASKS:
+        prepare_task(str(data_root), bench, "Long_Sequence", t, "official", 0, root / t, n_train=8, n_val=2, n_test=4)
+    return [root / t for t in TASKS]
+
+
+def _error(capsys) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_named_sites_get_the_blocks_and_evaluation_rebuilds_them(tiny_neox, dirs, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from sapt_core.cli import main
+
+    states = []
+    for k, d in enumerate(dirs, 1):
+        out = tmp_path / f"step{k}"
+        assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(d),
+                     "--state-out", str(out), "--lora-sites", *SITES, *COMMON,
+                     *(["--state-in", str(states[-1])] if states else [])]) == 0
+        states.append(out)
+    tensors = load_file(str(states[-1] / "state.safetensors"))
+    sites = sorted({name[len("lora."):-2] for name in tensors})
+    # both layers' fused qkv and attention output projections, nothing else (not the MLP's dense_h_to_4h/dense_4h_to_h)
+    assert sites == [f"gpt_neox.layers.{i}.attention.{m}" for i in (0, 1) for m in ("dense", "query_key_value")]
+    qkv = tensors["lora.gpt_neox.layers.0.attention.query_key_value.B"]
+    assert tuple(qkv.shape) == (1, 3 * 32, 8)          # [t, out = 3 x hidden, r]
+    assert qkv.abs().sum() > 0                          # trained (B starts at zero)
+    side = json.loads((states[-1] / "state.json").read_text())
+    assert side["backbone"]["lora_sites"] == SITES and side["backbone"]["family"] == "llama"
+
+    # sapt evaluate rebuilds the model from the sidecar's sites (no flag) and scores what the step scored
+    scores = tmp_path / "scores.json"
+    args = ["evaluate", "--backbone", str(tiny_neox), "--state", str(states[-1]), "--data-dirs", str(dirs[0]),
+            "--max-source-len", "48", "--max-new-tokens", "4", "--predictions", str(tmp_path / "p.jsonl")]
+    assert main([*args, "--out", str(scores)]) == 0
+    assert json.loads(scores.read_text())["tasks"][TASKS[0]]["n"] == 4
+    from sapt_core.models import load_backbone
+    from sapt_core.state import method_of, read_state
+
+    t, s = read_state(states[-1])
+    bb = load_backbone(str(tiny_neox), lora_sites=s["backbone"]["lora_sites"])
+    model = method_of(s, "state").load(bb.model, bb.family, t, s)
+    assert sorted(model.sites) == sites and all(
+        (model.sites[n].stacked()[1][-1] == tensors[f"lora.{n}.B"][-1]).all() for n in sites)
+
+    capsys.readouterr()
+    # another site list: evaluation and a continued step refuse it in one line
+    assert main([*args, "--out", str(tmp_path / "x.json"), "--lora-sites", "query_key_value"]) == 2
+    assert "trained with LoRA sites" in _error(capsys)
+    assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[1]),
+                 "--state-out", str(tmp_path / "again"), "--state-in", str(states[0]), *COMMON]) == 2
+    line = _error(capsys)
+    assert "--state-in" in line and "['q_proj', 'v_proj']" in line and "query_key_value" in line
+
+
+def test_default_sites_on_a_backbone_without_them_name_the_linear_modules(tiny_neox, dirs, tmp_path, capsys):
+    from sapt_core.cli import main
+
+    base = ["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[0]),
+            "--state-out", str(tmp_path / "s"), *COMMON]
+    assert main([*base, "--lora-sites", "nothing_here"]) == 2
+    line = _error(capsys)
+    assert re.search(r"backbone .*tiny-neox: lora_sites: no nn.Linear module matches 'nothing_here' \(its nn.Linear "
+                     r"modules: query_key_value, dense, dense_h_to_4h, dense_4h_to_h, embed_out;", line), line
+    assert main(base) == 2  # the family default (q_proj, v_proj) does not exist here either
+    assert "no nn.Linear module matches 'q_proj'" in _error(capsys)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_site_that_is_not_linear_is_refused(tiny_gpt2, dirs, tmp_path, capsys):
+    from sapt_core.cli import main
+
+    assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_gpt2), "--data-dir", str(dirs[0]),
+                 "--state-out", str(tmp_path / "s"), "--lora-sites", "c_attn", *COMMON]) == 2
+    line = _error(capsys)
+    assert "module transformer.h.0.attn.c_attn is a transformers.pytorch_utils.Conv1D, not an nn.Linear" in line, line
+    # the same check guards the LoRA generator (peft would wrap a Conv1D)
+    assert main(["train-generator", "--backbone", str(tiny_gpt2), "--data-dir", str(dirs[0]), "--seed", "0",
+                 "--out", str(tmp_path / "g.safetensors"), "--lora-sites", "c_attn", "--max-steps", "1",
+                 "--no-progress"]) == 2
+    assert "c_attn is a transformers.pytorch_utils.Conv1D" in _error(capsys)
+
+
+def test_the_lora_generator_attaches_to_the_named_sites(tiny_neox, dirs, tmp_path):
+    from safetensors.torch import load_file
+
+    from sapt_core.cli import main
+
+    out = tmp_path / "gen.safetensors"
+    assert main(["train-generator", "--backbone", str(tiny_neox), "--data-dir", str(dirs[0]), "--seed", "0",
+                 "--out", str(out), "--lora-sites", *SITES, "--max-steps", "1", "--batch-size", "4",
+                 "--no-progress"]) == 0
+    names = sorted(load_file(str(out)))
+    assert names and all(re.search(r"attention\.(query_key_value|dense)\.lora_[AB]\.weight$", n) for n in names)
+    assert len(names) == 2 * 2 * 2  # 2 layers x 2 sites x (A, B)
+    assert json.loads(out.with_suffix(".json").read_text())["pet"]["targets"] == SITES
+
+
+BASE_CONFIG = "config/config.yaml"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("q", "backbones.tiny-t5.lora_sites: 'q' is not of type 'array'"),
+    ([], "backbones.tiny-t5.lora_sites: [] should be non-empty"),
+    (["(unclosed"], "backbones.tiny-t5.lora_sites: '(unclosed' is neither a module name nor a valid regular "
+                    "expression (missing ), unterminated subpattern at position 0)"),
+], ids=["string", "empty", "bad_regex"])
+def test_the_config_check_refuses_a_malformed_key(repo_root, monkeypatch, value, expected):
+    import yaml
+
+    from sapt_core.errors import SaptError
+    from sapt_core.plan import drop_disabled_experiments
+    from sapt_core.plan.validate import check_schema, validate_config
+
+    monkeypatch.chdir(repo_root)
+    cfg = yaml.safe_load((repo_root / BASE_CONFIG).read_text())
+    name = next(iter(cfg["backbones"]))
+    assert name == "tiny-t5"
+    cfg["backbones"][name]["lora_sites"] = value
+    with pytest.raises(SaptError) as e:
+        check_schema(cfg, "workflow/schemas/config.schema.yaml")
+        drop_disabled_experiments(cfg)
+        validate_config(cfg)
+    assert str(e.value) == f"config: {expected}"
+
+
+def test_the_planner_passes_sites_only_when_they_differ_from_the_family_default(repo_root, monkeypatch):
+    import yaml
+
+    from sapt_core.plan import ContinualPlan
+
+    monkeypatch.chdir(repo_root)
+    cfg = yaml.safe_load((repo_root / BASE_CONFIG).read_text())
+    plan = ContinualPlan(cfg, data_root="")
+    assert "--lora-sites" not in plan.device_args("tiny-t5")
+    cfg["backbones"]["tiny-t5"]["lora_sites"] = ["q", "v"]
+    assert plan.device_args("tiny-t5") == "--dtype float32"
+    cfg["backbones"]["tiny-t5"]["lora_sites"] = ["q", "k", r".*\.EncDecAttention\.o"]
+    assert plan.device_args("tiny-t5") == r"--dtype float32 --lora-sites q k '.*\.EncDecAttention\.o'"
+    assert plan.train_device_args("tiny-t5").startswith(plan.device_args("tiny-t5"))
