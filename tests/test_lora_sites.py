@@ -73,7 +73,7 @@ def test_named_sites_get_the_blocks_and_evaluation_rebuilds_them(tiny_neox, dirs
     states = []
     for k, d in enumerate(dirs, 1):
         out = tmp_path / f"step{k}"
-        assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(d),
+        assert main(["train-step", "--method", "seq-lora", "--backbone", str(tiny_neox), "--data-dir", str(d),
                      "--state-out", str(out), "--lora-sites", *SITES, *COMMON,
                      *(["--state-in", str(states[-1])] if states else [])]) == 0
         states.append(out)
@@ -106,7 +106,7 @@ def test_named_sites_get_the_blocks_and_evaluation_rebuilds_them(tiny_neox, dirs
     # another site list: evaluation and a continued step refuse it in one line
     assert main([*args, "--out", str(tmp_path / "x.json"), "--lora-sites", "query_key_value"]) == 2
     assert "trained with LoRA sites" in _error(capsys)
-    assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[1]),
+    assert main(["train-step", "--method", "seq-lora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[1]),
                  "--state-out", str(tmp_path / "again"), "--state-in", str(states[0]), *COMMON]) == 2
     line = _error(capsys)
     assert "--state-in" in line and "['q_proj', 'v_proj']" in line and "query_key_value" in line
@@ -115,12 +115,12 @@ def test_named_sites_get_the_blocks_and_evaluation_rebuilds_them(tiny_neox, dirs
 def test_default_sites_on_a_backbone_without_them_name_the_linear_modules(tiny_neox, dirs, tmp_path, capsys):
     from sapt_core.cli import main
 
-    base = ["train-step", "--method", "seqlora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[0]),
+    base = ["train-step", "--method", "seq-lora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[0]),
             "--state-out", str(tmp_path / "s"), *COMMON]
     assert main([*base, "--lora-sites", "nothing_here"]) == 2
     line = _error(capsys)
     assert re.search(r"backbone .*tiny-neox: lora_sites: no nn.Linear module matches 'nothing_here' \(its nn.Linear "
-                     r"modules: query_key_value, dense, dense_h_to_4h, dense_4h_to_h, embed_out;", line), line
+                     r"modules: query_key_value, dense, dense_h_to_4h, dense_4h_to_h, lm_head;", line), line
     assert main(base) == 2  # the family default (q_proj, v_proj) does not exist here either
     assert "no nn.Linear module matches 'q_proj'" in _error(capsys)
     assert not (tmp_path / "s").exists()
@@ -129,7 +129,7 @@ def test_default_sites_on_a_backbone_without_them_name_the_linear_modules(tiny_n
 def test_a_site_that_is_not_linear_is_refused(tiny_gpt2, dirs, tmp_path, capsys):
     from sapt_core.cli import main
 
-    assert main(["train-step", "--method", "seqlora", "--backbone", str(tiny_gpt2), "--data-dir", str(dirs[0]),
+    assert main(["train-step", "--method", "seq-lora", "--backbone", str(tiny_gpt2), "--data-dir", str(dirs[0]),
                  "--state-out", str(tmp_path / "s"), "--lora-sites", "c_attn", *COMMON]) == 2
     line = _error(capsys)
     assert "module transformer.h.0.attn.c_attn is a transformers.pytorch_utils.Conv1D, not an nn.Linear" in line, line
