@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("sapt_core.data.prepare_cli", "sample deterministic train/val/test splits as JSONL + manifest"),
     "fetch-backbone": ("sapt_core.models.hub", "fetch a hub backbone once into the shared hub cache (submitting host; token from HF_TOKEN)"),
     "build-backbone": ("sapt_core.models.tiny", "build a tiny T5/LLaMA backbone + tokenizer from a config (no hub)"),
+    "check-lora-sites": ("sapt_core.models.site_check", "check a backbone's LoRA sites against its modules (from its config, no weights)"),
     "train-step": ("sapt_core.recipes.step", "one step of any method's run (--method): train task k, save the state"),
     "evaluate": ("sapt_core.recipes.evaluate", "greedy-decode test sets and score them (accuracy / Rouge-L)"),
     "train-generator": ("sapt_core.recipes.train_generator", "train the ARM generator B_ref (LoRA) of one task"),

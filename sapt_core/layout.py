@@ -47,6 +47,11 @@ def hub_manifest(backbone) -> str:
     return f"{backbone_dir(backbone)}/hub.json"
 
 
+def lora_sites_file(backbone) -> str:
+    """The modules a backbone's configured LoRA sites match (rule ``check_lora_sites``, :mod:`sapt_core.models.site_check`)."""
+    return f"{backbone_dir(backbone)}/lora_sites.json"
+
+
 # ---- continual runs --------------------------------------------------------------------------------------------------
 def run_dir(benchmark, order, backbone, method, seed) -> str:
     return f"{RESULTS}/runs/{benchmark}/{order}/{backbone}/{method}/seed{seed}"

@@ -197,3 +197,55 @@ def test_the_planner_passes_sites_only_when_they_differ_from_the_family_default(
     cfg["backbones"]["tiny-t5"]["lora_sites"] = ["q", "k", r".*\.EncDecAttention\.o"]
     assert plan.device_args("tiny-t5") == r"--dtype float32 --lora-sites q k '.*\.EncDecAttention\.o'"
     assert plan.train_device_args("tiny-t5").startswith(plan.device_args("tiny-t5"))
+    assert plan.backbone_input("tiny-t5") == ["results/backbones/tiny-t5/config.json",
+                                              "results/backbones/tiny-t5/lora_sites.json"]
+    cfg["backbones"]["tiny-t5"]["lora_sites"] = ["q", "v"]
+    assert plan.backbone_input("tiny-t5") == ["results/backbones/tiny-t5/config.json"]
+
+
+def test_check_lora_sites_matches_the_module_tree_before_any_job_loads_weights(tiny_neox, tiny_gpt2, tmp_path,
+                                                                                capsys):
+    """``sapt check-lora-sites`` (rule check_lora_sites) builds the module tree from config.json on the meta device:
+    it needs no weights, so it runs as soon as the backbone is built or fetched."""
+    from sapt_core.cli import main
+
+    (tmp_path / "neox").mkdir()
+    (tmp_path / "neox" / "config.json").write_text((tiny_neox / "config.json").read_text())  # no weights at all
+    out = tmp_path / "sites.json"
+    assert main(["check-lora-sites", "--name", "neox", "--backbone", str(tmp_path / "neox"), "--lora-sites", *SITES,
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["modules"] == [f"gpt_neox.layers.{i}.attention.{m}" for i in (0, 1)
+                                                      for m in ("query_key_value", "dense")]
+    capsys.readouterr()
+    assert main(["check-lora-sites", "--name", "neox", "--backbone", str(tmp_path / "neox"), "--lora-sites",
+                 ".*attn.*", "--out", str(tmp_path / "x.json")]) == 2
+    assert _error(capsys) == (f"error: config backbones.neox.lora_sites (backbone {tmp_path / 'neox'}): no nn.Linear "
+                              "module matches '.*attn.*' (its nn.Linear modules: query_key_value, dense, "
+                              "dense_h_to_4h, dense_4h_to_h, lm_head)")
+    assert main(["check-lora-sites", "--name", "gpt2", "--backbone", str(tiny_gpt2), "--lora-sites", "c_attn",
+                 "--out", str(tmp_path / "x.json")]) == 2
+    assert "module transformer.h.0.attn.c_attn is a transformers.pytorch_utils.Conv1D, not an nn.Linear" in \
+        _error(capsys)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_the_workflow_checks_the_sites_before_the_backbones_jobs(repo_root, tmp_path):
+    """A backbone with its own sites gets rule check_lora_sites after its build, every model job waits for it and
+    carries --lora-sites."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    overlay = tmp_path / "sites.yaml"
+    overlay.write_text("backbones:\n  tiny-t5:\n    lora_sites: [q, k, v]\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "demo", "--configfile", str(overlay)],
+                         cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    text = res.stdout + res.stderr
+    assert ("sapt check-lora-sites --name tiny-t5 --backbone results/backbones/tiny-t5 --lora-sites q k v --out "
+            "results/backbones/tiny-t5/lora_sites.json") in text
+    single = text[text.index("rule single_task:"):]
+    assert "results/backbones/tiny-t5/lora_sites.json" in single.split("\n")[1]  # an input of the model job
+    assert " --lora-sites q k v " in single

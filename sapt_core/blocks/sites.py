@@ -11,7 +11,9 @@ A site list is a non-empty list of entries, each one of
 Every entry must match at least one module and every module matched must be an ``nn.Linear`` (the multi-block LoRA
 layer, :mod:`sapt_core.blocks.lora`, wraps a Linear; GPT-2's ``Conv1D`` is refused): a problem is one line naming the
 backbone, the entry, and the Linear names the backbone has. The form is checked at plan time (:func:`check_form`,
-no torch); the match when a job loads the backbone (:func:`resolve`), before any training.
+no torch); the match as soon as the model's config exists (``sapt check-lora-sites``, the workflow's rule
+check_lora_sites: after the tiny backbone is built or the hub backbone fetched, on the meta device, no weights) and
+again whenever a job loads the backbone (:func:`resolve`), before any training.
 
 :func:`sapt_core.models.load_backbone` records a backbone's list on its model (:func:`set_sites`), so every block
 builder of the job (:func:`sapt_core.blocks.lora.inject_lora_blocks`, peft's generator block in
@@ -70,24 +72,26 @@ def linear_names(model) -> list[str]:
     return list(out)
 
 
-def resolve(model, sites, backbone: str) -> list[tuple[str, object]]:
-    """(path, module) of every module a site entry matches, in the model's module order; one line naming
-    ``backbone`` when an entry matches nothing or a match is not an ``nn.Linear``."""
+def resolve(model, sites, backbone: str, where: str | None = None) -> list[tuple[str, object]]:
+    """(path, module) of every module a site entry matches, in the model's module order; one line starting with
+    ``where`` (default ``backbone <backbone>: lora_sites``) when an entry matches nothing or a match is not an
+    ``nn.Linear``."""
     from torch import nn
 
-    sites = check_form(sites, f"backbone {backbone}: lora_sites")
+    where = where or f"backbone {backbone}: lora_sites"
+    key = "" if where.startswith("config ") else "; config backbones.<name>.lora_sites"
+    sites = check_form(sites, where)
     found = [(p, m) for p, m in model.named_modules() if p and any(matches(e, p) for e in sites)]
     for e in sites:
         if not any(matches(e, p) for p, _ in found):
             names = linear_names(model)
             shown = ", ".join(names[:SHOWN]) + (f", ... ({len(names)} in all)" if len(names) > SHOWN else "")
-            raise SaptError(f"backbone {backbone}: lora_sites: no nn.Linear module matches {e!r} (its nn.Linear "
-                            f"modules: {shown or 'none'}; config backbones.<name>.lora_sites)")
+            raise SaptError(f"{where}: no nn.Linear module matches {e!r} (its nn.Linear modules: "
+                            f"{shown or 'none'}{key})")
     for p, m in found:
         if not isinstance(m, nn.Linear):
-            raise SaptError(f"backbone {backbone}: lora_sites: module {p} is a {type(m).__module__}."
-                            f"{type(m).__name__}, not an nn.Linear (LoRA here wraps Linear layers only; name other "
-                            f"modules in config backbones.<name>.lora_sites)")
+            raise SaptError(f"{where}: module {p} is a {type(m).__module__}.{type(m).__name__}, not an nn.Linear "
+                            f"(LoRA here wraps Linear layers only{key})")
     return found
 
 

@@ -81,6 +81,12 @@ class BackbonePlan:
         return b["path"] if "path" in b else layout.backbone_dir(name)
 
     def backbone_input(self, name: str) -> list[str]:
+        """What a model job of the backbone waits for: :meth:`backbone_files` and, when the backbone names its own
+        LoRA sites, rule check_lora_sites' match of them against its modules (the earliest point the model's module
+        tree exists: :mod:`sapt_core.models.site_check`)."""
+        return self.backbone_files(name) + ([layout.lora_sites_file(name)] if self.lora_site_args(name) else [])
+
+    def backbone_files(self, name: str) -> list[str]:
         """Tiny backbones are built by a rule, hub ids fetched by one (the manifest of rule fetch_backbone); local
         paths are not workflow inputs."""
         if "tiny" in self.backbone(name):

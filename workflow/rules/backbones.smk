@@ -1,5 +1,6 @@
 localrules:
     fetch_backbone,
+    check_lora_sites,
 
 
 rule build_backbone:
@@ -35,6 +36,26 @@ rule fetch_backbone:
     shell:
         "sapt fetch-backbone --name {wildcards.backbone} --repo {params.repo} --hub-cache {params.cache} "
         "--no-progress --out {output.manifest} > {log} 2>&1"
+
+
+rule check_lora_sites:
+    """A backbone's own LoRA sites (config backbones.<name>.lora_sites) against its modules, built from its config on
+    the meta device (no weights) as soon as the backbone is built or fetched: every model job of the backbone waits for
+    it, so a site list that matches nothing or names a non-Linear module is one line before any job trains. Only
+    backbones that set lora_sites (other than their family's default) have this job."""
+    input:
+        per_job(lambda wc: PLAN.backbone_files(wc.backbone)),
+    output:
+        sites=layout.lora_sites_file("{backbone}"),
+    params:
+        backbone=backbone_path,
+        hub_env=backbone_env,
+        sites=per_job(lambda wc: PLAN.lora_site_args(wc.backbone)),
+    log:
+        layout.log_file("check_lora_sites", "{backbone}"),
+    shell:
+        "{params.hub_env} sapt check-lora-sites --name {wildcards.backbone} --backbone {params.backbone}{params.sites} "
+        "--out {output.sites} > {log} 2>&1"
 
 
 onstart:
