@@ -167,8 +167,15 @@ def _trainer_class():
                 hf_trainer.deepspeed_load_checkpoint = load
 
         def _issue_warnings_after_load(self, load_result):
-            if not hasattr(self.accelerator.unwrap_model(self.model), "own_state"):  # backbone keys are absent by design
-                super()._issue_warnings_after_load(load_result)
+            model = self.accelerator.unwrap_model(self.model)
+            if not hasattr(model, "own_state"):  # backbone keys are absent by design
+                return super()._issue_warnings_after_load(load_result)
+            own = set(model.own_state())
+            odd = list(load_result.unexpected_keys) + [k for k in load_result.missing_keys if k in own]
+            if odd:  # a checkpoint of other blocks (e.g. other LoRA sites) would resume them silently
+                raise SaptError(f"{self.args.output_dir}: its in-job checkpoint holds other tensors than this job's "
+                                f"model (e.g. {odd[0]!r}): the blocks changed since it was written (LoRA sites, block "
+                                "sizes); delete the directory to train from the start")
 
     return SaptTrainer
 

@@ -249,3 +249,20 @@ def test_the_workflow_checks_the_sites_before_the_backbones_jobs(repo_root, tmp_
     single = text[text.index("rule single_task:"):]
     assert "results/backbones/tiny-t5/lora_sites.json" in single.split("\n")[1]  # an input of the model job
     assert " --lora-sites q k v " in single
+
+
+def test_an_in_job_checkpoint_of_other_sites_is_not_resumed(tiny_neox, dirs, tmp_path, capsys):
+    """A job restarted with another site list finds its work directory's checkpoint of the old blocks: one line, not
+    a silent resume that leaves the new sites untrained."""
+    from sapt_core.cli import main
+
+    work = tmp_path / "work"
+    base = ["train-step", "--method", "seq-lora", "--backbone", str(tiny_neox), "--data-dir", str(dirs[0]),
+            "--workdir", str(work), "--keep-workdir", "--save-steps", "1", *COMMON]
+    assert main([*base, "--state-out", str(tmp_path / "a"), "--lora-sites", *SITES]) == 0
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith("checkpoint-"))
+    capsys.readouterr()
+    assert main([*base, "--state-out", str(tmp_path / "b"), "--lora-sites", "query_key_value"]) == 2
+    line = _error(capsys)
+    assert "its in-job checkpoint holds other tensors than this job's model" in line and "attention.dense" in line
+    assert not (tmp_path / "b").exists()
