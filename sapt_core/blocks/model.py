@@ -1,13 +1,14 @@
 """A frozen backbone with t PET blocks mixed per input (paper section 4.2, Eq. 3): the model every block method
 trains.
 
-The blocks are LoRA on q and v of every attention module (:mod:`sapt_core.blocks.lora`, Appendix A Eq. 7) or soft
-prompts prepended to the input embeddings (:mod:`sapt_core.blocks.prompt`). Per batch a **router** (the method's)
-gives every input a weight vector a [B, t] over the blocks: SAPT's shared attention (Eq. 1-2), all ones (O-LoRA's
-sum, Progressive Prompts' concatenation, a single block), EPI's task selection, a separate selector (Table 2's
-ablations). The router sees the prompt's token ids (T5: the source; LLaMA: the prompt without the answer), is
-computed once per input and reused by every layer and decoding step. Only the newest block is trainable; earlier
-blocks are frozen buffers, and the backbone is frozen.
+The blocks are LoRA on the backbone's LoRA sites, by default q and v of every attention module
+(:mod:`sapt_core.blocks.lora`, Appendix A Eq. 7; other sites: :mod:`sapt_core.blocks.sites`) or soft prompts
+prepended to the input embeddings (:mod:`sapt_core.blocks.prompt`). Per batch a **router** (the method's) gives
+every input a weight vector a [B, t] over the blocks: SAPT's shared attention (Eq. 1-2), all ones (O-LoRA's sum,
+Progressive Prompts' concatenation, a single block), EPI's task selection, a separate selector (Table 2's ablations).
+The router sees the prompt's token ids (T5: the source; LLaMA: the prompt without the answer), is computed once per
+input and reused by every layer and decoding step. Only the newest block is trainable; earlier blocks are frozen
+buffers, and the backbone is frozen.
 
 Every block and router tensor is created in float32 whatever the backbone's dtype, and the blocks compute in the
 backbone's dtype (:mod:`sapt_core.blocks.lora`, :mod:`sapt_core.blocks.prompt`), so an optimizer step of a bf16
