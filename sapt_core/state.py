@@ -77,22 +77,24 @@ def check_backbone(side: dict, provenance: dict, where: str, flag: str = "--back
                         "applies only to the backbone it was trained on")
 
 
-def check_sites(side: dict, requested: list[str] | None, where: str) -> list[str] | None:
+def check_sites(side: dict, tensors: dict, requested: list[str] | None, where: str) -> list[str] | None:
     """The LoRA sites a model of this state is built with: the ones its sidecar records (the backbone's, config
-    ``backbones.<name>.lora_sites``), which ``requested`` (``--lora-sites``; None: no wish) must equal (one line
-    otherwise: a state's LoRA tensors are named after its sites). None for a state that records none (default sites)."""
+    ``backbones.<name>.lora_sites``; a state that records none has its family's default), which ``requested``
+    (``--lora-sites``; None: no wish) must equal, one line otherwise (a state's LoRA tensors ``lora.<module path>.A|B``
+    belong to the sites it was trained on). A state without LoRA tensors (prompt blocks) takes ``requested``."""
     from sapt_core.blocks.sites import default_sites
 
+    if not any(k.startswith("lora.") for k in tensors):
+        return requested
     bb = side.get("backbone") or {}
-    recorded = bb.get("lora_sites")
-    if requested is None:
-        return recorded
-    mine = list(requested)
-    theirs = recorded if recorded is not None else default_sites(bb.get("family", ""))
-    if theirs and list(theirs) != mine:
-        raise SaptError(f"{where}: trained with LoRA sites {list(theirs)}, but --lora-sites gives {mine} (config "
-                        "backbones.<name>.lora_sites: a state's LoRA blocks belong to the sites it was trained on)")
-    return mine
+    recorded = bb.get("lora_sites") or default_sites(bb.get("family", "")) or None
+    if requested is None or recorded is None:
+        return recorded or requested
+    if list(recorded) != list(requested):
+        raise SaptError(f"{where}: trained with LoRA sites {list(recorded)}, but --lora-sites gives {list(requested)} "
+                        "(config backbones.<name>.lora_sites: a state's LoRA blocks belong to the sites it was trained "
+                        "on)")
+    return list(requested)
 
 
 def method_of(side: dict, where: str):

@@ -266,3 +266,19 @@ def test_an_in_job_checkpoint_of_other_sites_is_not_resumed(tiny_neox, dirs, tmp
     line = _error(capsys)
     assert "its in-job checkpoint holds other tensors than this job's model" in line and "attention.dense" in line
     assert not (tmp_path / "b").exists()
+
+
+def test_prompt_blocks_on_the_same_backbone_ignore_the_sites(tiny_neox, dirs, tmp_path):
+    """The workflow passes --lora-sites to every job of the backbone: a prompt-block state records no sites and
+    evaluates with or without the flag (and the family's default q_proj/v_proj, absent here, is never asked for)."""
+    from sapt_core.cli import main
+
+    out = tmp_path / "prompt1"
+    assert main(["train-step", "--method", "seq-lora", "--pet", "prompt", "--backbone", str(tiny_neox), "--data-dir",
+                 str(dirs[0]), "--state-out", str(out), "--lora-sites", *SITES, "--eval-data-dirs", str(dirs[0]),
+                 "--scores-out", str(tmp_path / "s1.json"), *COMMON]) == 0
+    assert "lora_sites" not in json.loads((out / "state.json").read_text())["backbone"]
+    for extra in ([], ["--lora-sites", *SITES]):
+        assert main(["evaluate", "--backbone", str(tiny_neox), "--state", str(out), "--data-dirs", str(dirs[0]),
+                     "--max-source-len", "48", "--max-new-tokens", "4", "--out", str(tmp_path / "e.json"),
+                     *extra]) == 0

@@ -136,15 +136,14 @@ def write_outputs(out, tasks, dec: Decoding, backbone: dict, scores, pred_rows, 
 def score(args, provenance: dict, tasks, dec: Decoding, out, state_dir=None, state=None, predictions=None,
           attention_out=None, progress: bool = False) -> None:
     """Load ``args.backbone`` (dtype, device, the LoRA sites the state's sidecar records), rebuild the model of
-    ``state`` (tensors, sidecar) on it when given,
-    score ``tasks`` and write the outputs: ``sapt evaluate`` and the step recipe's row k of the score matrix."""
+    ``state`` (tensors, sidecar) on it when given, score ``tasks`` and write the outputs: ``sapt evaluate`` and the
+    step recipe's row k of the score matrix."""
     from sapt_core.models import load_backbone
-    from sapt_core.state import method_of
-
-    from sapt_core.state import check_sites
+    from sapt_core.state import check_sites, method_of
 
     method = method_of(state[1], str(Path(state_dir) / "state.json")) if state is not None else None
-    sites = check_sites(state[1], args.lora_sites, f"--state {state_dir}") if state is not None else args.lora_sites
+    sites = check_sites(state[1], state[0], args.lora_sites, f"--state {state_dir}") if state is not None \
+        else args.lora_sites
     bb = load_backbone(args.backbone, args.dtype, args.device, sites)
     model = method.load(bb.model, bb.family, *state) if state is not None else bb.model
     scores, pred_rows, attention = evaluate(model, bb.tokenizer, bb.family, tasks, dec, bool(attention_out), progress)

@@ -163,7 +163,8 @@ def _load_inputs(args, method):
     backbone = backbone_provenance(args.backbone)
     if prev_side:
         check_backbone(prev_side, backbone, f"--state-in {args.state_in}")
-        check_sites(prev_side, args.lora_sites or default_sites((prev_side.get("backbone") or {}).get("family", "")),
+        check_sites(prev_side, prev_tensors,
+                    args.lora_sites or default_sites((prev_side.get("backbone") or {}).get("family", "")) or None,
                     f"--state-in {args.state_in}")
         method.check_continuation(prev_side, str(args.state_in))
     k = _step(args, method, prev_side)
@@ -226,7 +227,8 @@ def _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected
         "dtypes": {"backbone": str(ctx.backbone.model.dtype).replace("torch.", ""),
                    "trainable": sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()
                                         if p.requires_grad})},
-        "backbone": {**backbone, "family": ctx.family, "lora_sites": ctx.backbone.sites},
+        "backbone": {**backbone, "family": ctx.family,
+                     **({"lora_sites": ctx.backbone.sites} if getattr(model, "sites", None) else {})},
         "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
                    **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
                       if selection != "none" else {}),
