@@ -20,25 +20,32 @@ from sapt_core.ranks import device_args, is_main_process, rank, world_size
 
 
 @dataclass
-class TrainConfig(TrainKeys):
-    """The settings of one training run: the methods file's training keys (:class:`TrainKeys`, declared once with
-    their docs, defaults and ranges; a method's config holds them) and how this job runs (the command's run flags,
-    :func:`sapt_core.recipes.common.add_run_args`, and its launch's ranks)."""
+class RunKeys:
+    """How one training job runs, not what it learns: the run flags of ``sapt train-step`` and ``train-generator``
+    (:func:`sapt_core.recipes.common.add_run_args` makes one flag per field)."""
 
-    max_steps: int = key(-1, "optimizer steps to train; overrides epochs when > 0 (-1: epochs)")
-    ranks: int = key(1, "data-parallel processes (torchrun's WORLD_SIZE)", POSITIVE)
-    bf16: bool = key(False, "bf16 mixed precision")
-    seed: int = key(0, "training seed (data order, dropout)")
+    seed: int = key(0, "training seed (data order, dropout, fresh blocks)")
+    max_steps: int = key(-1, "caps the optimizer steps (overrides the epochs when > 0)")
+    bf16: bool = key(False, "bf16 mixed precision (GPU backbones loaded in bf16)")
+    deepspeed: str | None = key(None, "DeepSpeed JSON config (cluster path)")
+    gradient_checkpointing: bool = key(False, "recompute the backbone layers' activations in the backward pass (less "
+                                              "memory, ~1 more forward; config backbones.<name>.gradient_checkpointing)")
     save_steps: int = key(50, "in-job checkpoint interval (optimizer steps)", POSITIVE)
     logging_steps: int = key(10, "optimizer steps between two logged losses", POSITIVE)
-    deepspeed: str | None = key(None, "path to a DeepSpeed JSON config (cluster path)")
-    gradient_checkpointing: bool = key(False, "recompute the backbone layers' activations in backward "
-                                              "(checkpointing.py)")
+
+
+@dataclass
+class TrainConfig(RunKeys, TrainKeys):
+    """The settings of one training run: the methods file's training keys (:class:`TrainKeys`, declared once with
+    their docs, defaults and ranges; a method's config holds them), the job's run flags (:class:`RunKeys`) and its
+    launch's ranks."""
+
+    ranks: int = key(1, "data-parallel processes (torchrun's WORLD_SIZE)", POSITIVE)
 
     @classmethod
     def of(cls, keys, **run) -> "TrainConfig":
         """The training keys of ``keys`` (a method's config, or any object holding :class:`TrainKeys`' fields)
-        with the run's settings ``run`` (the fields :class:`TrainConfig` adds)."""
+        with the run's settings ``run`` (:class:`RunKeys`' fields and ``ranks``)."""
         return cls(**{f.name: getattr(keys, f.name) for f in fields(TrainKeys)}, **run)
 
     def validate(self) -> "TrainConfig":
@@ -68,10 +75,8 @@ class TrainConfig(TrainKeys):
 
 
 def run_flags(args) -> dict:
-    """The run settings of :class:`TrainConfig` that a command's parsed flags hold (seed, max_steps, bf16, ...:
-    :func:`sapt_core.recipes.common.add_run_args`); ``ranks`` is the launch's, not a flag."""
-    own = {f.name for f in fields(TrainKeys)}
-    return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in own and hasattr(args, f.name)}
+    """The :class:`RunKeys` of a command's parsed flags (:func:`sapt_core.recipes.common.add_run_args`)."""
+    return {f.name: getattr(args, f.name) for f in fields(RunKeys)}
 
 
 def _trainer_class():

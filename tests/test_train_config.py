@@ -11,7 +11,7 @@ import pytest
 from sapt_core.errors import SaptError
 from sapt_core.methods.base import TrainKeys
 from sapt_core.methods.keys import specs
-from sapt_core.training import TrainConfig, run_flags, train_config
+from sapt_core.training import RunKeys, TrainConfig, run_flags, train_config
 
 RUN = Namespace(seed=3, max_steps=7, bf16=False, deepspeed=None, gradient_checkpointing=True, save_steps=5,
                 logging_steps=2, workdir=None, keep_workdir=False, no_progress=True)
@@ -30,6 +30,22 @@ def test_train_config_declares_every_training_key_once():
     defaults = {k: s.default for k, s in keys.items()}
     assert {k: s.default for k, s in keys.items()} == {k: getattr(TrainConfig(), k) for k in keys} == defaults
     assert all(s.doc for s in cfg.values())  # the run's settings are documented where declared too
+
+
+def test_run_flags_are_made_from_the_run_keys():
+    import argparse
+
+    from sapt_core.recipes.common import add_run_args
+
+    p = argparse.ArgumentParser()
+    add_run_args(p)
+    args = p.parse_args(["--seed", "4"])
+    assert run_flags(args) == {**dataclasses.asdict(RunKeys()), "seed": 4}
+    args = p.parse_args(["--seed", "4", "--max-steps", "9", "--bf16", "--deepspeed", "x.json", "--save-steps", "3"])
+    assert {k: v for k, v in run_flags(args).items() if v != getattr(RunKeys(), k)} == {
+        "seed": 4, "max_steps": 9, "bf16": True, "deepspeed": "x.json", "save_steps": 3}
+    with pytest.raises(SystemExit):
+        p.parse_args([])  # --seed has no default
 
 
 def test_train_config_carries_every_key_of_the_method_and_the_run_flags(monkeypatch):
