@@ -28,8 +28,9 @@ class RunKeys:
     max_steps: int = key(-1, "caps the optimizer steps (overrides the epochs when > 0)")
     bf16: bool = key(False, "bf16 mixed precision (GPU backbones loaded in bf16)")
     deepspeed: str | None = key(None, "DeepSpeed JSON config (cluster path)")
-    gradient_checkpointing: bool = key(False, "recompute the backbone layers' activations in the backward pass (less "
-                                              "memory, ~1 more forward; config backbones.<name>.gradient_checkpointing)")
+    gradient_checkpointing: bool = key(False, "recompute the backbone layers' activations in the backward pass "
+                                              "(less memory, ~1 more forward; config "
+                                              "backbones.<name>.gradient_checkpointing)")
     save_steps: int = key(50, "in-job checkpoint interval (optimizer steps)", POSITIVE)
     logging_steps: int = key(10, "optimizer steps between two logged losses", POSITIVE)
 
@@ -303,8 +304,8 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps, lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=float(cfg.warmup_ratio) if 0 < cfg.warmup_ratio < 1 else 0,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm is not None else 0.0, optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm is not None else 0.0,
+        optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
