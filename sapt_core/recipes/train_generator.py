@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.blocks.pet import PetConfig, attach_pet, pet_state
     from sapt_core.ranks import gathered, is_main_process, release_ranks, world_size
-    from sapt_core.training import TrainConfig, clear_checkpoints, train
+    from sapt_core.training import TrainConfig, clear_checkpoints, run_flags, train
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -98,11 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if per_device * ranks != s["batch_size"]:
         raise SaptError(f"generator batch_size: {s['batch_size']} is not a multiple of the {ranks} ranks (WORLD_SIZE) "
                         "of this launch")
-    cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=per_device,
-                      grad_accum=1, global_batch=s["batch_size"], ranks=ranks, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
-                      save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
-                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"],
-                      gradient_checkpointing=args.gradient_checkpointing).validate()
+    cfg = TrainConfig(**{**run_flags(args), "max_steps": max_steps}, ranks=ranks, lr=s["lr"], epochs=s.get("epochs", 1),
+                      batch_size=per_device, grad_accum=1, global_batch=s["batch_size"], optimizer=s["optimizer"],
+                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"]).validate()
     bb = load_backbone(args.backbone, args.dtype, args.device)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     train_set = encode_rows(generator_rows(rows), bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len)
