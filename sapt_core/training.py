@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 from sapt_core.checkpoints import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
 from sapt_core.errors import SaptError
@@ -33,6 +34,11 @@ class RunKeys:
                                               "backbones.<name>.gradient_checkpointing)")
     save_steps: int = key(50, "in-job checkpoint interval (optimizer steps)", POSITIVE)
     logging_steps: int = key(10, "optimizer steps between two logged losses", POSITIVE)
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow"] = key(
+        "none", "where the HF Trainer also reports the logged losses (config logging.report_to; docs/cluster.md)")
+    run_name: str | None = key(None, "the run's name in that logger (the workflow: the run's results path and step)")
+    logging_dir: str | None = key(None, "TensorBoard event directory (the workflow: results/logs/trainer/<run>/"
+                                        "step<k>; default: <workdir>/runs)")
 
 
 @dataclass
@@ -73,6 +79,22 @@ class TrainConfig(RunKeys, TrainKeys):
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _logger(cfg: TrainConfig) -> str:
+    """The Trainer's ``report_to``: the logger's package must be installed (one line naming the key otherwise);
+    TensorBoard writes to ``logging_dir`` (the Trainer reads it from ``TENSORBOARD_LOGGING_DIR``)."""
+    import importlib.util
+
+    if cfg.report_to == "none":
+        return "none"
+    package = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}[cfg.report_to]
+    if importlib.util.find_spec(package) is None:
+        raise SaptError(f"--report-to {cfg.report_to} (config logging.report_to): the {package!r} package is not "
+                        f"installed (pip install {package})")
+    if cfg.report_to == "tensorboard" and cfg.logging_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(cfg.logging_dir)
+    return cfg.report_to
 
 
 def run_flags(args) -> dict:
@@ -307,7 +329,8 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm is not None else 0.0,
         optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
+        save_total_limit=2, logging_steps=cfg.logging_steps, report_to=_logger(cfg), run_name=cfg.run_name,
+        disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
         **device_args(model, cfg),
     )
