@@ -62,20 +62,28 @@ class ReportPlan:
                     f"{self.labels_arg(methods)}").rstrip()
         return f"--metrics {' '.join(self.metrics_files(table))} {self.table_args(table)}"
 
-    def table_manifests(self, benchmark: str | None) -> list[str]:
-        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+    def _table_tasks(self, benchmark: str | None) -> list[tuple[str, str]]:
+        """(task, seed) of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
         if benchmark is None:
             return []
         from sapt_core.benchmarks import get_benchmark
 
         seed = self.seeds()[0]
-        return [self.data_dir(benchmark, t, seed) + "/manifest.json"
-                for t in get_benchmark(self.benchmarks, benchmark).tasks]
+        return [(t, seed) for t in get_benchmark(self.benchmarks, benchmark).tasks]
 
-    def final_step_files(self, experiment: str, name: str) -> list[str]:
-        """``step<T>/<name>`` of every attention run of an experiment (the heat maps of Figures 3, 9-12)."""
-        return [f"{layout.step_dir(*r, len(self.order_tasks(r[0], r[1])))}/{name}"
-                for r in self.runs(experiment) if self.has_attention(r[3])]
+    def table_manifests(self, benchmark: str | None) -> list[str]:
+        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+        return [self.data_manifest(benchmark, t, seed) for t, seed in self._table_tasks(benchmark)]
+
+    def table_manifests_arg(self, benchmark: str | None) -> str:
+        """``--manifests``: the data directories of those manifests (none: empty)."""
+        dirs = [self.data_dir(benchmark, t, seed) for t, seed in self._table_tasks(benchmark)]
+        return f"--manifests {' '.join(dirs)}" if dirs else ""
+
+    def final_step_files(self, experiment: str, path) -> list[str]:
+        """``path(*run, T)`` (a :mod:`sapt_core.layout` function of step T) of every attention run of an
+        experiment (the heat maps of Figures 3, 9-12)."""
+        return [path(*r, len(self.order_tasks(r[0], r[1]))) for r in self.runs(experiment) if self.has_attention(r[3])]
 
     # ---- figures (Figures 3-12) -------------------------------------------------------------------------------
     def figure_experiment(self, figure: str) -> str:
@@ -107,8 +115,8 @@ class ReportPlan:
 
     def attention_figure_inputs(self, figure: str) -> dict:
         exp = self._figure_checked(figure)
-        return {"states": self.final_step_files(exp, "state/state.safetensors"),
-                "attention": self.final_step_files(exp, "attention.json")}
+        return {"states": self.final_step_files(exp, layout.state_file),
+                "attention": self.final_step_files(exp, layout.step_attention)}
 
     def attention_figure_runs(self, figure: str) -> list[str]:
         return self.attention_run_dirs(self._figure_checked(figure))
