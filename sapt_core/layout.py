@@ -45,6 +45,9 @@ def split_file_name(split: str) -> str:
     return f"{split}.jsonl"
 
 
+TRAIN_FILE = split_file_name("train")
+
+
 def step_name(k) -> str:
     """Step k's directory inside a run directory."""
     return f"step{k}"

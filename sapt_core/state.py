@@ -16,9 +16,10 @@ import json
 import os
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 
-WEIGHTS, SIDECAR = "state.safetensors", "state.json"
+WEIGHTS, SIDECAR = layout.STATE_TENSORS, layout.STATE_SIDECAR
 
 
 def save_state(path: str | os.PathLike, tensors: dict, sidecar: dict) -> Path:
