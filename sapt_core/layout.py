@@ -235,7 +235,9 @@ def figure_file(figure, ext="png") -> str:
 
 
 RESULTS_INDEX = f"{RESULTS}/README.md"
-RUNS_CSV = f"{RESULTS}/runs.csv"
+RUNS_CSV_NAME = "runs.csv"
+RUNS_CSV = f"{RESULTS}/{RUNS_CSV_NAME}"
+"""Every run's metrics as one tidy table (``sapt report-runs``)."""
 
 
 def log_file(rule, *parts) -> str:

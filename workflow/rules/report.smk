@@ -223,7 +223,7 @@ rule runs_table:
             RUNS_CSV,
             caption="../report/runs_table.rst",
             category="Runs",
-            labels={"table": "runs.csv", "kind": "every run's metrics"},
+            labels={"table": layout.RUNS_CSV_NAME, "kind": "every run's metrics"},
         ),
     log:
         layout.log_file("report", "runs_table"),
