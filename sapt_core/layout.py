@@ -53,7 +53,6 @@ def step_name(k) -> str:
     return f"step{k}"
 
 
-
 # ---- data ------------------------------------------------------------------------------------------------------------
 UPSTREAM_DATA_ROOT = f"{RESULTS}/upstream"
 """The project-local data root: the upstream files as ``sapt fetch-data`` verified them (the default ``data_root``)."""

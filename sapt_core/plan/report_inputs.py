@@ -101,8 +101,12 @@ class ReportPlan:
             return False
         return any(self.has_attention(m) for m in exp["methods"]) if figure in ATTENTION_FIGURES else True
 
+    def configured_figures(self) -> list[str]:
+        """The figures whose runs are configured, in the paper's numbering."""
+        return [f for f in sorted(FIGURES, key=lambda f: int(f[6:])) if self.figure_configured(f)]
+
     def figure_outputs(self) -> list[str]:
-        return [layout.figure_file(f) for f in sorted(FIGURES, key=lambda f: int(f[6:])) if self.figure_configured(f)]
+        return [layout.figure_file(f) for f in self.configured_figures()]
 
     def _figure_checked(self, figure: str) -> str:
         exp = self.figure_experiment(figure)
@@ -140,16 +144,23 @@ class ReportPlan:
     def figure_sources(self, figure: str) -> list[str]:
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
-    def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds (figures only where their runs are configured), each result
-        table's comparison with the paper, and results/runs.csv (every run's metrics)."""
+    def _report_entries(self) -> list[tuple]:
+        """(file, a function giving the files it is built from) of every table and figure ``all_tables`` builds
+        (figures only where their runs are configured), each result table's comparison with the paper, and
+        results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
-        out = [layout.table_file(t) for t in RESULT_TABLES if t in exps]
-        out += [layout.table_file("table3")] if "table3" in exps else []
-        out += [layout.table_file(t) for t in STATIC_TABLES]
-        out += [layout.table_file(f"{t}{VS_PAPER_SUFFIX}") for t in PAPER_TABLES if t in exps]
-        out += [layout.RUNS_CSV] if self.all_metrics_files() else []
-        return out + self.figure_outputs()
+        out = [(layout.table_file(t), lambda t=t: self.metrics_files(t)) for t in RESULT_TABLES if t in exps]
+        if "table3" in exps:
+            out.append((layout.table_file("table3"), lambda: [p for _, p in self.unseen_score_files()]))
+        out += [(layout.table_file(t), lambda b=b: [self.config["benchmarks_file"]] + self.table_manifests(b))
+                for t, b in STATIC_TABLES.items()]
+        out += [(layout.table_file(f"{t}{VS_PAPER_SUFFIX}"), lambda t=t: [PAPER_RESULTS] + self.vs_paper_inputs(t))
+                for t in PAPER_TABLES if t in exps]
+        out += [(layout.RUNS_CSV, self.all_metrics_files)] if self.all_metrics_files() else []
+        return out + [(layout.figure_file(f), lambda f=f: self.figure_sources(f)) for f in self.configured_figures()]
+
+    def report_outputs(self) -> list[str]:
+        return [f for f, _ in self._report_entries()]
 
     def all_metrics_files(self) -> list[str]:
         """The metrics.json of every run of every configured experiment, once each (results/runs.csv)."""
@@ -157,20 +168,4 @@ class ReportPlan:
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
-        entries = []
-        for f in self.report_outputs():
-            stem = f.rsplit("/", 1)[1].split(".")[0]
-            if stem in STATIC_TABLES:
-                srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
-            elif stem.startswith("figure"):
-                srcs = self.figure_sources(stem)
-            elif stem.endswith(VS_PAPER_SUFFIX):
-                srcs = [PAPER_RESULTS] + self.vs_paper_inputs(stem[: -len(VS_PAPER_SUFFIX)])
-            elif stem == "table3":
-                srcs = [p for _, p in self.unseen_score_files()]
-            elif f == layout.RUNS_CSV:
-                srcs = self.all_metrics_files()
-            else:
-                srcs = self.metrics_files(stem)
-            entries.append("--entry " + " ".join([f, *srcs]))
-        return " ".join(entries)
+        return " ".join("--entry " + " ".join([f, *sources()]) for f, sources in self._report_entries())
