@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
-from sapt_core.io import sidecar_path
 
-WEIGHTS = "state.safetensors"
-SIDECAR = sidecar_path(WEIGHTS).name  # state.json: the weights format's sidecar (sapt_core.io)
+WEIGHTS, SIDECAR = layout.STATE_TENSORS, layout.STATE_SIDECAR
 
 
 def save_state(path: str | os.PathLike, tensors: dict, sidecar: dict) -> Path:

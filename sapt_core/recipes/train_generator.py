@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import flag
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.data_dir)
     rows = load_split(args.data_dir, "train")
     if not rows:
-        raise SaptError(f"{Path(args.data_dir) / 'train.jsonl'}: task {manifest.get('task')!r} has no training "
+        raise SaptError(f"{Path(args.data_dir) / layout.TRAIN_FILE}: task {manifest.get('task')!r} has no training "
                         "instances")
     pet_cfg = PetConfig(type=args.pet, lora_r=s.get("r", 8), lora_alpha=s.get("alpha", 32),
                         lora_dropout=s.get("dropout", 0.0), prompt_len=s.get("length", 10)).validate()
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "template": manifest.get("template"),
         "seed": args.seed, "markers": {"gen": GEN_MARKER, "inp": INP_MARKER, "added_tokens": False},
         "definition": rows[0]["definition"], "n_train": len(rows),
-        "inputs": {"train.jsonl": sha256_file(Path(args.data_dir) / "train.jsonl")},
+        "inputs": {layout.TRAIN_FILE: sha256_file(Path(args.data_dir) / layout.TRAIN_FILE)},
         "train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
         "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
     }
