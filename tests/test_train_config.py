@@ -14,7 +14,8 @@ from sapt_core.methods.keys import specs
 from sapt_core.training import RunKeys, TrainConfig, run_flags, train_config
 
 RUN = Namespace(seed=3, max_steps=7, bf16=False, deepspeed=None, gradient_checkpointing=True, save_steps=5,
-                logging_steps=2, workdir=None, keep_workdir=False, no_progress=True)
+                logging_steps=2, report_to="tensorboard", run_name="r/step1", logging_dir="tb/r/step1", workdir=None,
+                keep_workdir=False, no_progress=True)
 
 
 def _non_default_keys() -> TrainKeys:
@@ -55,7 +56,8 @@ def test_train_config_carries_every_key_of_the_method_and_the_run_flags(monkeypa
     null = train_config(dataclasses.replace(keys, grad_accum=None), RUN)
     assert null.grad_accum == 2  # null: global_batch 12 / (batch_size 2 x 3 ranks)
     assert run_flags(RUN) == {"max_steps": 7, "bf16": False, "seed": 3, "save_steps": 5, "logging_steps": 2,
-                              "deepspeed": None, "gradient_checkpointing": True}
+                              "deepspeed": None, "gradient_checkpointing": True, "report_to": "tensorboard",
+                              "run_name": "r/step1", "logging_dir": "tb/r/step1"}
     assert {k: getattr(cfg, k) for k in run_flags(RUN)} == run_flags(RUN)
     json.dumps(cfg.to_dict())  # the sidecar records it
 
