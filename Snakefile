@@ -48,7 +48,7 @@ rule all_tables:
     default_target: True
     input:
         PLAN.report_outputs(),
-        "results/README.md",
+        layout.RESULTS_INDEX,
 
 
 rule built:
@@ -63,7 +63,7 @@ rule demo:
     input:
         demo_targets(),
     log:
-        "results/logs/demo.log",
+        layout.log_file("demo"),
     shell:
         "for f in {input}; do echo \"== $f\"; grep -A3 '\"metric\"' $f; done | tee {log}"
 

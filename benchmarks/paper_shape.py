@@ -182,12 +182,14 @@ def main() -> int:
             pseudo.append(str(p))
         prev = out
 
-    side = json.loads((work / "step3/state.json").read_text())
+    from sapt_core import layout
+
+    side = json.loads((work / "step3" / layout.STATE_SIDECAR).read_text())
     last = side["history"][-1]
     losses = [h["loss"] for h in last["train_log"]]
     from safetensors import safe_open
 
-    with safe_open(str(work / "step3/state.safetensors"), "pt") as f:
+    with safe_open(str(work / "step3" / layout.STATE_TENSORS), "pt") as f:
         n_blocks = f.get_slice("attention.keys").get_shape()[0]
     ckpt = work / f"step3.work/checkpoint-{args.steps}/sapt_extra_state.json"
     consumed = json.loads(ckpt.read_text())["pseudo_replay"]["consumed"] if ckpt.is_file() else 0

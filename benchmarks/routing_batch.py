@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sapt_core import layout
+
 
 def final_step(run: Path) -> Path:
-    steps = sorted((p for p in run.glob("step*") if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
+    steps = sorted((p for p in run.glob(layout.step_name("*")) if p.name[4:].isdigit()), key=lambda p: int(p.name[4:]))
     if not steps:
         sys.exit(f"error: {run}: no step directories (a run directory of the workflow expected)")
     return steps[-1]
@@ -37,10 +39,11 @@ def rescore(run: Path, data_root: Path, backbone: Path, max_source_len: int) -> 
     step = final_step(run)
     out = run / "routing_b1.attention.json"
     if not out.exists():
-        side = json.loads((step / "state" / "state.json").read_text())
+        side = json.loads((step / layout.STATE_SUBDIR / layout.STATE_SIDECAR).read_text())
         dirs = [str(data_root / side["benchmark"] / t) for t in side["tasks"]]
-        rc = main(["evaluate", "--state", str(step / "state"), "--backbone", str(backbone), "--data-dirs", *dirs,
-                   "--batch-size", "1", "--max-new-tokens", "1", "--max-source-len", str(max_source_len),
+        rc = main(["evaluate", "--state", str(step / layout.STATE_SUBDIR), "--backbone", str(backbone),
+                   "--data-dirs", *dirs, "--batch-size", "1", "--max-new-tokens", "1", "--max-source-len",
+                   str(max_source_len),
                    "--out", str(run / "routing_b1.scores.json"), "--attention-out", str(out)])
         if rc:
             sys.exit(rc)
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     totals: dict[str, list] = {}
     for run in args.runs:
-        batch = json.loads((final_step(run) / "attention.json").read_text())["tasks"]
+        batch = json.loads((final_step(run) / layout.ATTENTION).read_text())["tasks"]
         n, changed, worst = compare(batch, rescore(run, args.data, args.backbone, args.max_source_len))
         method = run.parent.name
         print(f"{run}: {changed}/{n} inputs change their highest-weight block ({100 * changed / n:.2f}%), largest "

@@ -272,20 +272,29 @@ def versions() -> dict[str, str]:
 
 
 def save_weights(path: str | os.PathLike, tensors: dict, sidecar: dict) -> Path:
-    """Write ``tensors`` as safetensors at ``path`` and ``sidecar`` (+ versions, tensor shapes and the weights'
-    sha256) as ``path`` with ``.json``. Both are written to temp files first and renamed sidecar first, so a weights
-    file on disk always has its sidecar, and a failed write leaves neither."""
+    """Write ``tensors`` as safetensors at ``path`` and its sidecar as ``path`` with ``.json`` (:func:`write_weights`).
+    Both are written to temp files first and renamed sidecar first, so a weights file on disk always has its
+    sidecar, and a failed write leaves neither."""
+    path = Path(path)
+    with atomic_files(sidecar_path(path), path) as (tmp_side, tmp_weights):
+        write_weights(tmp_weights, tmp_side, tensors, sidecar, name=path.name)
+    return path
+
+
+def write_weights(weights: Path, side: Path, tensors: dict, sidecar: dict, name: str | None = None) -> None:
+    """The one weights format: ``tensors`` as safetensors at ``weights`` (names, dtypes and order as given, no
+    metadata) and at ``side`` the JSON ``sidecar`` plus ``versions`` (unless it has them), the tensors' shapes and
+    the sha256 of the weights file under ``name`` (its final name; default ``weights``' own). Written in place: the
+    callers write into temp paths renamed into place (:func:`save_weights`; a step state's directory,
+    :func:`sapt_core.state.save_state`)."""
     from safetensors.torch import save_file
 
-    path = Path(path)
     meta = dict(sidecar)
-    meta.setdefault("versions", versions())
+    meta["versions"] = sidecar.get("versions") or versions()
     meta["tensors"] = {k: list(v.shape) for k, v in tensors.items()}
-    with atomic_files(sidecar_path(path), path) as (tmp_side, tmp_weights):
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp_weights))
-        meta["sha256"] = {path.name: sha256_file(tmp_weights)}
-        write_bytes(tmp_side, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    return path
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(weights))
+    meta["sha256"] = {name or Path(weights).name: sha256_file(weights)}
+    write_bytes(side, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -293,17 +302,22 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return path.with_suffix(".json")
 
 
-def load_weights(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Read a safetensors file and its JSON sidecar; the weights must have the sha256 the sidecar recorded."""
+def load_weights(path: str | os.PathLike, what: str = "weights sidecar", check=None) -> tuple[dict, dict]:
+    """Read a safetensors file and its JSON sidecar (``what``: what the sidecar is, for messages); ``check(side,
+    sidecar_path)`` may refuse the sidecar first; then the weights must have the sha256 the sidecar recorded (a file
+    written before sidecars recorded one has nothing to compare)."""
     from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
         raise SaptError(f"{path}: weights file not found")
-    side = read_json(sidecar_path(path), "weights sidecar")
+    side_path = sidecar_path(path)
+    side = read_json(side_path, what)
     if not isinstance(side, dict):
-        raise SaptError(f"{sidecar_path(path)}: expected a JSON object (a weights sidecar)")
-    verify_sha256(path, (side.get("sha256") or {}).get(path.name), f"the sha256 recorded in {sidecar_path(path)}")
+        raise SaptError(f"{side_path}: expected a JSON object (a {what})")
+    if check is not None:
+        check(side, side_path)
+    verify_sha256(path, (side.get("sha256") or {}).get(path.name), f"the sha256 recorded in {side_path}")
     try:
         tensors = load_file(str(path))
     except Exception as e:  # safetensors raises its own error types

@@ -2,7 +2,10 @@
 
 Every function formats its arguments into a path, so passing Snakemake wildcard names (``"{benchmark}"``) gives the
 rule's output pattern and passing values gives one job's file; rules, the planner, tables, figures and the results
-index all use these, and :func:`parse_run_dir` reads a run's identity back from its directory.
+index all use these, and :func:`parse_run_dir` reads a run's identity back from its directory. The names of the files
+a command writes into a directory it is given (``--state-out``, ``--out``, ``--run-dir``) are the constants below, so
+the commands and the rules that declare those files agree: a rule passes the directory and lists the files, and
+never derives one from the other.
 
 A run is (benchmark, order, backbone, method, seed); its T tasks are the steps ``step1 .. stepT`` of the chain.
 """
@@ -14,6 +17,41 @@ import re
 RESULTS = "results"
 RUN_KEYS = ("benchmark", "order", "backbone", "method", "seed")
 
+# ---- file names inside a directory a command is given ----------------------------------------------------------------
+STATE_SUBDIR = "state"
+"""A step's (or single-task run's) state directory, inside its step directory."""
+STATE_TENSORS = "state.safetensors"
+STATE_SIDECAR = "state.json"
+"""A state directory: the tensors and their sidecar (:mod:`sapt_core.state`)."""
+DATA_MANIFEST = "manifest.json"
+"""A prepared task directory's manifest, written last (:mod:`sapt_core.data.prepare`)."""
+SCORES = "scores.json"
+PREDICTIONS = "predictions.jsonl"
+ATTENTION = "attention.json"
+"""What a step (or single-task run) writes beside its state: scores, per-instance predictions, block weights."""
+METRICS = "metrics.json"
+MATRIX = "matrix.csv"
+"""A run's metrics and score matrix (``sapt run-metrics``)."""
+BACKBONE_CONFIG = "config.json"
+"""The file ``save_pretrained`` writes into a backbone directory (the model's config)."""
+GENERATOR_TENSORS = "gen.safetensors"
+GENERATOR_SIDECAR = "gen.json"
+"""ARM's generator B_ref of one task and its sidecar (``sapt train-generator``)."""
+
+
+def split_file_name(split: str) -> str:
+    """A prepared split's file inside a task directory: ``train.jsonl``, ``val.jsonl``, ``test.jsonl``,
+    ``pseudo.jsonl``."""
+    return f"{split}.jsonl"
+
+
+TRAIN_FILE = split_file_name("train")
+
+
+def step_name(k) -> str:
+    """Step k's directory inside a run directory."""
+    return f"step{k}"
+
 
 # ---- data ------------------------------------------------------------------------------------------------------------
 UPSTREAM_DATA_ROOT = f"{RESULTS}/upstream"
@@ -23,14 +61,22 @@ UPSTREAM_VERIFIED = f"{UPSTREAM_DATA_ROOT}/{UPSTREAM_MARKER}"
 """Written last by ``fetch-data``: the project-local data root is complete and verified (rule ``fetch_data``)."""
 
 
-def data_dir(protocol, seed, benchmark, task) -> str:
-    """A prepared task: train/val/test.jsonl + manifest.json (``sapt prepare-data``)."""
-    return f"{RESULTS}/data/{protocol}/seed{seed}/{benchmark}/{task}"
-
-
 def data_root_dir(protocol, seed, benchmark) -> str:
     """The directory ``prepare-data --out`` fills with one sub-directory per task."""
     return f"{RESULTS}/data/{protocol}/seed{seed}/{benchmark}"
+
+
+def data_dir(protocol, seed, benchmark, task) -> str:
+    """A prepared task: train/val/test.jsonl + manifest.json (``sapt prepare-data``)."""
+    return f"{data_root_dir(protocol, seed, benchmark)}/{task}"
+
+
+def data_split_file(protocol, seed, benchmark, task, split) -> str:
+    return f"{data_dir(protocol, seed, benchmark, task)}/{split_file_name(split)}"
+
+
+def data_manifest(protocol, seed, benchmark, task) -> str:
+    return f"{data_dir(protocol, seed, benchmark, task)}/{DATA_MANIFEST}"
 
 
 def backbone_dir(backbone) -> str:
@@ -38,13 +84,19 @@ def backbone_dir(backbone) -> str:
     return f"{RESULTS}/backbones/{backbone}"
 
 
+def backbone_config(backbone) -> str:
+    """The file of a built backbone that rules depend on (``save_pretrained``'s config)."""
+    return f"{backbone_dir(backbone)}/{BACKBONE_CONFIG}"
+
+
+HUB_MANIFEST = "hub.json"
 HUB_CACHE = f"{RESULTS}/hub"
 """The default ``hub_cache``: where rule ``fetch_backbone`` puts hub backbones (the hub's cache layout)."""
 
 
 def hub_manifest(backbone) -> str:
     """What rule ``fetch_backbone`` fetched of a hub backbone into ``hub_cache`` (:mod:`sapt_core.models.hub`)."""
-    return f"{backbone_dir(backbone)}/hub.json"
+    return f"{backbone_dir(backbone)}/{HUB_MANIFEST}"
 
 
 def lora_sites_file(backbone) -> str:
@@ -58,16 +110,43 @@ def run_dir(benchmark, order, backbone, method, seed) -> str:
 
 
 def step_dir(benchmark, order, backbone, method, seed, k) -> str:
-    return f"{run_dir(benchmark, order, backbone, method, seed)}/step{k}"
+    return f"{run_dir(benchmark, order, backbone, method, seed)}/{step_name(k)}"
 
 
 def state_dir(benchmark, order, backbone, method, seed, k) -> str:
     """Step k's state: state.safetensors + state.json (:mod:`sapt_core.state`)."""
-    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/state"
+    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{STATE_SUBDIR}"
+
+
+def state_file(benchmark, order, backbone, method, seed, k) -> str:
+    """Step k's state tensors: the file that stands for the state directory in a rule's inputs and outputs."""
+    return f"{state_dir(benchmark, order, backbone, method, seed, k)}/{STATE_TENSORS}"
+
+
+def state_sidecar(benchmark, order, backbone, method, seed, k) -> str:
+    return f"{state_dir(benchmark, order, backbone, method, seed, k)}/{STATE_SIDECAR}"
+
+
+def step_scores(benchmark, order, backbone, method, seed, k) -> str:
+    """Row k of the run's score matrix: the model after step k on the test sets of tasks 1..k."""
+    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{SCORES}"
+
+
+def step_attention(benchmark, order, backbone, method, seed, k) -> str:
+    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{ATTENTION}"
+
+
+def step_predictions(benchmark, order, backbone, method, seed, k) -> str:
+    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{PREDICTIONS}"
 
 
 def metrics_file(benchmark, order, backbone, method, seed) -> str:
-    return f"{run_dir(benchmark, order, backbone, method, seed)}/metrics.json"
+    return f"{run_dir(benchmark, order, backbone, method, seed)}/{METRICS}"
+
+
+def matrix_file(benchmark, order, backbone, method, seed) -> str:
+    """The run's score matrix, written beside its metrics."""
+    return f"{run_dir(benchmark, order, backbone, method, seed)}/{MATRIX}"
 
 
 def unseen_scores_file(benchmark, order, backbone, method, seed) -> str:
@@ -95,9 +174,39 @@ def single_task_dir(benchmark, backbone, reference, seed, task) -> str:
     return f"{RESULTS}/single_task/{benchmark}/{backbone}/{reference}/seed{seed}/{task}"
 
 
+def single_task_state_dir(benchmark, backbone, reference, seed, task) -> str:
+    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{STATE_SUBDIR}"
+
+
+def single_task_state_file(benchmark, backbone, reference, seed, task) -> str:
+    return f"{single_task_state_dir(benchmark, backbone, reference, seed, task)}/{STATE_TENSORS}"
+
+
+def single_task_state_sidecar(benchmark, backbone, reference, seed, task) -> str:
+    return f"{single_task_state_dir(benchmark, backbone, reference, seed, task)}/{STATE_SIDECAR}"
+
+
+def single_task_scores(benchmark, backbone, reference, seed, task) -> str:
+    """a_{0,t}: the single-task model on its own test set."""
+    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{SCORES}"
+
+
+def single_task_predictions(benchmark, backbone, reference, seed, task) -> str:
+    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{PREDICTIONS}"
+
+
+def generator_dir(benchmark, backbone, pet, seed, task) -> str:
+    return f"{RESULTS}/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}"
+
+
 def generator_file(benchmark, backbone, pet, seed, task) -> str:
     """ARM's generator B_ref of one task (paper section 4.3)."""
-    return f"{RESULTS}/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}/gen.safetensors"
+    return f"{generator_dir(benchmark, backbone, pet, seed, task)}/{GENERATOR_TENSORS}"
+
+
+def generator_sidecar(benchmark, backbone, pet, seed, task) -> str:
+    """What ``sapt train-generator`` writes beside the generator (its ``--out`` with the suffix ``.json``)."""
+    return f"{generator_dir(benchmark, backbone, pet, seed, task)}/{GENERATOR_SIDECAR}"
 
 
 def pseudo_file(benchmark, backbone, pet, seed, source, volume, task) -> str:
@@ -107,20 +216,32 @@ def pseudo_file(benchmark, backbone, pet, seed, source, volume, task) -> str:
 
 def zero_shot_scores(benchmark, backbone, seed) -> str:
     """Table 3's zero-shot row: the backbone alone on a benchmark's tasks."""
-    return f"{RESULTS}/zero_shot/{benchmark}/{backbone}/seed{seed}/scores.json"
+    return f"{RESULTS}/zero_shot/{benchmark}/{backbone}/seed{seed}/{SCORES}"
 
 
 # ---- report ----------------------------------------------------------------------------------------------------------
+def table_prefix(table) -> str:
+    """``sapt report-table --out-prefix``: the table's files are this plus ``.md``, ``.csv``, ``.tex``."""
+    return f"{RESULTS}/tables/{table}"
+
+
 def table_file(table, ext="md") -> str:
-    return f"{RESULTS}/tables/{table}.{ext}"
+    return f"{table_prefix(table)}.{ext}"
+
+
+def figure_prefix(figure) -> str:
+    """``sapt report-figure --out-prefix``: the figure's files are this plus ``.png``, ``.pdf``."""
+    return f"{RESULTS}/figures/{figure}"
 
 
 def figure_file(figure, ext="png") -> str:
-    return f"{RESULTS}/figures/{figure}.{ext}"
+    return f"{figure_prefix(figure)}.{ext}"
 
 
 RESULTS_INDEX = f"{RESULTS}/README.md"
-RUNS_CSV = f"{RESULTS}/runs.csv"
+RUNS_CSV_NAME = "runs.csv"
+RUNS_CSV = f"{RESULTS}/{RUNS_CSV_NAME}"
+"""Every run's metrics as one tidy table (``sapt report-runs``)."""
 
 
 def log_file(rule, *parts) -> str:

@@ -2,9 +2,11 @@
 and to be evaluated (its PET blocks and, per method, keys, projection, stored attention vectors, statistics), so
 step k+1 and ``sapt evaluate`` load it.
 
-Layout: ``<dir>/state.safetensors`` + ``<dir>/state.json`` (sidecar: method, component and its config, step, tasks,
-backbone with the sha256 of its weights, inputs, training history, the sha256 of ``state.safetensors``), written
-into a temp directory beside ``<dir>`` and renamed into place, so a state directory on disk is always complete.
+Layout: ``<dir>/state.safetensors`` + ``<dir>/state.json``, the project's one weights format
+(:func:`sapt_core.io.write_weights`; sidecar: method, component and its config, step, tasks, backbone with the
+sha256 of its weights, inputs, training history, versions, tensor shapes, the sha256 of ``state.safetensors``),
+written into a temp directory beside ``<dir>`` and renamed into place, so a state directory on disk is always
+complete.
 Reading a state checks its tensors against the recorded sha256; the recipes check that the backbone given is the one
 it was trained on (:func:`check_backbone`). Tensor names are the method's (``lora.<site>.A`` [t, r, in],
 ``lora.<site>.B`` [t, out, r], ``prompt.P`` [t, L, d], ``attention.keys`` [t, d], ``arm.targets`` [t, t], ...).
@@ -12,51 +14,40 @@ it was trained on (:func:`check_backbone`). Tensor names are the method's (``lor
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 
-WEIGHTS, SIDECAR = "state.safetensors", "state.json"
+WEIGHTS, SIDECAR = layout.STATE_TENSORS, layout.STATE_SIDECAR
 
 
 def save_state(path: str | os.PathLike, tensors: dict, sidecar: dict) -> Path:
-    """Write a step state (tensors + sidecar) atomically; the sidecar records the sha256 of the tensors file."""
-    from safetensors.torch import save_file
-
-    from sapt_core.io import atomic_dir, sha256_file, versions, write_bytes
+    """Write a step state: the weights format of :func:`sapt_core.io.write_weights` (the sidecar records versions,
+    tensor shapes and the sha256 of the tensors file) into a temp directory renamed into place whole."""
+    from sapt_core.io import atomic_dir, write_weights
 
     with atomic_dir(path) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS))
-        meta = {**sidecar, "versions": sidecar.get("versions") or versions(),
-                "tensors": {k: list(v.shape) for k, v in tensors.items()},
-                "sha256": {WEIGHTS: sha256_file(tmp / WEIGHTS)}}
-        write_bytes(tmp / SIDECAR, json.dumps(meta, indent=2) + "\n")
+        write_weights(tmp / WEIGHTS, tmp / SIDECAR, tensors, sidecar)
     return Path(path)
 
 
 def read_state(path: str | os.PathLike) -> tuple[dict, dict]:
-    """The tensors and sidecar of a step state; its tensors file must have the sha256 its sidecar recorded (a state
-    written before sidecars recorded one has nothing to compare)."""
-    from safetensors.torch import load_file
-
-    from sapt_core.io import read_json, verify_sha256
+    """The tensors and sidecar of a step state (:func:`sapt_core.io.load_weights`: its tensors file must have the
+    sha256 its sidecar recorded)."""
+    from sapt_core.io import load_weights
 
     path = Path(path)
     if not (path / WEIGHTS).is_file():
         raise SaptError(f"{path}: not a step state (no {WEIGHTS})")
-    side = read_json(path / SIDECAR, "state sidecar")
-    if not isinstance(side, dict):
-        raise SaptError(f"{path / SIDECAR}: expected a JSON object (a step-state sidecar)")
+    return load_weights(path / WEIGHTS, "state sidecar", _check_sidecar)
+
+
+def _check_sidecar(side: dict, where: Path) -> None:
     for key in ("method", "component", "config", "step", "tasks"):
         if key not in side:
-            raise SaptError(f"{path / SIDECAR}: {key}: missing (not a step-state sidecar)")
-    verify_sha256(path / WEIGHTS, (side.get("sha256") or {}).get(WEIGHTS), f"the sha256 recorded in {path / SIDECAR}")
-    try:
-        return load_file(str(path / WEIGHTS)), side
-    except Exception as e:
-        raise SaptError(f"{path / WEIGHTS}: unreadable ({e})") from None
+            raise SaptError(f"{where}: {key}: missing (not a step-state sidecar)")
 
 
 def check_backbone(side: dict, provenance: dict, where: str, flag: str = "--backbone") -> None:

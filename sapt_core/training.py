@@ -8,60 +8,68 @@ files only.
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 from sapt_core.checkpoints import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
 from sapt_core.errors import SaptError
+from sapt_core.methods.base import TrainKeys, grad_accum_for
+from sapt_core.methods.keys import POSITIVE, check_value, key, specs
 from sapt_core.ranks import device_args, is_main_process, rank, world_size
-
-OPTIMIZERS = ("adamw", "adafactor")
 
 
 @dataclass
-class TrainConfig:
-    lr: float = 3e-4
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 8               # per device (rank)
-    grad_accum: int = 1
-    global_batch: int | None = None   # examples per optimizer step over all ranks (None: not checked)
-    ranks: int = 1                    # data-parallel processes (torchrun's WORLD_SIZE)
-    optimizer: str = "adamw"          # adamw (LoRA, Appendix C) | adafactor (prompts, Appendix C)
-    lr_scheduler: str = "constant"    # constant | linear (decay to 0 after the warm-up)
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    bf16: bool = False
-    seed: int = 0
-    save_steps: int = 50              # in-job checkpoint interval (optimizer steps)
-    logging_steps: int = 10
-    deepspeed: str | None = None      # path to a DeepSpeed JSON config (cluster path)
-    gradient_checkpointing: bool = False  # recompute the backbone layers' activations in backward (checkpointing.py)
-    max_source_len: int = 512
-    max_target_len: int = 50
+class RunKeys:
+    """How one training job runs, not what it learns: the run flags of ``sapt train-step`` and ``train-generator``
+    (:func:`sapt_core.recipes.common.add_run_args` makes one flag per field)."""
+
+    seed: int = key(0, "training seed (data order, dropout, fresh blocks)")
+    max_steps: int = key(-1, "caps the optimizer steps (overrides the epochs when > 0)")
+    bf16: bool = key(False, "bf16 mixed precision (GPU backbones loaded in bf16)")
+    deepspeed: str | None = key(None, "DeepSpeed JSON config (cluster path)")
+    gradient_checkpointing: bool = key(False, "recompute the backbone layers' activations in the backward pass "
+                                              "(less memory, ~1 more forward; config "
+                                              "backbones.<name>.gradient_checkpointing)")
+    save_steps: int = key(50, "in-job checkpoint interval (optimizer steps)", POSITIVE)
+    logging_steps: int = key(10, "optimizer steps between two logged losses", POSITIVE)
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow"] = key(
+        "none", "where the HF Trainer also reports the logged losses (config logging.report_to; docs/cluster.md)")
+    run_name: str | None = key(None, "the run's name in that logger (the workflow: the run's results path and step)")
+    logging_dir: str | None = key(None, "TensorBoard event directory (the workflow: results/logs/trainer/<run>/"
+                                        "step<k>; default: <workdir>/runs)")
+
+
+@dataclass
+class TrainConfig(RunKeys, TrainKeys):
+    """The settings of one training run: the methods file's training keys (:class:`TrainKeys`, declared once with
+    their docs, defaults and ranges; a method's config holds them), the job's run flags (:class:`RunKeys`) and its
+    launch's ranks."""
+
+    ranks: int = key(1, "data-parallel processes (torchrun's WORLD_SIZE)", POSITIVE)
+
+    @classmethod
+    def of(cls, keys, **run) -> "TrainConfig":
+        """The training keys of ``keys`` (a method's config, or any object holding :class:`TrainKeys`' fields)
+        with the run's settings ``run`` (:class:`RunKeys`' fields and ``ranks``)."""
+        return cls(**{f.name: getattr(keys, f.name) for f in fields(TrainKeys)}, **run)
 
     def validate(self) -> "TrainConfig":
-        def bad(name, expected):
-            raise SaptError(f"train {name}: expected {expected}, got {getattr(self, name)!r}")
-
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            bad("lr", "a positive number")
-        for name in ("batch_size", "grad_accum", "save_steps", "logging_steps", "max_source_len", "max_target_len"):
-            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool) or getattr(self, name) <= 0:
-                bad(name, "a positive integer")
-        if self.max_steps <= 0 and not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
-            bad("epochs", "a positive number (or max_steps > 0)")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
-        if self.global_batch is not None and self.batch_size * self.grad_accum * self.ranks != self.global_batch:
+        """Check every field against its declaration (:func:`sapt_core.methods.keys.check_value`), resolve a null
+        ``grad_accum`` from ``global_batch`` / (``batch_size`` x ``ranks``), then the settings that depend on each
+        other; one line naming the field. Returns self."""
+        for name, spec in specs(type(self)).items():
+            setattr(self, name, check_value(spec, getattr(self, name), f"train {name}"))
+        if self.grad_accum is None:
+            self.grad_accum = grad_accum_for(self.global_batch, self.batch_size, self.ranks,
+                                             "--global-batch (WORLD_SIZE ranks)")
+        if self.batch_size * self.grad_accum * self.ranks != self.global_batch:
             raise SaptError(f"train global_batch: expected batch_size x grad_accum x ranks = {self.global_batch}, got "
                             f"{self.batch_size} x {self.grad_accum} x {self.ranks} (WORLD_SIZE) = "
                             f"{self.batch_size * self.grad_accum * self.ranks}; pass --global-batch to change it")
         if self.deepspeed and not Path(self.deepspeed).is_file():
-            bad("deepspeed", "a DeepSpeed JSON config file")
+            raise SaptError(f"train deepspeed: expected a DeepSpeed JSON config file, got {self.deepspeed!r}")
         if self.deepspeed and self.optimizer == "adafactor":
             # ZeRO hands the optimizer flat 1-D partitions: Adafactor's factored second moments (per matrix row and
             # column) silently become unfactored ones, so the run would not be the plain path's (measured)
@@ -71,6 +79,27 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _logger(cfg: TrainConfig) -> str:
+    """The Trainer's ``report_to``: the logger's package must be installed (one line naming the key otherwise);
+    TensorBoard writes to ``logging_dir`` (the Trainer reads it from ``TENSORBOARD_LOGGING_DIR``)."""
+    import importlib.util
+
+    if cfg.report_to == "none":
+        return "none"
+    package = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}[cfg.report_to]
+    if importlib.util.find_spec(package) is None:
+        raise SaptError(f"--report-to {cfg.report_to} (config logging.report_to): the {package!r} package is not "
+                        f"installed (pip install {package})")
+    if cfg.report_to == "tensorboard" and cfg.logging_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(cfg.logging_dir)
+    return cfg.report_to
+
+
+def run_flags(args) -> dict:
+    """The :class:`RunKeys` of a command's parsed flags (:func:`sapt_core.recipes.common.add_run_args`)."""
+    return {f.name: getattr(args, f.name) for f in fields(RunKeys)}
 
 
 def _trainer_class():
@@ -181,20 +210,9 @@ def _trainer_class():
 
 
 def train_config(method_cfg, args) -> TrainConfig:
-    """The training settings of one step: the method's optimisation keys and the command's run flags."""
-    from sapt_core.methods.base import grad_accum_for
-
-    c = method_cfg
-    ranks = world_size()
-    accum = c.grad_accum if c.grad_accum is not None else grad_accum_for(c.global_batch, c.batch_size, ranks,
-                                                                          "--global-batch (WORLD_SIZE ranks)")
-    return TrainConfig(lr=c.lr, epochs=c.epochs, max_steps=args.max_steps, batch_size=c.batch_size,
-                       grad_accum=accum, global_batch=c.global_batch, ranks=ranks, optimizer=c.optimizer, lr_scheduler=c.lr_scheduler,
-                       warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
-                       max_grad_norm=c.max_grad_norm if c.max_grad_norm is not None else 0.0, bf16=args.bf16,
-                       seed=args.seed, save_steps=args.save_steps, logging_steps=args.logging_steps,
-                       deepspeed=args.deepspeed, max_source_len=c.max_source_len, max_target_len=c.max_target_len,
-                       gradient_checkpointing=getattr(args, "gradient_checkpointing", False)).validate()
+    """The training settings of one step: the method's training keys and the command's run flags, on this launch's
+    ranks (a null ``grad_accum`` keeps ``global_batch`` on them)."""
+    return TrainConfig.of(method_cfg, **run_flags(args), ranks=world_size()).validate()
 
 
 def build_optimizer(param_groups: list[dict], cfg: TrainConfig):
@@ -315,10 +333,11 @@ def _trainer(model, train_set, collator, cfg, workdir, extra_loss, progress, par
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps, lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=float(cfg.warmup_ratio) if 0 < cfg.warmup_ratio < 1 else 0,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm, optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm is not None else 0.0,
+        optim="adamw_torch" if cfg.optimizer == "adamw" else "adafactor",
         bf16=cfg.bf16, seed=cfg.seed, data_seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=2, logging_steps=cfg.logging_steps, report_to="none", disable_tqdm=not progress,
+        save_total_limit=2, logging_steps=cfg.logging_steps, report_to=_logger(cfg), run_name=cfg.run_name,
+        disable_tqdm=not progress,
         remove_unused_columns=False, dataloader_pin_memory=False, deepspeed=cfg.deepspeed, label_names=["labels"],
         **device_args(model, cfg),
     )

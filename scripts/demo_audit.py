@@ -19,15 +19,17 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from sapt_core import layout
+
 
 def evaluations(results: Path):
     """(kind, run dir, step, task, predictions summary) for every evaluated task."""
-    for scores in sorted(results.glob("runs/**/step*/scores.json")):
+    for scores in sorted(results.glob(f"runs/**/{layout.step_name('*')}/{layout.SCORES}")):
         doc = json.loads(scores.read_text())
         step = int(scores.parent.name.removeprefix("step"))
         for task, cell in doc["tasks"].items():
             yield "run", scores.parent.parent, step, task, doc["state"]["tasks"], cell
-    for scores in sorted(results.glob("single_task/**/scores.json")):
+    for scores in sorted(results.glob(f"single_task/**/{layout.SCORES}")):
         doc = json.loads(scores.read_text())
         for task, cell in doc["tasks"].items():
             yield "single", scores.parent, 1, task, [task], cell
@@ -56,7 +58,8 @@ def main(argv=None) -> None:
         print(f"| {bench} | {backbone} | {method} | {100 * min(shares):.0f}% | {' '.join(f'{100 * s:.0f}' for s in shares)} |")
     print("\n| run | task: own-block weight after the last step (1/t) |\n|---|---|")
     for att in sorted(args.results.glob("runs/**/seed*/")):
-        steps = sorted(att.glob("step*/attention.json"), key=lambda p: int(p.parent.name.removeprefix("step")))
+        steps = sorted(att.glob(f"{layout.step_name('*')}/{layout.ATTENTION}"),
+                       key=lambda p: int(p.parent.name.removeprefix("step")))
         if not steps:
             continue
         doc = json.loads(steps[-1].read_text())

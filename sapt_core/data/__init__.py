@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.data.prepare import load_pseudo_samples, prepare_task
 from sapt_core.data.templates import format_source
 from sapt_core.errors import SaptError
@@ -29,7 +30,7 @@ def load_split(task_dir, split: str) -> list[dict]:
 
     if split not in SPLIT_NAMES:
         raise SaptError(f"split: expected one of {', '.join(SPLIT_NAMES)}, got {split!r}")
-    return read_jsonl(Path(task_dir) / f"{split}.jsonl", f"prepared {split} split", check=check_row)
+    return read_jsonl(Path(task_dir) / layout.split_file_name(split), f"prepared {split} split", check=check_row)
 
 
 def load_manifest(task_dir) -> dict:
@@ -38,7 +39,7 @@ def load_manifest(task_dir) -> dict:
 
     from sapt_core.names import check_name
 
-    path = Path(task_dir) / "manifest.json"
+    path = Path(task_dir) / layout.DATA_MANIFEST
     m = read_json(path, "data manifest")
     if not isinstance(m, dict) or not isinstance(m.get("counts"), dict):
         raise SaptError(f"{path}: expected a prepare-data manifest with 'counts'")

@@ -45,6 +45,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.benchmarks import Benchmark, TaskInfo, get_benchmark, get_task, load_benchmarks
 from sapt_core.data import sampling
 from sapt_core.data.templates import format_source
@@ -60,7 +61,7 @@ TEST_SEED = 0
 DERIVED_TEST_REASON = "upstream test.json missing; held out from train.json"
 DROP_REASON = "output not in labels.json"
 STALE_LABELS_SHARE = 0.5  # more of a file's instances outside its label file than this: the label file is stale
-_OUTPUT_FILES = ("train.jsonl", "val.jsonl", "test.jsonl", "pseudo.jsonl")
+_OUTPUT_SPLITS = ("train", "val", "test", "pseudo")
 
 
 # ------------------------------------------------------------------------------------------------------- checks
@@ -311,15 +312,15 @@ def write_task(prepared: PreparedTask, out_dir) -> dict:
     out = Path(out_dir)
     manifest = dict(prepared.manifest, sha256={})
     splits = list(prepared.rows)
-    with atomic_files(*[out / f"{s}.jsonl" for s in splits], out / "manifest.json") as tmps:
+    with atomic_files(*[out / layout.split_file_name(s) for s in splits], out / layout.DATA_MANIFEST) as tmps:
         for split, tmp in zip(splits, tmps):
             write_bytes(tmp, jsonl_text(prepared.rows[split]))
             manifest["sha256"][split] = sha256_file(tmp)
         write_bytes(tmps[-1], json_text(manifest))
-        (out / "manifest.json").unlink(missing_ok=True)
-        for name in _OUTPUT_FILES:  # drop files of an earlier run that this one does not write
-            if name[: -len(".jsonl")] not in prepared.rows:
-                (out / name).unlink(missing_ok=True)
+        (out / layout.DATA_MANIFEST).unlink(missing_ok=True)
+        for split in _OUTPUT_SPLITS:  # drop files of an earlier run that this one does not write
+            if split not in prepared.rows:
+                (out / layout.split_file_name(split)).unlink(missing_ok=True)
     return manifest
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, key, specs
 
@@ -123,9 +124,9 @@ class StepContext:
 
         rows = load_split(self.data_dir, name)
         if not rows:
-            raise SaptError(f"{self.data_dir}/{name}.jsonl: task {self.manifest.get('task')!r} has no {name} "
-                            "instances (the data protocol leaves none); choose another split in the workflow's "
-                            "protocol (selection / attention_split)")
+            raise SaptError(f"{self.data_dir}/{layout.split_file_name(name)}: task {self.manifest.get('task')!r} has "
+                            f"no {name} instances (the data protocol leaves none); choose another split in the "
+                            "workflow's protocol (selection / attention_split)")
         return rows
 
     def fresh_backbone(self):

@@ -160,17 +160,20 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_flags(parser: argparse.ArgumentParser, cls, defaults: dict, title: str) -> None:
-    """One flag per key of ``cls`` (``lora_r`` -> ``--lora-r``), defaulting to ``defaults``; booleans both ways."""
+def add_flags(parser: argparse.ArgumentParser, cls, defaults: dict, title: str, required: typing.Iterable[str] = ()):
+    """One flag per key of ``cls`` (``lora_r`` -> ``--lora-r``), defaulting to ``defaults``; booleans both ways; the
+    keys in ``required`` have no default. Returns the argument group."""
     g = parser.add_argument_group(title)
     for name, s in specs(cls).items():
         default = defaults.get(name, s.default)
-        help_ = f"{s.doc} (default: {default})".replace("%", "%%")
+        need = {"required": True} if name in required else {"default": default}
+        help_ = (s.doc if need.get("required") else f"{s.doc} (default: {default})").replace("%", "%%")
         if s.kind == "bool":
-            g.add_argument(flag(name), dest=name, action=argparse.BooleanOptionalAction, default=default, help=help_)
+            g.add_argument(flag(name), dest=name, action=argparse.BooleanOptionalAction, help=help_, **need)
         else:
-            g.add_argument(flag(name), dest=name, default=default, type=_parser(s), help=help_, metavar=s.kind.upper()
-                           if s.kind != "choice" else "{" + ",".join(s.choices) + "}")
+            g.add_argument(flag(name), dest=name, type=_parser(s), help=help_, metavar=s.kind.upper()
+                           if s.kind != "choice" else "{" + ",".join(s.choices) + "}", **need)
+    return g
 
 
 def _parser(spec: KeySpec):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 from sapt_core import layout
 from sapt_core.errors import SaptError
@@ -24,6 +23,10 @@ class JobPlan:
     def data_dir(self, benchmark: str, task: str, seed) -> str:
         return layout.data_dir(self.data_protocol(benchmark), seed, benchmark, task)
 
+    def data_manifest(self, benchmark: str, task: str, seed) -> str:
+        """A prepared task's manifest: the file that stands for its data directory in a rule's inputs."""
+        return layout.data_manifest(self.data_protocol(benchmark), seed, benchmark, task)
+
     def data_caps_args(self, test_only: bool = False) -> str:
         d = self.config["data"]
         keys = ("n_test",) if test_only else ("n_train", "n_val", "n_test")
@@ -35,6 +38,10 @@ class JobPlan:
 
     def eval_data_dirs(self, benchmark, order, seed, k) -> list[str]:
         return [self.data_dir(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]
+
+    def eval_manifests(self, benchmark, order, seed, k) -> list[str]:
+        """The manifests of the tasks step k is scored on (tasks 1..k)."""
+        return [self.data_manifest(benchmark, t, seed) for t in self.order_tasks(benchmark, order)[: int(k)]]
 
     # ---- training steps -------------------------------------------------------------------------------------------
     def step_args(self, method, backbone, benchmark, order) -> str:
@@ -79,34 +86,54 @@ class JobPlan:
         spec = self.method(method, backbone, benchmark, order).pseudo()
         return layout.pseudo_file(benchmark, backbone, spec.pet, seed, spec.source, spec.volume, task)
 
-    def step_inputs(self, wc) -> dict:
-        k = int(wc.k)
-        tasks = self.order_tasks(wc.benchmark, wc.order)
+    def _step(self, wc):
+        """(the chain's tasks, the job's method) of step k of a run, k checked against the chain."""
+        k, tasks = int(wc.k), self.order_tasks(wc.benchmark, wc.order)
         if not 1 <= k <= len(tasks):
             raise SaptError(f"step {k}: the {wc.order} chain has {len(tasks)} tasks")
-        method = self.method(wc.method, wc.backbone, wc.benchmark, wc.order)
+        return tasks, self.method(wc.method, wc.backbone, wc.benchmark, wc.order)
+
+    @staticmethod
+    def _starts_from_state(k: int, method) -> bool:
+        """Whether step k starts from state k-1 (MTL's step k starts from scratch: no state k-1)."""
+        return k > 1 and not method.last_step_only()
+
+    def step_inputs(self, wc) -> dict:
+        k = int(wc.k)
+        tasks, method = self._step(wc)
         needs = method.needs(k)
         out = {"backbone": self.backbone_input(wc.backbone),
-               "data": self.data_dir(wc.benchmark, tasks[k - 1], wc.seed) + "/manifest.json",
+               "data": self.data_manifest(wc.benchmark, tasks[k - 1], wc.seed),
                "pseudo": [self.pseudo_path(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed, t)
                           for t in tasks[: needs.pseudo]],
-               "replay": [self.data_dir(wc.benchmark, t, wc.seed) + "/manifest.json" for t in tasks[: needs.replay]]}
-        if k > 1 and not method.last_step_only():  # MTL's step k starts from scratch: no state k-1
-            out["state"] = layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1) + \
-                "/state.safetensors"
+               "replay": [self.data_manifest(wc.benchmark, t, wc.seed) for t in tasks[: needs.replay]]}
+        if self._starts_from_state(k, method):
+            out["state"] = layout.state_file(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)
         return out
 
-    def state_in_args(self, wc, input) -> str:
+    def state_in_args(self, wc) -> str:
         """Where step k starts: ``--state-in`` state k-1, or (MTL, a fresh block on tasks 1..k) ``--step k``."""
-        if "state" in input.keys():
-            return f"--state-in {os.path.dirname(input.state)}"
-        return f"--step {wc.k}" if int(wc.k) > 1 else ""
+        k = int(wc.k)
+        if self._starts_from_state(k, self._step(wc)[1]):
+            return f"--state-in {layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)}"
+        return f"--step {wc.k}" if k > 1 else ""
+
+    def replay_args(self, wc) -> str:
+        """``--replay-data``: the data directories of the earlier tasks whose samples step k replays (or nothing)."""
+        tasks, method = self._step(wc)
+        dirs = [self.data_dir(wc.benchmark, t, wc.seed) for t in tasks[: method.needs(int(wc.k)).replay]]
+        return f"--replay-data {' '.join(dirs)}" if dirs else ""
 
     def run_steps(self, method, backbone, benchmark, order) -> list[int]:
         """The steps a run trains and scores: 1..T, or only T for a method whose earlier steps feed nothing
         (MTL: tables and Figure 8 use its AP after the last task; docs/methods.md)."""
         T = len(self.order_tasks(benchmark, order))
         return [T] if self.method(method, backbone, benchmark, order).last_step_only() else list(range(1, T + 1))
+
+    def step_scores_files(self, method, backbone, benchmark, order, seed) -> list[str]:
+        """The score-matrix rows of a run (``step<k>/scores.json`` of each step it scores), in step order."""
+        return [layout.step_scores(benchmark, order, backbone, method, seed, k)
+                for k in self.run_steps(method, backbone, benchmark, order)]
 
     def eval_args(self, method=None, backbone=None, benchmark=None, order=None) -> str:
         """Decoding settings of an evaluation: the method's (for zero-shot: the ``single-task`` entry's)."""
@@ -161,20 +188,18 @@ class JobPlan:
         if self.method(method, backbone, benchmark, order).ap_only():
             return []
         ref = self.reference(method, backbone, benchmark, order)
-        return [layout.single_task_dir(benchmark, backbone, ref, seed, t) + "/scores.json"
-                for t in self.order_tasks(benchmark, order)]
+        return [layout.single_task_scores(benchmark, backbone, ref, seed, t) for t in self.order_tasks(benchmark, order)]
 
     def demo_targets(self) -> list[str]:
         out = []
         for r in self.config.get("demo", {}).get("runs", []):
             ref = self.reference(r["method"], r["backbone"], r["benchmark"], None)
-            out.append(layout.single_task_dir(r["benchmark"], r["backbone"], ref, r["seed"], r["task"]) +
-                       "/scores.json")
+            out.append(layout.single_task_scores(r["benchmark"], r["backbone"], ref, r["seed"], r["task"]))
         return out
 
     # ---- ARM: generators and pseudo inputs ----------------------------------------------------------------------
     def pseudo_inputs(self, wc) -> dict:
-        out = {"manifest": self.data_dir(wc.benchmark, wc.task, wc.seed) + "/manifest.json"}
+        out = {"manifest": self.data_manifest(wc.benchmark, wc.task, wc.seed)}
         if wc.source == "generated":
             out["generator"] = layout.generator_file(wc.benchmark, wc.backbone, wc.pet, wc.seed, wc.task)
             out["backbone"] = self.backbone_input(wc.backbone)
@@ -240,6 +265,19 @@ class JobPlan:
         from sapt_core.report.registry import UNSEEN
 
         return [self.data_dir(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
+
+    def unseen_manifests(self, seed) -> list[str]:
+        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.report.registry import UNSEEN
+
+        return [self.data_manifest(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
+
+    def final_state_file(self, benchmark, order, backbone, method, seed) -> str:
+        """The state after the last step of a run (Table 3 evaluates it on the unseen tasks)."""
+        return layout.state_file(benchmark, order, backbone, method, seed, len(self.order_tasks(benchmark, order)))
+
+    def final_state_dir(self, benchmark, order, backbone, method, seed) -> str:
+        return layout.state_dir(benchmark, order, backbone, method, seed, len(self.order_tasks(benchmark, order)))
 
     def unseen_score_files(self) -> list[tuple[str, str]]:
         """(method, unseen-task scores) of every row of Table 3: each SuperNI run's final model, and the backbone

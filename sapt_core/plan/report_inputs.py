@@ -62,20 +62,28 @@ class ReportPlan:
                     f"{self.labels_arg(methods)}").rstrip()
         return f"--metrics {' '.join(self.metrics_files(table))} {self.table_args(table)}"
 
-    def table_manifests(self, benchmark: str | None) -> list[str]:
-        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+    def _table_tasks(self, benchmark: str | None) -> list[tuple[str, str]]:
+        """(task, seed) of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
         if benchmark is None:
             return []
         from sapt_core.benchmarks import get_benchmark
 
         seed = self.seeds()[0]
-        return [self.data_dir(benchmark, t, seed) + "/manifest.json"
-                for t in get_benchmark(self.benchmarks, benchmark).tasks]
+        return [(t, seed) for t in get_benchmark(self.benchmarks, benchmark).tasks]
 
-    def final_step_files(self, experiment: str, name: str) -> list[str]:
-        """``step<T>/<name>`` of every attention run of an experiment (the heat maps of Figures 3, 9-12)."""
-        return [f"{layout.step_dir(*r, len(self.order_tasks(r[0], r[1])))}/{name}"
-                for r in self.runs(experiment) if self.has_attention(r[3])]
+    def table_manifests(self, benchmark: str | None) -> list[str]:
+        """Manifests of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
+        return [self.data_manifest(benchmark, t, seed) for t, seed in self._table_tasks(benchmark)]
+
+    def table_manifests_arg(self, benchmark: str | None) -> str:
+        """``--manifests``: the data directories of those manifests (none: empty)."""
+        dirs = [self.data_dir(benchmark, t, seed) for t, seed in self._table_tasks(benchmark)]
+        return f"--manifests {' '.join(dirs)}" if dirs else ""
+
+    def final_step_files(self, experiment: str, path) -> list[str]:
+        """``path(*run, T)`` (a :mod:`sapt_core.layout` function of step T) of every attention run of an
+        experiment (the heat maps of Figures 3, 9-12)."""
+        return [path(*r, len(self.order_tasks(r[0], r[1]))) for r in self.runs(experiment) if self.has_attention(r[3])]
 
     # ---- figures (Figures 3-12) -------------------------------------------------------------------------------
     def figure_experiment(self, figure: str) -> str:
@@ -93,8 +101,12 @@ class ReportPlan:
             return False
         return any(self.has_attention(m) for m in exp["methods"]) if figure in ATTENTION_FIGURES else True
 
+    def configured_figures(self) -> list[str]:
+        """The figures whose runs are configured, in the paper's numbering."""
+        return [f for f in sorted(FIGURES, key=lambda f: int(f[6:])) if self.figure_configured(f)]
+
     def figure_outputs(self) -> list[str]:
-        return [layout.figure_file(f) for f in sorted(FIGURES, key=lambda f: int(f[6:])) if self.figure_configured(f)]
+        return [layout.figure_file(f) for f in self.configured_figures()]
 
     def _figure_checked(self, figure: str) -> str:
         exp = self.figure_experiment(figure)
@@ -107,8 +119,8 @@ class ReportPlan:
 
     def attention_figure_inputs(self, figure: str) -> dict:
         exp = self._figure_checked(figure)
-        return {"states": self.final_step_files(exp, "state/state.safetensors"),
-                "attention": self.final_step_files(exp, "attention.json")}
+        return {"states": self.final_step_files(exp, layout.state_file),
+                "attention": self.final_step_files(exp, layout.step_attention)}
 
     def attention_figure_runs(self, figure: str) -> list[str]:
         return self.attention_run_dirs(self._figure_checked(figure))
@@ -132,16 +144,23 @@ class ReportPlan:
     def figure_sources(self, figure: str) -> list[str]:
         return self.attention_figure_runs(figure) if figure in ATTENTION_FIGURES else self.figure_metrics(figure)
 
-    def report_outputs(self) -> list[str]:
-        """Every table and figure ``all_tables`` builds (figures only where their runs are configured), each result
-        table's comparison with the paper, and results/runs.csv (every run's metrics)."""
+    def _report_entries(self) -> list[tuple]:
+        """(file, a function giving the files it is built from) of every table and figure ``all_tables`` builds
+        (figures only where their runs are configured), each result table's comparison with the paper, and
+        results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
-        out = [layout.table_file(t) for t in RESULT_TABLES if t in exps]
-        out += [layout.table_file("table3")] if "table3" in exps else []
-        out += [layout.table_file(t) for t in STATIC_TABLES]
-        out += [layout.table_file(f"{t}{VS_PAPER_SUFFIX}") for t in PAPER_TABLES if t in exps]
-        out += [layout.RUNS_CSV] if self.all_metrics_files() else []
-        return out + self.figure_outputs()
+        out = [(layout.table_file(t), lambda t=t: self.metrics_files(t)) for t in RESULT_TABLES if t in exps]
+        if "table3" in exps:
+            out.append((layout.table_file("table3"), lambda: [p for _, p in self.unseen_score_files()]))
+        out += [(layout.table_file(t), lambda b=b: [self.config["benchmarks_file"]] + self.table_manifests(b))
+                for t, b in STATIC_TABLES.items()]
+        out += [(layout.table_file(f"{t}{VS_PAPER_SUFFIX}"), lambda t=t: [PAPER_RESULTS] + self.vs_paper_inputs(t))
+                for t in PAPER_TABLES if t in exps]
+        out += [(layout.RUNS_CSV, self.all_metrics_files)] if self.all_metrics_files() else []
+        return out + [(layout.figure_file(f), lambda f=f: self.figure_sources(f)) for f in self.configured_figures()]
+
+    def report_outputs(self) -> list[str]:
+        return [f for f, _ in self._report_entries()]
 
     def all_metrics_files(self) -> list[str]:
         """The metrics.json of every run of every configured experiment, once each (results/runs.csv)."""
@@ -149,20 +168,4 @@ class ReportPlan:
 
     def index_args(self) -> str:
         """``--entry FILE SOURCES...`` of every report output, for ``sapt report-index``."""
-        entries = []
-        for f in self.report_outputs():
-            stem = f.rsplit("/", 1)[1].split(".")[0]
-            if stem in STATIC_TABLES:
-                srcs = [self.config["benchmarks_file"]] + self.table_manifests(STATIC_TABLES[stem])
-            elif stem.startswith("figure"):
-                srcs = self.figure_sources(stem)
-            elif stem.endswith(VS_PAPER_SUFFIX):
-                srcs = [PAPER_RESULTS] + self.vs_paper_inputs(stem[: -len(VS_PAPER_SUFFIX)])
-            elif stem == "table3":
-                srcs = [p for _, p in self.unseen_score_files()]
-            elif f == layout.RUNS_CSV:
-                srcs = self.all_metrics_files()
-            else:
-                srcs = self.metrics_files(stem)
-            entries.append("--entry " + " ".join([f, *srcs]))
-        return " ".join(entries)
+        return " ".join("--entry " + " ".join([f, *sources()]) for f, sources in self._report_entries())

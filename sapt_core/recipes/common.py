@@ -23,23 +23,15 @@ def add_lora_sites_arg(g) -> None:
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
-    """How one training job runs (not what it learns): seed, length cap, precision, engine, checkpoints, output."""
-    g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, required=True)
-    g.add_argument("--max-steps", type=int, default=-1, help="caps the optimizer steps (overrides the epochs when > 0)")
-    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False,
-                   help="bf16 mixed precision (GPU backbones loaded in bf16)")
-    g.add_argument("--deepspeed", default=None, help="DeepSpeed JSON config (cluster path)")
-    g.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=False,
-                   help="recompute the backbone layers' activations in the backward pass (less memory, ~1 more "
-                        "forward; config backbones.<name>.gradient_checkpointing)")
-    g.add_argument("--save-steps", type=int, default=50, help="in-job checkpoint interval (optimizer steps)")
-    g.add_argument("--logging-steps", type=int, default=10)
+    """How one training job runs (not what it learns): the run settings (:class:`sapt_core.training.RunKeys`: seed,
+    precision, engine, checkpoint interval, ...) and where its in-job checkpoints and progress go."""
+    from sapt_core.methods.keys import add_flags
+    from sapt_core.training import RunKeys
+
+    g = add_flags(p, RunKeys, {}, "run", required=("seed",))
     g.add_argument("--workdir", default=None, help="in-job checkpoints (default: <out>.work); resumed if present")
     g.add_argument("--keep-workdir", action="store_true", help="keep in-job checkpoints after success")
     g.add_argument("--no-progress", action="store_true")
-
-
 
 
 def backbone_provenance(backbone: str) -> dict:

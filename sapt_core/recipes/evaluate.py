@@ -13,6 +13,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.recipes.common import add_backbone_args, backbone_provenance
 
@@ -77,7 +78,8 @@ def load_tasks(data_dirs, split: str) -> list[tuple[Path, dict, list[dict]]]:
         manifest = load_manifest(d)
         rows = load_split(d, split)
         if not rows:
-            raise SaptError(f"{d / (split + '.jsonl')}: task {manifest.get('task')!r} has no {split} instances")
+            raise SaptError(f"{d / layout.split_file_name(split)}: task {manifest.get('task')!r} has no {split} "
+                            "instances")
         tasks.append((d, manifest, rows))
     return tasks
 
@@ -114,12 +116,13 @@ def write_outputs(out, tasks, dec: Decoding, backbone: dict, scores, pred_rows, 
 
     doc = {
         "split": dec.split, "backbone": backbone,
-        "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / "state.safetensors"),
+        "state": ({"path": str(state_dir), "sha256": sha256_file(Path(state_dir) / layout.STATE_TENSORS),
                    "step": side["step"], "tasks": side["tasks"], "method": side["method"]} if side else None),
         "protocol": side.get("protocol") if side else None,
         "dtypes": side.get("dtypes") if side else None,  # the state's training dtypes (backbone, trainable)
         "decoding": {"greedy": True, "max_new_tokens": dec.max_new_tokens, "multi_reference": dec.multi_reference},
-        "inputs": {str(d / f"{dec.split}.jsonl"): sha256_file(d / f"{dec.split}.jsonl") for d, _, _ in tasks},
+        "inputs": {str(d / layout.split_file_name(dec.split)): sha256_file(d / layout.split_file_name(dec.split))
+                   for d, _, _ in tasks},
         "tasks": scores, "versions": versions(),
     }
     texts = {}
@@ -141,7 +144,7 @@ def score(args, provenance: dict, tasks, dec: Decoding, out, state_dir=None, sta
     from sapt_core.models import load_backbone
     from sapt_core.state import check_sites, method_of
 
-    method = method_of(state[1], str(Path(state_dir) / "state.json")) if state is not None else None
+    method = method_of(state[1], str(Path(state_dir) / layout.STATE_SIDECAR)) if state is not None else None
     sites = check_sites(state[1], state[0], args.lora_sites, f"--state {state_dir}") if state is not None \
         else args.lora_sites
     bb = load_backbone(args.backbone, args.dtype, args.device, sites)
@@ -166,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
         state = read_state(args.state)
         check_backbone(state[1], backbone, f"--state {args.state}")
-        method_of(state[1], str(Path(args.state) / "state.json"))  # an unknown method: one line, before loading
+        method_of(state[1], str(Path(args.state) / layout.STATE_SIDECAR))  # an unknown method: one line, before loading
     score(args, backbone, tasks, dec, args.out, args.state, state, args.predictions, args.attention_out,
           args.progress)
     return 0

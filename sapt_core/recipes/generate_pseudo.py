@@ -27,6 +27,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.arm.settings import Sampling
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import add_flags
@@ -139,7 +140,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
     _check_generator(gen_path, side, manifest, backbone)
     train_rows = load_split(data_dir, "train")
     if not train_rows:
-        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest['task']!r} has no training instances")
+        raise SaptError(f"{data_dir / layout.TRAIN_FILE}: task {manifest['task']!r} has no training instances")
     definition = train_rows[0]["definition"]
     pet_fields = {k: v for k, v in side.get("pet", {}).items() if k in PetConfig.__dataclass_fields__}
     pet_cfg = PetConfig(**pet_fields).validate()
@@ -168,7 +169,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
                      "max_source_len": max_source_len, "seeded_with": "torch.manual_seed(seed)"},
         "n_candidates": n_cand, "split": stats.to_dict(), "fallbacks": stats.length_split if stats.fallback_all else 0,
         "n_distinct_instructions": len({ins for ins, _ in pairs}),
-        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl")},
+        "inputs": {layout.TRAIN_FILE: sha256_file(data_dir / layout.TRAIN_FILE)},
     }
     return rows, info
 
@@ -200,7 +201,7 @@ def _real(args, manifest: dict, data_dir: Path, volume: float) -> tuple[list[dic
     train = load_split(data_dir, "train")
     keep = select_indices(len(train), manifest["counts"]["train"], volume, pseudo_rng(args.seed, manifest["task"]))
     rows = [{**train[i], "target": "", "references": []} for i in keep]
-    return rows, {"inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl")}}
+    return rows, {"inputs": {layout.TRAIN_FILE: sha256_file(data_dir / layout.TRAIN_FILE)}}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,10 +218,11 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(data_dir)
     for key in ("task", "benchmark", "template"):
         if not isinstance(manifest.get(key), str):
-            raise SaptError(f"{data_dir / 'manifest.json'}: {key}: expected a string, got {manifest.get(key)!r}")
+            raise SaptError(f"{data_dir / layout.DATA_MANIFEST}: {key}: expected a string, got {manifest.get(key)!r}")
     n_train = manifest["counts"].get("train")
     if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train <= 0:
-        raise SaptError(f"{data_dir / 'manifest.json'}: counts.train: expected a positive integer, got {n_train!r}")
+        raise SaptError(f"{data_dir / layout.DATA_MANIFEST}: counts.train: expected a positive integer, "
+                        f"got {n_train!r}")
     if args.source == "shipped":
         rows, info = _shipped(args, manifest, volume)
     elif args.source == "real":
@@ -235,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         "n_target": pseudo_count(n_train, volume), "n_rows": len(rows),
         "definition": rows[0]["definition"] if rows else None,
         **info,
-        "inputs": {"manifest.json": sha256_file(data_dir / "manifest.json"), **info.get("inputs", {})},
+        "inputs": {layout.DATA_MANIFEST: sha256_file(data_dir / layout.DATA_MANIFEST), **info.get("inputs", {})},
         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "versions": versions(),
     }

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.methods_file import METHODS_FILE
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
@@ -158,7 +159,7 @@ def _load_inputs(args, method):
     manifest = load_manifest(data_dir)
     rows = load_split(data_dir, "train")
     if not rows:
-        raise SaptError(f"{data_dir / 'train.jsonl'}: task {manifest.get('task')!r} has no training instances")
+        raise SaptError(f"{data_dir / layout.TRAIN_FILE}: task {manifest.get('task')!r} has no training instances")
     prev_tensors, prev_side = read_state(args.state_in) if args.state_in else (None, {})
     backbone = backbone_provenance(args.backbone)
     if prev_side:
@@ -229,12 +230,12 @@ def _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected
                                         if p.requires_grad})},
         "backbone": {**backbone, "family": ctx.family,
                      **({"lora_sites": ctx.backbone.sites} if getattr(model, "sites", None) else {})},
-        "inputs": {"train.jsonl": sha256_file(data_dir / "train.jsonl"),
-                   **({f"{selection}.jsonl": sha256_file(data_dir / f"{selection}.jsonl")}
+        "inputs": {layout.TRAIN_FILE: sha256_file(data_dir / layout.TRAIN_FILE),
+                   **({layout.split_file_name(selection): sha256_file(data_dir / layout.split_file_name(selection))}
                       if selection != "none" else {}),
-                   **({"state_in": sha256_file(Path(args.state_in) / "state.safetensors")} if args.state_in else {}),
+                   **({"state_in": sha256_file(Path(args.state_in) / layout.STATE_TENSORS)} if args.state_in else {}),
                    "pseudo": [sha256_file(p) for p in args.pseudo],
-                   "replay": [sha256_file(Path(d) / "train.jsonl") for d in args.replay_data]},
+                   "replay": [sha256_file(Path(d) / layout.TRAIN_FILE) for d in args.replay_data]},
         "history": ctx.prev_side.get("history", []) + [{
             "task": ctx.manifest["task"], "n_train": len(ctx.rows), "n_replayed": n_extra,
             "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import flag
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.blocks.pet import PetConfig, attach_pet, pet_state
     from sapt_core.ranks import gathered, is_main_process, release_ranks, world_size
-    from sapt_core.training import TrainConfig, clear_checkpoints, train
+    from sapt_core.training import TrainConfig, clear_checkpoints, run_flags, train
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.data_dir)
     rows = load_split(args.data_dir, "train")
     if not rows:
-        raise SaptError(f"{Path(args.data_dir) / 'train.jsonl'}: task {manifest.get('task')!r} has no training "
+        raise SaptError(f"{Path(args.data_dir) / layout.TRAIN_FILE}: task {manifest.get('task')!r} has no training "
                         "instances")
     pet_cfg = PetConfig(type=args.pet, lora_r=s.get("r", 8), lora_alpha=s.get("alpha", 32),
                         lora_dropout=s.get("dropout", 0.0), prompt_len=s.get("length", 10)).validate()
@@ -98,11 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if per_device * ranks != s["batch_size"]:
         raise SaptError(f"generator batch_size: {s['batch_size']} is not a multiple of the {ranks} ranks (WORLD_SIZE) "
                         "of this launch")
-    cfg = TrainConfig(lr=s["lr"], epochs=s.get("epochs", 1), max_steps=max_steps, batch_size=per_device,
-                      grad_accum=1, global_batch=s["batch_size"], ranks=ranks, optimizer=s["optimizer"], bf16=args.bf16, seed=args.seed,
-                      save_steps=args.save_steps, logging_steps=args.logging_steps, deepspeed=args.deepspeed,
-                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"],
-                      gradient_checkpointing=args.gradient_checkpointing).validate()
+    cfg = TrainConfig(**{**run_flags(args), "max_steps": max_steps}, ranks=ranks, lr=s["lr"], epochs=s.get("epochs", 1),
+                      batch_size=per_device, grad_accum=1, global_batch=s["batch_size"], optimizer=s["optimizer"],
+                      max_source_len=s["max_source_len"], max_target_len=s["max_target_len"]).validate()
     bb = load_backbone(args.backbone, args.dtype, args.device, args.lora_sites)
     model = attach_pet(bb.model, bb.family, pet_cfg, seed=args.seed)
     train_set = encode_rows(generator_rows(rows), bb.tokenizer, bb.family, cfg.max_source_len, cfg.max_target_len)
@@ -116,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "template": manifest.get("template"),
         "seed": args.seed, "markers": {"gen": GEN_MARKER, "inp": INP_MARKER, "added_tokens": False},
         "definition": rows[0]["definition"], "n_train": len(rows),
-        "inputs": {"train.jsonl": sha256_file(Path(args.data_dir) / "train.jsonl")},
+        "inputs": {layout.TRAIN_FILE: sha256_file(Path(args.data_dir) / layout.TRAIN_FILE)},
         "train_log": [{k: h[k] for k in ("step", "loss", "epoch") if k in h} for h in history if "loss" in h],
         "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.report.registry import DATASET_TABLES, table_number
 from sapt_core.report.result_tables import check_orders, order_owner
@@ -29,7 +30,7 @@ def find_manifests(dirs: list[str], bench: str) -> dict[str, list[tuple[str, dic
         d = Path(d)
         if not d.is_dir():
             raise SaptError(f"--manifests: {d}: not a directory")
-        for f in sorted(d.rglob("manifest.json")):
+        for f in sorted(d.rglob(layout.DATA_MANIFEST)):
             m = read_json(f, "data manifest")
             if not (isinstance(m, dict) and isinstance(m.get("counts"), dict) and "task" in m):
                 continue  # not a prepare-data manifest

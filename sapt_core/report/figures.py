@@ -18,6 +18,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.layout import parse_run_dir
 from sapt_core.report.registry import ATTENTION_FIGURES, FIGURE_PAPER, FIGURES, METRIC_FIGURES, table_number
@@ -73,14 +74,14 @@ def attention_maps(run_dir) -> tuple:
     steps = sorted((int(p.name[4:]) for p in run_dir.glob("step*") if p.name[4:].isdigit()))
     if not steps:
         raise SaptError(f"{run_dir}: no step directories")
-    last = run_dir / f"step{steps[-1]}"
-    side = read_json(last / "state" / "state.json", "state sidecar")
+    last = run_dir / layout.step_name(steps[-1])
+    side = read_json(last / layout.STATE_SUBDIR / layout.STATE_SIDECAR, "state sidecar")
     tasks = side["tasks"]
-    learn = load_file(str(last / "state" / "state.safetensors"))["arm.targets"].float().numpy()
-    att = read_json(last / "attention.json", "attention file")
+    learn = load_file(str(last / layout.STATE_SUBDIR / layout.STATE_TENSORS))["arm.targets"].float().numpy()
+    att = read_json(last / layout.ATTENTION, "attention file")
     missing = [t for t in tasks if t not in att["tasks"]]
     if missing:
-        raise SaptError(f"{last / 'attention.json'}: no attention for task {missing[0]!r}")
+        raise SaptError(f"{last / layout.ATTENTION}: no attention for task {missing[0]!r}")
     test = np.array([att["tasks"][t]["mean"] for t in tasks])
     return tasks, learn, test, side
 

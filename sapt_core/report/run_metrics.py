@@ -44,6 +44,7 @@ import math
 import re
 from pathlib import Path
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 
 _PROTOCOL_RE = re.compile(r"(?:^|/)data/([^/]+)/seed[^/]+/")
@@ -175,7 +176,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
     sources: dict = {}
     backbone = None
     for k in ([T] if last_step_only else range(1, T + 1)):
-        path = run_dir / f"step{k}" / "scores.json"
+        path = run_dir / layout.step_name(k) / layout.SCORES
         if not path.is_file():
             need = f"step{T}" if last_step_only else f"step1..step{T}"
             raise SaptError(f"{path}: scores of step {k} not found (run {run_dir} needs {need})")
@@ -292,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         result["ap_only"] = ("MTL: one model trained from scratch on tasks 1..T after the last task; F.Ra, FWT and "
                              "BWT do not apply and the earlier steps are not trained")
     out = Path(args.out)
-    atomic_write_all({out.parent / "matrix.csv": csv_text, out: json_text(result)})  # both or neither
+    atomic_write_all({out.parent / layout.MATRIX: csv_text, out: json_text(result)})  # both or neither
     m = result["metrics"]
     fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     print(f"{args.benchmark}/{args.order}/{args.backbone}/{args.method}/seed{args.seed}: AP {fmt(m['AP'])}, "

@@ -8,9 +8,10 @@ rule build_backbone:
     input:
         DATA_READY,
     output:
-        config=layout.backbone_dir("{backbone}") + "/config.json",
+        config=layout.backbone_config("{backbone}"),
     params:
         args=lambda wc: PLAN.tiny_backbone_args(wc.backbone),
+        out=layout.backbone_dir("{backbone}"),
         data_root=DATA_ROOT,
         benchmarks=config["benchmarks_file"],
     log:
@@ -19,7 +20,7 @@ rule build_backbone:
         layout.benchmark_file("build_backbone", "{backbone}")
     shell:
         "sapt build-backbone {params.args} --data-root {params.data_root} --benchmarks {params.benchmarks} "
-        "--out $(dirname {output.config}) > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1"
 
 
 rule fetch_backbone:

@@ -60,12 +60,10 @@ def job_resources(rule):
 
 task_data_dir = per_job(lambda wc: PLAN.data_dir(wc.benchmark, wc.task, wc.seed))
 # a task's data manifest: a function, since the data protocol is chosen per benchmark (data.benchmark_protocol)
-task_manifest = per_job(lambda wc: os.path.join(PLAN.data_dir(wc.benchmark, wc.task, wc.seed), "manifest.json"))
-# wildcard patterns: a run's directory and its step k, a single-task run
+task_manifest = per_job(lambda wc: PLAN.data_manifest(wc.benchmark, wc.task, wc.seed))
+# wildcard patterns: a run, its step k, a single-task run
 RUN = ("{benchmark}", "{order}", "{backbone}", "{method}", "{seed}")
-RUN_DIR = layout.run_dir(*RUN)
-STEP_DIR = layout.step_dir(*RUN, "{k}")
-STATE_DIR = layout.state_dir(*RUN, "{k}")
+STEP = (*RUN, "{k}")
 RUN_PARTS = "{benchmark}/{order}/{backbone}/{method}/seed{seed}"
-SINGLE_DIR = layout.single_task_dir("{benchmark}", "{backbone}", "{reference}", "{seed}", "{task}")
+SINGLE = ("{benchmark}", "{backbone}", "{reference}", "{seed}", "{task}")
 SINGLE_PARTS = "{benchmark}/{backbone}/{reference}/seed{seed}/{task}"

@@ -4,31 +4,30 @@ rule train_step:
     tasks 1..k (+ per-input block weights), in the same job (the backbone is loaded once per step)."""
     input:
         unpack(per_job(lambda wc: PLAN.step_inputs(wc))),
-        manifests=per_job(lambda wc: [f"{d}/manifest.json"
-                                      for d in PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k)]),
+        manifests=per_job(lambda wc: PLAN.eval_manifests(wc.benchmark, wc.order, wc.seed, wc.k)),
     output:
-        state=f"{STATE_DIR}/state.safetensors",
-        sidecar=f"{STATE_DIR}/state.json",
-        scores=f"{STEP_DIR}/scores.json",
-        attention=f"{STEP_DIR}/attention.json",
-        predictions=f"{STEP_DIR}/predictions.jsonl",
+        state=layout.state_file(*STEP),
+        sidecar=layout.state_sidecar(*STEP),
+        scores=layout.step_scores(*STEP),
+        attention=layout.step_attention(*STEP),
+        predictions=layout.step_predictions(*STEP),
     params:
         backbone=backbone_path,
         hub_env=backbone_env,
         data_dir=per_job(lambda wc: PLAN.step_data_dir(wc.benchmark, wc.order, wc.seed, wc.k)),
         eval_dirs=per_job(lambda wc: " ".join(PLAN.eval_data_dirs(wc.benchmark, wc.order, wc.seed, wc.k))),
-        state_in=per_job(lambda wc, input: PLAN.state_in_args(wc, input)),
+        state_in=per_job(lambda wc: PLAN.state_in_args(wc)),
+        state_out=layout.state_dir(*STEP),
         pseudo=per_job(lambda wc, input: f"--pseudo {' '.join(input.pseudo)}" if input.pseudo else ""),
-        replay=per_job(lambda wc, input: f"--replay-data {' '.join(os.path.dirname(m) for m in input.replay)}"
-                       if input.replay else ""),
+        replay=per_job(lambda wc: PLAN.replay_args(wc)),
         hparams=per_job(lambda wc: PLAN.step_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
         methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
-        layout.log_file("train_step", RUN_PARTS, "step{k}"),
+        layout.log_file("train_step", RUN_PARTS, layout.step_name("{k}")),
     benchmark:
-        layout.benchmark_file("train_step", RUN_PARTS, "step{k}")
+        layout.benchmark_file("train_step", RUN_PARTS, layout.step_name("{k}"))
     threads: job_threads("train_step")
     resources:
         **job_resources("train_step"),
@@ -36,24 +35,22 @@ rule train_step:
         "{params.hub_env} {params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
         "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
-        "--state-out $(dirname {output.state}) --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
+        "--state-out {params.state_out} --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
         "--attention-out {output.attention} --predictions-out {output.predictions} > {log} 2>&1"
 
 
 rule run_metrics:
     """AP, F.Ra, FWT, BWT (+ official variants) of one run from its score-matrix rows and the single-task scores."""
     input:
-        steps=per_job(lambda wc: [layout.step_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k) +
-                                  "/scores.json" for k in PLAN.run_steps(wc.method, wc.backbone, wc.benchmark,
-                                                                         wc.order)]),
+        steps=per_job(lambda wc: PLAN.step_scores_files(wc.method, wc.backbone, wc.benchmark, wc.order, wc.seed)),
         single=per_job(lambda wc: PLAN.single_task_scores(wc.method, wc.backbone, wc.benchmark, wc.order,
                                                            wc.seed)),
     output:
         metrics=layout.metrics_file(*RUN),
-        matrix=f"{RUN_DIR}/matrix.csv",
+        matrix=layout.matrix_file(*RUN),
     params:
         tasks=per_job(lambda wc: " ".join(PLAN.order_tasks(wc.benchmark, wc.order))),
-        run_dir=RUN_DIR,
+        run_dir=layout.run_dir(*RUN),
         extra=per_job(lambda wc: PLAN.run_metrics_args(wc.method, wc.backbone, wc.benchmark, wc.order)),
     log:
         layout.log_file("run_metrics", RUN_PARTS),

@@ -5,6 +5,7 @@ from sapt_core.data.upstream_manifest import DEFAULT_MANIFEST
 
 UPSTREAM_MANIFEST = config.get("upstream_manifest") or str(DEFAULT_MANIFEST)
 REDRAW_TEST = "--redraw-test" if config["data"].get("redraw_test") else ""
+TASK_DATA = ("{protocol}", "{seed}", "{benchmark}", "{task}")  # a prepared task (wildcard patterns)
 
 # downloads run on the submitting host: cluster compute nodes often have no internet
 localrules:
@@ -22,7 +23,7 @@ rule fetch_data:
         dest=layout.UPSTREAM_DATA_ROOT,
         sources=" ".join(f"--source {shlex.quote(s)}" for s in config.get("data_sources") or []),
     log:
-        "results/logs/fetch_data.log",
+        layout.log_file("fetch_data"),
     shell:
         "sapt fetch-data --dest {params.dest} --manifest {input.manifest} {params.sources} > {log} 2>&1"
 
@@ -32,10 +33,10 @@ rule prepare_data:
     input:
         DATA_READY,
     output:
-        train="results/data/{protocol}/seed{seed}/{benchmark}/{task}/train.jsonl",
-        val="results/data/{protocol}/seed{seed}/{benchmark}/{task}/val.jsonl",
-        test="results/data/{protocol}/seed{seed}/{benchmark}/{task}/test.jsonl",
-        manifest="results/data/{protocol}/seed{seed}/{benchmark}/{task}/manifest.json",
+        train=layout.data_split_file(*TASK_DATA, "train"),
+        val=layout.data_split_file(*TASK_DATA, "val"),
+        test=layout.data_split_file(*TASK_DATA, "test"),
+        manifest=layout.data_manifest(*TASK_DATA),
     wildcard_constraints:
         benchmark="SuperNI|Long_Sequence",
     params:
@@ -44,17 +45,18 @@ rule prepare_data:
         caps=PLAN.data_caps_args(),
         redraw=REDRAW_TEST,
         upstream_manifest=UPSTREAM_MANIFEST,
+        out=layout.data_root_dir("{protocol}", "{seed}", "{benchmark}"),
     log:
-        "results/logs/prepare_data/{protocol}/seed{seed}/{benchmark}/{task}.log",
+        layout.log_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}"),
     benchmark:
-        "results/benchmarks/prepare_data/{protocol}/seed{seed}/{benchmark}/{task}.tsv"
+        layout.benchmark_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}")
     resources:
         mem_mb=2000,
     shell:
         "sapt prepare-data --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--benchmark {wildcards.benchmark} --task {wildcards.task} --protocol {wildcards.protocol} "
         "--seed {wildcards.seed} {params.caps} {params.redraw} --upstream-manifest {params.upstream_manifest} "
-        "--out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1"
 
 
 rule prepare_test_only:
@@ -62,8 +64,8 @@ rule prepare_test_only:
     input:
         DATA_READY,
     output:
-        test="results/data/{protocol}/seed{seed}/{benchmark}/{task}/test.jsonl",
-        manifest="results/data/{protocol}/seed{seed}/{benchmark}/{task}/manifest.json",
+        test=layout.data_split_file(*TASK_DATA, "test"),
+        manifest=layout.data_manifest(*TASK_DATA),
     wildcard_constraints:
         benchmark="SuperNI_unseen",
     params:
@@ -72,12 +74,13 @@ rule prepare_test_only:
         caps=PLAN.data_caps_args(test_only=True),
         redraw=REDRAW_TEST,
         upstream_manifest=UPSTREAM_MANIFEST,
+        out=layout.data_root_dir("{protocol}", "{seed}", "{benchmark}"),
     log:
-        "results/logs/prepare_data/{protocol}/seed{seed}/{benchmark}/{task}.log",
+        layout.log_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}"),
     resources:
         mem_mb=2000,
     shell:
         "sapt prepare-data --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--benchmark {wildcards.benchmark} --task {wildcards.task} --protocol {wildcards.protocol} "
         "--seed {wildcards.seed} {params.caps} {params.redraw} --upstream-manifest {params.upstream_manifest} "
-        "--out results/data/{wildcards.protocol}/seed{wildcards.seed}/{wildcards.benchmark} > {log} 2>&1"
+        "--out {params.out} > {log} 2>&1"

@@ -5,8 +5,7 @@ rule train_generator:
         manifest=task_manifest,
     output:
         gen=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}"),
-        sidecar=layout.generator_file("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}").replace(".safetensors",
-                                                                                                     ".json"),
+        sidecar=layout.generator_sidecar("{benchmark}", "{backbone}", "{pet}", "{seed}", "{task}"),
     params:
         backbone=backbone_path,
         hub_env=backbone_env,
@@ -15,9 +14,9 @@ rule train_generator:
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
     log:
-        "results/logs/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.log",
+        layout.log_file("train_generator", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{task}"),
     benchmark:
-        "results/benchmarks/train_generator/{benchmark}/{backbone}/{pet}/seed{seed}/{task}.tsv"
+        layout.benchmark_file("train_generator", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{task}")
     threads: job_threads("train_generator")
     resources:
         **job_resources("train_generator"),
@@ -38,9 +37,11 @@ rule generate_pseudo:
         hub_env=backbone_env,
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
-        "results/logs/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.log",
+        layout.log_file("generate_pseudo", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{source}-v{volume}",
+                        "{task}"),
     benchmark:
-        "results/benchmarks/generate_pseudo/{benchmark}/{backbone}/{pet}/seed{seed}/{source}-v{volume}/{task}.tsv"
+        layout.benchmark_file("generate_pseudo", "{benchmark}", "{backbone}", "{pet}", "seed{seed}",
+                              "{source}-v{volume}", "{task}")
     threads: job_threads("generate_pseudo")
     resources:
         **job_resources("generate_pseudo"),

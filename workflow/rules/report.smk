@@ -12,24 +12,25 @@ rule result_table:
     input:
         metrics=lambda wc: PLAN.metrics_files(wc.table),
     output:
-        md="results/tables/{table}.md",
+        md=layout.table_file("{table}"),
         csv=report(
-            "results/tables/{table}.csv",
+            layout.table_file("{table}", "csv"),
             caption="../report/result_table.rst",
             category="Tables",
             subcategory="{table}",
             labels={"table": "{table}", "kind": "CL metrics"},
         ),
-        tex="results/tables/{table}.tex",
+        tex=layout.table_file("{table}", "tex"),
     wildcard_constraints:
         table="|".join(RESULT_TABLES),
     params:
+        prefix=layout.table_prefix("{table}"),
         args=lambda wc: PLAN.table_args(wc.table),
     log:
-        "results/logs/report/{table}.log",
+        layout.log_file("report", "{table}"),
     shell:
         "sapt report-table --table {wildcards.table} --metrics {input.metrics} {params.args} "
-        "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule static_table:
@@ -38,26 +39,26 @@ rule static_table:
         manifests=lambda wc: PLAN.table_manifests(STATIC_TABLES[wc.table]),
         benchmarks=config["benchmarks_file"],
     output:
-        md="results/tables/{table}.md",
+        md=layout.table_file("{table}"),
         csv=report(
-            "results/tables/{table}.csv",
+            layout.table_file("{table}", "csv"),
             caption="../report/static_table.rst",
             category="Tables",
             subcategory="{table}",
             labels={"table": "{table}", "kind": "benchmark definition"},
         ),
-        tex="results/tables/{table}.tex",
+        tex=layout.table_file("{table}", "tex"),
     wildcard_constraints:
         table="|".join(STATIC_TABLES),
     params:
-        manifests=lambda wc, input: f"--manifests {' '.join(os.path.dirname(m) for m in input.manifests)}"
-        if input.manifests else "",
+        prefix=layout.table_prefix("{table}"),
+        manifests=lambda wc: PLAN.table_manifests_arg(STATIC_TABLES[wc.table]),
         orders=lambda wc: PLAN.orders_table_args() if wc.table == "table7" else "",
     log:
-        "results/logs/report/{table}.log",
+        layout.log_file("report", "{table}"),
     shell:
         "sapt report-table --table {wildcards.table} --benchmarks {input.benchmarks} {params.manifests} {params.orders} "
-        "--out-prefix results/tables/{wildcards.table} > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule vs_paper_table:
@@ -68,9 +69,9 @@ rule vs_paper_table:
         paper=PAPER_RESULTS,
         benchmarks=config["benchmarks_file"],
     output:
-        md="results/tables/{table}" + VS_PAPER_SUFFIX + ".md",
+        md=layout.table_file("{table}" + VS_PAPER_SUFFIX),
         csv=report(
-            "results/tables/{table}" + VS_PAPER_SUFFIX + ".csv",
+            layout.table_file("{table}" + VS_PAPER_SUFFIX, "csv"),
             caption="../report/vs_paper_table.rst",
             category="Paper comparison",
             subcategory="{table}",
@@ -80,11 +81,12 @@ rule vs_paper_table:
         table="|".join(PAPER_TABLES),
     params:
         args=lambda wc: PLAN.vs_paper_args(wc.table),
+        prefix=layout.table_prefix("{table}" + VS_PAPER_SUFFIX),
     log:
-        "results/logs/report/{table}" + VS_PAPER_SUFFIX + ".log",
+        layout.log_file("report", "{table}" + VS_PAPER_SUFFIX),
     shell:
         "sapt report-table --table {wildcards.table} {params.args} --vs-paper {input.paper} "
-        "--out-prefix results/tables/{wildcards.table}" + VS_PAPER_SUFFIX + " > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 for _t in (*RESULT_TABLES, *STATIC_TABLES):
@@ -93,7 +95,7 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
         name:
             _t
         input:
-            f"results/tables/{_t}.md",
+            layout.table_file(_t),
 
 
 for _t in PAPER_TABLES:
@@ -102,7 +104,7 @@ for _t in PAPER_TABLES:
         name:
             _t + VS_PAPER_SUFFIX
         input:
-            f"results/tables/{_t}{VS_PAPER_SUFFIX}.md",
+            layout.table_file(_t + VS_PAPER_SUFFIX),
 
 
 rule ap_figure:
@@ -111,21 +113,22 @@ rule ap_figure:
         metrics=lambda wc: PLAN.figure_metrics("figure8"),
     output:
         png=report(
-            "results/figures/figure8.png",
+            layout.figure_file("figure8"),
             caption="../report/figure8.rst",
             category="Figures",
             subcategory="figure8",
             labels={"figure": "figure8", "kind": "AP per time step"},
         ),
-        pdf="results/figures/figure8.pdf",
+        pdf=layout.figure_file("figure8", "pdf"),
     params:
+        prefix=layout.figure_prefix("figure8"),
         methods=lambda wc: " ".join(PLAN.experiment(PLAN.figure_experiment("figure8"))["methods"]),
         labels=lambda wc: PLAN.labels_arg(PLAN.experiment(PLAN.figure_experiment("figure8"))["methods"]),
     log:
-        "results/logs/report/figure8.log",
+        layout.log_file("report", "figure8"),
     shell:
         "sapt report-figure --figure figure8 --metrics {input.metrics} --methods {params.methods} {params.labels} "
-        "--out-prefix results/figures/figure8 > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule attention_figure:
@@ -134,22 +137,23 @@ rule attention_figure:
         unpack(lambda wc: PLAN.attention_figure_inputs(wc.figure)),
     output:
         png=report(
-            "results/figures/{figure}.png",
+            layout.figure_file("{figure}"),
             caption="../report/attention_figure.rst",
             category="Figures",
             subcategory="{figure}",
             labels={"figure": "{figure}", "kind": "shared-attention heat maps"},
         ),
-        pdf="results/figures/{figure}.pdf",
+        pdf=layout.figure_file("{figure}", "pdf"),
     wildcard_constraints:
         figure="|".join(ATTENTION_FIGURES),
     params:
+        prefix=layout.figure_prefix("{figure}"),
         runs=lambda wc: " ".join(PLAN.attention_figure_runs(wc.figure)),
     log:
-        "results/logs/report/{figure}.log",
+        layout.log_file("report", "{figure}"),
     shell:
         "sapt report-figure --figure {wildcards.figure} --runs {params.runs} "
-        "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule metric_figure:
@@ -158,22 +162,23 @@ rule metric_figure:
         metrics=lambda wc: PLAN.figure_metrics(wc.figure),
     output:
         png=report(
-            "results/figures/{figure}.png",
+            layout.figure_file("{figure}"),
             caption="../report/metric_figure.rst",
             category="Figures",
             subcategory="{figure}",
             labels={"figure": "{figure}", "kind": "metrics per backbone"},
         ),
-        pdf="results/figures/{figure}.pdf",
+        pdf=layout.figure_file("{figure}", "pdf"),
     wildcard_constraints:
         figure="|".join(f for f, kind in METRIC_FIGURES.items() if kind != "replay"),
     params:
+        prefix=layout.figure_prefix("{figure}"),
         args=lambda wc: PLAN.figure_args(wc.figure),
     log:
-        "results/logs/report/{figure}.log",
+        layout.log_file("report", "{figure}"),
     shell:
         "sapt report-figure --figure {wildcards.figure} --metrics {input.metrics} {params.args} "
-        "--out-prefix results/figures/{wildcards.figure} > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule replay_figure:
@@ -182,21 +187,22 @@ rule replay_figure:
         metrics=lambda wc: PLAN.figure_metrics("figure6"),
     output:
         png=report(
-            "results/figures/figure6.png",
+            layout.figure_file("figure6"),
             caption="../report/replay_figure.rst",
             category="Figures",
             subcategory="figure6",
             labels={"figure": "figure6", "kind": "metrics per replay volume"},
         ),
-        pdf="results/figures/figure6.pdf",
+        pdf=layout.figure_file("figure6", "pdf"),
     params:
+        prefix=layout.figure_prefix("figure6"),
         args=lambda wc: PLAN.figure_args("figure6"),
         points=lambda wc: PLAN.replay_points_arg("figure6"),
     log:
-        "results/logs/report/figure6.log",
+        layout.log_file("report", "figure6"),
     shell:
         "sapt report-figure --figure figure6 --metrics {input.metrics} {params.args} {params.points} "
-        "--out-prefix results/figures/figure6 > {log} 2>&1"
+        "--out-prefix {params.prefix} > {log} 2>&1"
 
 
 for _f in FIGURES:
@@ -205,7 +211,7 @@ for _f in FIGURES:
         name:
             _f
         input:
-            f"results/figures/{_f}.png",
+            layout.figure_file(_f),
 
 
 rule runs_table:
@@ -217,10 +223,10 @@ rule runs_table:
             RUNS_CSV,
             caption="../report/runs_table.rst",
             category="Runs",
-            labels={"table": "runs.csv", "kind": "every run's metrics"},
+            labels={"table": layout.RUNS_CSV_NAME, "kind": "every run's metrics"},
         ),
     log:
-        "results/logs/report/runs_table.log",
+        layout.log_file("report", "runs_table"),
     shell:
         "sapt report-runs --metrics {input.metrics} --out {output} > {log} 2>&1"
 
@@ -230,10 +236,10 @@ rule results_readme:
     input:
         lambda wc: PLAN.report_outputs(),
     output:
-        "results/README.md",
+        layout.RESULTS_INDEX,
     params:
         entries=lambda wc: PLAN.index_args(),
     log:
-        "results/logs/report/results_readme.log",
+        layout.log_file("report", "results_readme"),
     shell:
         "sapt report-index {params.entries} --out {output} > {log} 2>&1"

@@ -6,14 +6,15 @@ rule single_task:
         backbone=backbone_input,
         manifest=task_manifest,
     output:
-        state=f"{SINGLE_DIR}/state/state.safetensors",
-        sidecar=f"{SINGLE_DIR}/state/state.json",
-        scores=f"{SINGLE_DIR}/scores.json",
-        predictions=f"{SINGLE_DIR}/predictions.jsonl",
+        state=layout.single_task_state_file(*SINGLE),
+        sidecar=layout.single_task_state_sidecar(*SINGLE),
+        scores=layout.single_task_scores(*SINGLE),
+        predictions=layout.single_task_predictions(*SINGLE),
     params:
         backbone=backbone_path,
         hub_env=backbone_env,
         data_dir=task_data_dir,
+        state_out=layout.single_task_state_dir(*SINGLE),
         hparams=per_job(lambda wc: PLAN.reference_args(wc.reference, wc.backbone)),
         methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
@@ -28,6 +29,6 @@ rule single_task:
     shell:
         "{params.hub_env} {params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "
-        "--seed {wildcards.seed} --no-progress --state-out $(dirname {output.state}) "
+        "--seed {wildcards.seed} --no-progress --state-out {params.state_out} "
         "--eval-data-dirs {params.data_dir} --scores-out {output.scores} --predictions-out {output.predictions} "
         "> {log} 2>&1"

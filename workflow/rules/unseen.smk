@@ -4,14 +4,14 @@
 rule evaluate_unseen:
     """The last step's model of a SuperNI run on the 15 unseen SuperNI tasks (never trained on)."""
     input:
-        state=lambda wc: layout.state_dir("SuperNI", wc.order, wc.backbone, wc.method, wc.seed,
-                                          len(PLAN.order_tasks("SuperNI", wc.order))) + "/state.safetensors",
-        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+        state=lambda wc: PLAN.final_state_file("SuperNI", wc.order, wc.backbone, wc.method, wc.seed),
+        manifests=lambda wc: PLAN.unseen_manifests(wc.seed),
     output:
         scores=layout.unseen_scores_file("SuperNI", "{order}", "{backbone}", "{method}", "{seed}"),
     params:
         backbone=backbone_path,
         hub_env=backbone_env,
+        state=lambda wc: PLAN.final_state_dir("SuperNI", wc.order, wc.backbone, wc.method, wc.seed),
         data_dirs=lambda wc: " ".join(PLAN.unseen_data_dirs(wc.seed)),
         args=lambda wc: PLAN.eval_args(wc.method, wc.backbone, "SuperNI", wc.order),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
@@ -23,7 +23,7 @@ rule evaluate_unseen:
     resources:
         **job_resources("evaluate_unseen"),
     shell:
-        "{params.hub_env} sapt evaluate --backbone {params.backbone} --state $(dirname {input.state}) --data-dirs {params.data_dirs} "
+        "{params.hub_env} sapt evaluate --backbone {params.backbone} --state {params.state} --data-dirs {params.data_dirs} "
         "{params.args} {params.device} --out {output.scores} > {log} 2>&1"
 
 
@@ -31,7 +31,7 @@ rule zero_shot_unseen:
     """Table 3's zero-shot row (T5-ZS): the backbone without any PET block on the unseen tasks."""
     input:
         backbone=backbone_input,
-        manifests=lambda wc: [f"{d}/manifest.json" for d in PLAN.unseen_data_dirs(wc.seed)],
+        manifests=lambda wc: PLAN.unseen_manifests(wc.seed),
     output:
         scores=layout.zero_shot_scores("SuperNI_unseen", "{backbone}", "{seed}"),
     params:
@@ -41,9 +41,9 @@ rule zero_shot_unseen:
         args=lambda wc: PLAN.eval_args(),
         device=per_job(lambda wc: PLAN.device_args(wc.backbone)),
     log:
-        "results/logs/zero_shot_unseen/{backbone}/seed{seed}.log",
+        layout.log_file("zero_shot_unseen", "{backbone}", "seed{seed}"),
     benchmark:
-        "results/benchmarks/zero_shot_unseen/{backbone}/seed{seed}.tsv"
+        layout.benchmark_file("zero_shot_unseen", "{backbone}", "seed{seed}")
     threads: job_threads("zero_shot_unseen")
     resources:
         **job_resources("zero_shot_unseen"),
@@ -58,26 +58,27 @@ rule unseen_table:
         scores=lambda wc: [p for _, p in PLAN.unseen_score_files()],
         benchmarks=config["benchmarks_file"],
     output:
-        md="results/tables/table3.md",
+        md=layout.table_file("table3"),
         csv=report(
-            "results/tables/table3.csv",
+            layout.table_file("table3", "csv"),
             caption="../report/unseen_table.rst",
             category="Tables",
             subcategory="table3",
             labels={"table": "table3", "kind": "unseen tasks"},
         ),
-        tex="results/tables/table3.tex",
+        tex=layout.table_file("table3", "tex"),
     params:
         unseen=lambda wc: " ".join(f"{m}={p}" for m, p in PLAN.unseen_score_files()),
         methods=lambda wc: " ".join(PLAN.experiment("table3")["methods"]),
         labels=lambda wc: PLAN.labels_arg(PLAN.experiment("table3")["methods"]),
+        prefix=layout.table_prefix("table3"),
     log:
-        "results/logs/report/table3.log",
+        layout.log_file("report", "table3"),
     shell:
         "sapt report-table --table table3 --benchmarks {input.benchmarks} --unseen {params.unseen} "
-        "--methods {params.methods} {params.labels} --out-prefix results/tables/table3 > {log} 2>&1"
+        "--methods {params.methods} {params.labels} --out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule table3:
     input:
-        "results/tables/table3.md",
+        layout.table_file("table3"),

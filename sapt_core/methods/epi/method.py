@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.methods.base import POSITIVE, Method, PromptKeys, StepContext, TrainKeys, init_seed, key, register
 
@@ -37,7 +38,7 @@ class Epi(Method):
 
     def check(self, ctx: StepContext) -> None:
         if ctx.manifest.get("metric") != "accuracy":
-            raise SaptError(f"{ctx.data_dir}/manifest.json: task {ctx.manifest.get('task')!r} is scored by "
+            raise SaptError(f"{ctx.data_dir}/{layout.DATA_MANIFEST}: task {ctx.manifest.get('task')!r} is scored by "
                             f"{ctx.manifest.get('metric')!r}; EPI selects tasks by class statistics and needs "
                             "classification tasks (the paper runs it on Long Sequence only)")
 
