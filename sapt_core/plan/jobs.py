@@ -222,6 +222,15 @@ class JobPlan:
         gen = self.methods["generator"][pet]
         return {**gen, **(self.config.get("generator_overrides") or {})}
 
+    def logger_args(self, rule: str, *parts) -> str:
+        """A training job's logger flags (config ``logging.report_to``; none: no flag, the command unchanged): the run
+        is named after the job's results path, TensorBoard writes under :func:`sapt_core.layout.trainer_log_dir`."""
+        to = (self.config.get("logging") or {}).get("report_to", "none")
+        if to == "none":
+            return ""
+        name = "/".join([rule, *map(str, parts)])
+        return f"--report-to {to} --run-name {name} --logging-dir {layout.trainer_log_dir(rule, *parts)}"
+
     def generator_args(self, pet: str, backbone: str) -> str:
         """Every key of the PET type's generator (:mod:`sapt_core.arm.settings`) as ``sapt train-generator`` flags;
         a ``max_steps`` of ``generator_overrides`` bounds the prompt generator too (its own key is ``epochs``)."""
