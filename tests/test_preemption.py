@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from sapt_core.arm.replay import PseudoReplay
 from sapt_core.io import sha256_file
-from sapt_core.training import EXTRA_STATE, resumable_checkpoint
+from sapt_core.training.loop import EXTRA_STATE, resumable_checkpoint
 from wf_helpers import _copy_workflow, _snakemake
 
 

@@ -49,7 +49,7 @@ class JobPlan:
         import shlex
 
         from sapt_core.methods.keys import cli_args
-        from sapt_core.methods_file import values_of
+        from sapt_core.settings.methods_file import values_of
 
         values = self.with_grad_accum(values_of(self.hparams(method, backbone, benchmark, order)), backbone,
                                       f"methods.{method}")
@@ -59,7 +59,7 @@ class JobPlan:
     def check_selection_engine(self, values: dict, backbone: str, method: str) -> None:
         """Model selection keeps the best epoch's trainable tensors, read whole on one rank; ZeRO-3 partitions them
         over the ranks, so that combination is refused here, before any job is submitted (as at run time)."""
-        from sapt_core.ranks import zero_stage
+        from sapt_core.training.ranks import zero_stage
 
         ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
         if values.get("selection", "none") != "none" and ds and zero_stage(ds) == 3:
@@ -250,7 +250,7 @@ class JobPlan:
 
     def check_generator_engine(self, optimizer: str, pet: str, backbone: str) -> None:
         """Adafactor is refused under DeepSpeed at run time (ZeRO flattens the parameters, which changes its update:
-        :class:`sapt_core.training.TrainConfig`), so a generator with that optimizer on a DeepSpeed backbone is
+        :class:`sapt_core.training.loop.TrainConfig`), so a generator with that optimizer on a DeepSpeed backbone is
         refused here, before any job is submitted."""
         ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
         if ds and optimizer == "adafactor":
@@ -270,13 +270,13 @@ class JobPlan:
 
     # ---- Table 3: unseen tasks after the last SuperNI step ----------------------------------------------------
     def unseen_data_dirs(self, seed) -> list[str]:
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
         from sapt_core.report.registry import UNSEEN
 
         return [self.data_dir(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
 
     def unseen_manifests(self, seed) -> list[str]:
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
         from sapt_core.report.registry import UNSEEN
 
         return [self.data_manifest(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
