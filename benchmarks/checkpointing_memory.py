@@ -1,4 +1,4 @@
-"""Benchmark: memory saved by activation checkpointing (``--gradient-checkpointing``, sapt_core/checkpointing.py).
+"""Benchmark: memory saved by activation checkpointing (``--gradient-checkpointing``, sapt_core/training/activation_checkpointing.py).
 
     python benchmarks/checkpointing_memory.py [--shape t5-base] [--batch 4] [--source 512] [--target 50] [--steps 2]
 
@@ -36,7 +36,7 @@ def _rss_mib() -> float:
 def child(args) -> dict:
     import torch
 
-    from sapt_core import checkpointing
+    from sapt_core.training import activation_checkpointing as checkpointing
     from sapt_core.blocks.model import BlockModel, BlockSpec
     from sapt_core.models.tiny import build_model
 

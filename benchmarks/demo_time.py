@@ -21,8 +21,9 @@ from pathlib import Path
 
 def job_seconds(results: Path) -> dict[str, list[float]]:
     out: dict[str, list[float]] = defaultdict(list)
-    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(results / "benchmarks").parts[0]
+    timings = results / "timings" if (results / "timings").is_dir() else results / "benchmarks"  # before 2026-12-05
+    for tsv in sorted(timings.rglob("*.tsv")):
+        rule = tsv.relative_to(timings).parts[0]
         with tsv.open(newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if rows:

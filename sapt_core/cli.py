@@ -24,14 +24,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate-pseudo": ("sapt_core.recipes.generate_pseudo", "sample and select the ARM pseudo inputs of one task"),
     "report-figure": ("sapt_core.report.figures", "paper figures (3, 9-12 attention heat maps; 4, 5, 7 metrics per backbone; 8 AP per step)"),
     "report-index": ("sapt_core.report.index", "results/README.md: which runs fed which table and figure"),
-    "metrics": ("sapt_core.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
+    "metrics": ("sapt_core.evaluation.metrics", "AP, F.Ra, FWT, BWT from a score-matrix CSV and single-task scores"),
     "run-metrics": ("sapt_core.report.run_metrics", "score matrix + AP, F.Ra, FWT, BWT of one run (its step scores)"),
     "report-table": ("sapt_core.report.tables", "paper Tables 1-9 as .md/.csv/.tex (--vs-paper: beside the paper's numbers)"),
     "report-runs": ("sapt_core.report.runs_frame", "results/runs.csv: every run's metrics, one tidy row per run and variant"),
-    "config-docs": ("sapt_core.config_docs", "regenerate (--write) or check (--check) the key tables of config/README.md"),
-    "warm": ("sapt_core.warm", "serve sapt commands from one pre-imported process (./run demo: each job starts as a fork)"),
-    "resources": ("sapt_core.resources", "jobs and GPU-hours a Snakemake target requests (from its dry run), by rule and backbone"),
-    "install-profile": ("sapt_core.profiles", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
+    "config-docs": ("sapt_core.settings.config_docs", "regenerate (--write) or check (--check) the key tables of config/README.md"),
+    "warm": ("sapt_core.warm.server", "serve sapt commands from one pre-imported process (./run demo: each job starts as a fork)"),
+    "resources": ("sapt_core.commands.resources", "jobs and GPU-hours a Snakemake target requests (from its dry run), by rule and backbone"),
+    "install-profile": ("sapt_core.commands.install_profile", "install a Snakemake profile (slurm) where `snakemake --profile <name>` finds it"),
 }
 
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] != ["warm"]:
-        from sapt_core.warm_client import delegate
+        from sapt_core.warm.client import delegate
 
         rc = delegate(argv)
         if rc is not None:

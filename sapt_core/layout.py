@@ -248,5 +248,11 @@ def log_file(rule, *parts) -> str:
     return "/".join([f"{RESULTS}/logs/{rule}", *map(str, parts)]) + ".log"
 
 
-def benchmark_file(rule, *parts) -> str:
-    return "/".join([f"{RESULTS}/benchmarks/{rule}", *map(str, parts)]) + ".tsv"
+def timing_file(rule, *parts) -> str:
+    """A job's wall time and memory (Snakemake's ``benchmark:`` directive; benchmarks/demo_time.py reads them)."""
+    return "/".join([f"{RESULTS}/timings/{rule}", *map(str, parts)]) + ".tsv"
+
+
+def trainer_log_dir(rule, *parts) -> str:
+    """A training job's logger output (config ``logging.report_to``: TensorBoard event files)."""
+    return "/".join([f"{RESULTS}/logs/trainer/{rule}", *map(str, parts)])

@@ -12,7 +12,7 @@ import torch
 from sapt_core.errors import SaptError
 from sapt_core.methods.o_lora import orthogonality_loss
 from sapt_core.methods.single_block import replay_sample
-from sapt_core.methods_file import load_methods, resolve
+from sapt_core.settings.methods_file import load_methods, resolve
 
 TASKS = ["agnews", "boolq", "sst2"]
 COMMON = ["--seed", "0", "--batch-size", "8", "--global-batch", "8", "--max-steps", "3", "--lr", "1e-2", "--max-source-len", "48",
@@ -155,7 +155,7 @@ def test_olora_orthogonality_loss_and_frozen_earlier_adapters(tiny_t5, chain_dir
 
 
 def test_olora_lambda_follows_the_official_schedule_by_task_position():
-    from sapt_core.methods_file import instance
+    from sapt_core.settings.methods_file import instance
 
     methods = load_methods("config/methods.yaml")
     for bench, order in (("SuperNI", "order1"), ("Long_Sequence", "order3")):
@@ -288,7 +288,7 @@ def test_epi_picks_the_closest_task_and_refuses_generation_tasks(tiny_t5, chain_
 
 
 def test_not_applicable_cells_show_a_dash(benchmarks_path, tmp_path):
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
     from sapt_core.report.result_tables import result_table
 
     t = result_table("table1", [], load_benchmarks(benchmarks_path), methods=["epi"], orders=["order1", "order3"],
@@ -344,7 +344,7 @@ def _pseudo_files(dirs, tmp_path, n=6):
 def test_plus_replay_mixes_pseudo_inputs_answered_by_the_previous_model(tiny_t5, chain_dirs, tmp_path):
     """+Replay: no KL; the pseudo inputs of tasks 1..t-1 join task t's data with the step t-1 model's answers."""
     from sapt_core.cli import main
-    from sapt_core.generation import greedy_generate
+    from sapt_core.evaluation.generation import greedy_generate
     from sapt_core.io import read_jsonl
 
     pseudo = _pseudo_files(chain_dirs, tmp_path)

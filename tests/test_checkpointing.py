@@ -1,4 +1,4 @@
-"""Activation checkpointing (sapt_core/checkpointing.py): a backbone switch on for T5-XXL and LLaMA-2-13B in the
+"""Activation checkpointing (sapt_core/training/activation_checkpointing.py): a backbone switch on for T5-XXL and LLaMA-2-13B in the
 paper config; each layer's forward runs again in the backward pass; gradients reach the PET blocks of a frozen
 backbone; on vs off gives the same losses and weights for SAPT-LoRA (with ARM's KL) and SAPT-Prompt on tiny T5 and
 LLaMA backbones (CPU)."""
@@ -36,7 +36,7 @@ def test_recomputes_layers_and_keeps_gradients_of_two_forwards(which, request):
     """Two forwards with different block weights before one backward (as ARM's pseudo batch): with checkpointing
     every layer runs again in the backward, and the LoRA gradients equal those without it (each recomputation sees
     its own forward's block weights)."""
-    from sapt_core import checkpointing
+    from sapt_core.training import activation_checkpointing as checkpointing
     from sapt_core.models import load_backbone
 
     grads, calls = {}, {}

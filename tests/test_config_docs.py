@@ -3,7 +3,7 @@ default: they equal what `sapt config-docs` renders now, and every key of every 
 
 import re
 
-from sapt_core.config_docs import blocks, render
+from sapt_core.settings.config_docs import blocks, render
 from sapt_core.methods import components
 from sapt_core.methods.keys import specs
 

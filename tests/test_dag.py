@@ -10,7 +10,7 @@ import yaml
 
 from sapt_core.methods.keys import specs
 from sapt_core.methods.single_block import SingleBlockConfig
-from sapt_core.methods_file import load_methods, resolve
+from sapt_core.settings.methods_file import load_methods, resolve
 from sapt_core.plan import ContinualPlan
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sapt_core.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
+from sapt_core.settings.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
 from sapt_core.cli import main
 from sapt_core.data import format_source, load_manifest, load_pseudo_samples, load_split, prepare_task
 from sapt_core.data import sampling

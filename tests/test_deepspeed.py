@@ -51,7 +51,7 @@ def test_deepspeed_configs_are_bf16_zero_without_jit_ops(repo_root, stage):
 
 def test_deepspeed_with_adafactor_is_refused(repo_root):
     from sapt_core.errors import SaptError
-    from sapt_core.training import TrainConfig
+    from sapt_core.training.loop import TrainConfig
 
     with pytest.raises(SaptError, match="adafactor is not supported"):
         TrainConfig(optimizer="adafactor", deepspeed=str(repo_root / "config/deepspeed/zero2.json")).validate()

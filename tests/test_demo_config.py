@@ -49,7 +49,7 @@ def test_the_ablations_take_the_tiny_settings_through_extends_only(repo_root):
 
 
 def test_demo_chains_have_pairwise_different_outputs(repo_root):
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
 
     cfg, _ = _plan(repo_root)
     benchmarks = load_benchmarks(str(repo_root / "config" / "benchmarks.yaml"))

@@ -540,7 +540,7 @@ def test_metrics_refuses_scores_outside_0_100(matrix, single, expected, tmp_path
 
 def test_matrix_api_refuses_scores_outside_0_100():
     from sapt_core.errors import SaptError
-    from sapt_core.metrics import cl_metrics
+    from sapt_core.evaluation.metrics import cl_metrics
 
     with pytest.raises(SaptError, match=r"row 2, column 1: expected a finite score in 0-100.*got 100.5"):
         cl_metrics([[50, None], [100.5, 20]])
@@ -595,7 +595,7 @@ def test_unsafe_method_and_backbone_names_in_the_methods_file(repo_root, tmp_pat
     import yaml
 
     from sapt_core.errors import SaptError
-    from sapt_core.methods_file import load_methods
+    from sapt_core.settings.methods_file import load_methods
 
     doc = yaml.safe_load((repo_root / "config/methods.yaml").read_text())
     doc["methods"]["../x"] = doc["methods"]["seq-lora"]

@@ -128,7 +128,7 @@ def test_recipes_use_every_key(pet, tiny_t5, cb_dir, tmp_path, repo_root, monkey
     import transformers
     from safetensors.torch import load_file
 
-    from sapt_core import training
+    from sapt_core.training import loop as training
     from sapt_core.cli import main
 
     plan = _plan(tmp_path, repo_root)

@@ -15,7 +15,7 @@ VALUES = {"benchmark": "Long_Sequence", "order": "order3", "backbone": "tiny-t5"
           "k": 3, "protocol": "official", "task": "cb", "reference": "lora-0123456789", "pet": "lora",
           "source": "generated", "volume": 0.02, "split": "val", "table": "table1", "figure": "figure3", "ext": "csv"}
 PATH_FUNCTIONS = [f for name, f in vars(layout).items() if inspect.isfunction(f) and not name.startswith("_")
-                  and f.__module__ == layout.__name__ and name not in ("parse_run_dir", "log_file", "benchmark_file")]
+                  and f.__module__ == layout.__name__ and name not in ("parse_run_dir", "log_file", "timing_file", "trainer_log_dir")]
 
 
 @pytest.mark.parametrize("func", PATH_FUNCTIONS, ids=lambda f: f.__name__)

@@ -48,3 +48,19 @@ def test_a_logger_whose_package_is_missing_is_one_line(tiny_t5, cb_dir, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--report-to wandb" in err[0] and "'wandb' package is not installed" in err[0]
     assert not (tmp_path / "s1").exists()
+
+
+def test_the_workflow_key_names_each_training_job_after_its_results_path():
+    """``logging.report_to`` reaches every training job as flags; ``none`` (the default) adds none."""
+    import yaml
+
+    from sapt_core.plan import ContinualPlan
+
+    config = yaml.safe_load(open("config/config.yaml"))
+    assert ContinualPlan(config, "data").logger_args("train_step", "Long_Sequence", "o", "tiny-t5", "m", "seed0",
+                                                     "step2") == ""
+    config["logging"] = {"report_to": "tensorboard"}
+    flags = ContinualPlan(config, "data").logger_args("train_step", "Long_Sequence", "o", "tiny-t5", "m", "seed0",
+                                                      "step2").split()
+    assert flags == ["--report-to", "tensorboard", "--run-name", "train_step/Long_Sequence/o/tiny-t5/m/seed0/step2",
+                     "--logging-dir", "results/logs/trainer/train_step/Long_Sequence/o/tiny-t5/m/seed0/step2"]

@@ -1,4 +1,4 @@
-"""config/methods.yaml + sapt_core.methods_file: Appendix C / official-script values, switches, isolation,
+"""config/methods.yaml + sapt_core.settings.methods_file: Appendix C / official-script values, switches, isolation,
 validation against the components' config dataclasses."""
 
 
@@ -8,7 +8,7 @@ import yaml
 from sapt_core.errors import SaptError
 from sapt_core.methods.keys import cli_args, specs
 from sapt_core.methods.sapt import SaptConfig
-from sapt_core.methods_file import IDENTITY, instance, load_methods, resolve, values_of
+from sapt_core.settings.methods_file import IDENTITY, instance, load_methods, resolve, values_of
 
 # switch -> (official-code value, paper / alternative value); docs/official_code.md lists them
 SWITCHES = {"projection_order": ("official", "paper"), "pool_mask_pads": (False, True),

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sapt_core import metrics
+from sapt_core.evaluation import metrics
 from sapt_core.errors import SaptError
 
 N = math.nan

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sapt_core import metrics
+from sapt_core.evaluation import metrics
 from sapt_core.report import paper_formulas as pf
 from sapt_core.report.paper_results import load_paper_results
 

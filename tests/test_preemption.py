@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from sapt_core.arm.replay import PseudoReplay
 from sapt_core.io import sha256_file
-from sapt_core.training import EXTRA_STATE, resumable_checkpoint
+from sapt_core.training.loop import EXTRA_STATE, resumable_checkpoint
 from wf_helpers import _copy_workflow, _snakemake
 
 
@@ -120,7 +120,7 @@ def _incomplete(wd: Path) -> set[Path]:
 def _outputs(wd: Path) -> dict:
     """sha256 and mtime of every finished workflow output (not logs, benchmark records, in-job work directories or
     outputs of jobs that were running at the kill)."""
-    skip, incomplete = {"logs", "benchmarks"}, _incomplete(wd)
+    skip, incomplete = {"logs", "timings"}, _incomplete(wd)
     return {p: (sha256_file(p), p.stat().st_mtime_ns) for p in (wd / "results").rglob("*")
             if p.is_file() and p.relative_to(wd / "results").parts[0] not in skip and p not in incomplete
             and not any(part.endswith(".work") for part in p.parts)}

@@ -12,7 +12,7 @@ import yaml
 
 import sapt_core.plan as plan_module
 from sapt_core.errors import SaptError
-from sapt_core.profiles import install_profile, user_profile_dir
+from sapt_core.commands.install_profile import install_profile, user_profile_dir
 
 
 def test_slurm_profile_settings(repo_root):

@@ -142,7 +142,7 @@ def test_seqlora_first_step_is_its_single_task_run(default_plan, tiny_t5, cb_dir
 
 
 def test_empty_prediction_never_matches():
-    from sapt_core.scoring import exact_match, score_task
+    from sapt_core.evaluation.scoring import exact_match, score_task
 
     assert exact_match("", "-") == 0.0 and exact_match("", "") == 0.0 and exact_match("!", "-") == 0.0
     assert exact_match("Entailment.", "entailment") == 100.0

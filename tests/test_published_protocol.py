@@ -58,7 +58,7 @@ def test_the_shipped_pseudo_inputs_are_2_percent_of_the_shipped_long_sequence_fi
     # the evidence for Long Sequence's published protocol (config/README.md "Data protocol of the published
     # numbers"): ARM kept int(0.02 x N_train) pseudo inputs per task (App. C: 2%); under the paper's 1000 per task
     # that is 20 for every task, under the shipped files 2% of each file
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
     from sapt_core.data.prepare import load_pseudo_samples
     from sapt_core.data.upstream import read_task_file
 

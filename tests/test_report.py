@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sapt_core.cli import main
-from sapt_core.metrics import read_matrix_csv
+from sapt_core.evaluation.metrics import read_matrix_csv
 
 TASKS = ["task_a", "task_b", "task_c"]
 # scores (task metric): rows = after step 1..3, columns = task_a, task_b, task_c

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sapt_core.plan import ContinualPlan
-from sapt_core.resources import parse_dry_run
+from sapt_core.commands.resources import parse_dry_run
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 from rouge_score import rouge_scorer
 
 from sapt_core.errors import SaptError
-from sapt_core.scoring import exact_match, normalize_answer, rouge_l, score_task
+from sapt_core.evaluation.scoring import exact_match, normalize_answer, rouge_l, score_task
 
 
 def test_normalize_answer_lowercases_strips_punct_and_whitespace_but_keeps_articles():

@@ -11,7 +11,7 @@ import pytest
 from sapt_core.errors import SaptError
 from sapt_core.methods.base import TrainKeys
 from sapt_core.methods.keys import specs
-from sapt_core.training import RunKeys, TrainConfig, run_flags, train_config
+from sapt_core.training.loop import RunKeys, TrainConfig, run_flags, train_config
 
 RUN = Namespace(seed=3, max_steps=7, bf16=False, deepspeed=None, gradient_checkpointing=True, save_steps=5,
                 logging_steps=2, report_to="tensorboard", run_name="r/step1", logging_dir="tb/r/step1", workdir=None,

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from sapt_core.cli import main
 from sapt_core.data import load_split
-from sapt_core.scoring import score_task
+from sapt_core.evaluation.scoring import score_task
 
 
 def _train(backbone, data_dir, out, pet, *extra):

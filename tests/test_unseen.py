@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from sapt_core.benchmarks import load_benchmarks
+from sapt_core.settings.benchmarks import load_benchmarks
 from sapt_core.errors import SaptError
 from sapt_core.report.unseen import parse_unseen_args, unseen_table
 

@@ -17,7 +17,7 @@ PAPER = str(REPO / "config" / "paper_results.yaml")
 
 def _run(tmp_path, method, benchmark, order, seed, ap, bwt=None, T=2, protocol=None):
     vals = {"T": T, "AP": ap, "F.Ra": 100 - ap, "FWT": None, "BWT": -(100 - ap) if bwt is None else bwt}
-    # the official score.py formulas (sapt_core.metrics): with T = 2 the best earlier score of task 1 is a_{1,1}, so
+    # the official score.py formulas (sapt_core.evaluation.metrics): with T = 2 the best earlier score of task 1 is a_{1,1}, so
     # F.Ra_history_max = F.Ra; BWT_over_T = (T-1)/T x BWT = BWT / 2; FWT_constant_50.94 unused (FWT null)
     vals.update({"F.Ra_history_max": vals["F.Ra"], "BWT_over_T": vals["BWT"] * (T - 1) / T,
                  "FWT_constant_50.94": None})
@@ -126,7 +126,7 @@ def test_table9_marks_the_orders_of_an_inconsistent_table1_cell(tmp_path, files)
 
 
 def test_table3_vs_paper(tmp_path, benchmarks_path):
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
 
     tasks = list(load_benchmarks(benchmarks_path)["SuperNI_unseen"].tasks)
     path = tmp_path / "results/zero_shot/SuperNI_unseen/tiny-t5/seed0/scores.json"

@@ -1,4 +1,4 @@
-"""``sapt warm`` (sapt_core/warm.py): a command served by the pre-imported worker is the command run on its own:
+"""``sapt warm`` (sapt_core/warm/server.py): a command served by the pre-imported worker is the command run on its own:
 the same bytes out, the same exit status and messages, its own environment; a cancelled client stops it."""
 
 import json

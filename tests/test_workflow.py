@@ -3,7 +3,7 @@
 import json
 import pytest
 
-from sapt_core.scoring import score_task
+from sapt_core.evaluation.scoring import score_task
 from wf_helpers import _copy_workflow, _snakemake
 
 

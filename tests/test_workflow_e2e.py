@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from sapt_core.io import sha256_file
-from sapt_core.metrics import cl_metrics
+from sapt_core.evaluation.metrics import cl_metrics
 from wf_helpers import _copy_workflow, _snakemake
 
 RUN = "results/runs/Long_Sequence/order3/tiny-t5/{method}/seed0"

@@ -37,7 +37,7 @@ def load_manifest(task_dir) -> dict:
     """``<task_dir>/manifest.json`` written by ``prepare-data`` (present only when the directory is complete)."""
     from sapt_core.io import read_json
 
-    from sapt_core.names import check_name
+    from sapt_core.settings.names import check_name
 
     path = Path(task_dir) / layout.DATA_MANIFEST
     m = read_json(path, "data manifest")

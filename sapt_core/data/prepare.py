@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sapt_core import layout
-from sapt_core.benchmarks import Benchmark, TaskInfo, get_benchmark, get_task, load_benchmarks
+from sapt_core.settings.benchmarks import Benchmark, TaskInfo, get_benchmark, get_task, load_benchmarks
 from sapt_core.data import sampling
 from sapt_core.data.templates import format_source
 from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file
@@ -329,7 +329,7 @@ def prepare_task(data_root, benchmarks, benchmark: str, task: str, protocol: str
                  redraw_test: bool = False, upstream_manifest=None) -> dict:
     """Build and write one task's splits into ``out_dir`` (train/val/test.jsonl, manifest.json); returns the manifest.
 
-    ``benchmarks`` is the dict from :func:`sapt_core.benchmarks.load_benchmarks` or a path to the YAML.
+    ``benchmarks`` is the dict from :func:`sapt_core.settings.benchmarks.load_benchmarks` or a path to the YAML.
     ``use_pseudo_for`` ("t5" or "llama") also writes the authors' pseudo samples of the task as pseudo.jsonl.
     ``redraw_test`` draws the test subsets with ``seed`` instead of :data:`TEST_SEED`.
     """

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sapt_core.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
+from sapt_core.settings.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
 from sapt_core.data.prepare import PROTOCOLS, SPLITS, TEST_SEED, _fraction, build_task, write_task
 from sapt_core.data.root import add_data_root_argument, default_data_root
 from sapt_core.errors import SaptError

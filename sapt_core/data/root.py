@@ -60,7 +60,7 @@ def expected_paths(benchmarks) -> list[str]:
 def check_data_root(root: str | os.PathLike, benchmarks_file: str | os.PathLike) -> None:
     """One-line :class:`SaptError` naming the data root and what it lacks, unless it holds every task of
     ``benchmarks_file`` in the upstream layout."""
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
 
     root = Path(root)
     if not root.is_dir():

@@ -1,6 +1,6 @@
 """The registry of method components: every module of this package registers its classes with
 :func:`sapt_core.methods.base.register`, so adding a method is adding its module (and its ``config/methods.yaml``
-entry). ``config/methods.yaml`` maps each method name to a component and its values (:mod:`sapt_core.methods_file`).
+entry). ``config/methods.yaml`` maps each method name to a component and its values (:mod:`sapt_core.settings.methods_file`).
 """
 
 from __future__ import annotations

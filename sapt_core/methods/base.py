@@ -110,7 +110,7 @@ class StepContext:
     prev_side: dict
     pseudo: list[list[dict]]       # pseudo inputs, per task (Needs.pseudo of them)
     replay_dirs: list[str]         # prepared directories of earlier tasks (Needs.replay of them)
-    train: Any                     # sapt_core.training.TrainConfig
+    train: Any                     # sapt_core.training.loop.TrainConfig
     backbone_source: tuple = ()    # (path or hub id, dtype, device, lora sites): what the recipe loads, fresh_backbone() too
     backbone: Any = None           # sapt_core.models.Backbone, loaded by the recipe
     train_rows: list[dict] = field(default_factory=list)  # rows + the method's extra rows (set before extra_loss)

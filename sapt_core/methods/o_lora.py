@@ -39,7 +39,7 @@ def orthogonality_loss(model):
     """sum_sites sum_{i<t} |A_i A_t^T|_1 over the LoRA sites of a multi-block model (lambda_2 = 0)."""
     import torch
 
-    from sapt_core.ranks import gathered_params
+    from sapt_core.training.ranks import gathered_params
 
     total = None
     sites = [site for site in model.sites.values() if site.prev_A.shape[0]]

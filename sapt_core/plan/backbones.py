@@ -65,7 +65,7 @@ class BackbonePlan:
 
     def checkpointing_args(self, name: str) -> list[str]:
         """``--gradient-checkpointing`` for a backbone with ``gradient_checkpointing: true`` (activation
-        checkpointing of its layers in every training job: sapt_core/checkpointing.py)."""
+        checkpointing of its layers in every training job: sapt_core/training/activation_checkpointing.py)."""
         return ["--gradient-checkpointing"] if self.backbone(name).get("gradient_checkpointing") else []
 
     def launcher(self, name: str) -> str:

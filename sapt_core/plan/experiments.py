@@ -16,14 +16,14 @@ class ExperimentPlan:
     @property
     def benchmarks(self) -> dict:
         if getattr(self, "_benchmarks", None) is None:
-            from sapt_core.benchmarks import load_benchmarks
+            from sapt_core.settings.benchmarks import load_benchmarks
 
             self._benchmarks = load_benchmarks(self.config["benchmarks_file"])
         return self._benchmarks
 
     def order_tasks(self, benchmark: str, order: str) -> list[str]:
         """The task sequence of an order (paper Table 7), cut to the first ``n_tasks`` for tiny runs."""
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
 
         b = get_benchmark(self.benchmarks, benchmark)
         if order not in b.orders:
@@ -58,7 +58,7 @@ class ExperimentPlan:
 
     def method_defaults(self, method: str):
         """The method with its methods-file defaults (no family/benchmark/order layer, no overrides)."""
-        from sapt_core.methods_file import defaults_instance
+        from sapt_core.settings.methods_file import defaults_instance
 
         return defaults_instance(self.methods, method)
 

@@ -6,7 +6,7 @@ editing one method's entry reruns only that method's jobs."""
 from __future__ import annotations
 
 from sapt_core.errors import SaptError, did_you_mean, known_text
-from sapt_core.methods_file import METHODS_FILE, split_variant, variant_name  # noqa: F401  (re-exported)
+from sapt_core.settings.methods_file import METHODS_FILE, split_variant, variant_name  # noqa: F401  (re-exported)
 
 
 EXTENDS = "extends"  # in a method's method_overrides entry: the entry it extends instead (not a value)
@@ -17,20 +17,20 @@ class HparamsPlan:
 
     @property
     def methods_file(self) -> str:
-        """The config's ``methods_file``, else the default :data:`~sapt_core.methods_file.METHODS_FILE`."""
+        """The config's ``methods_file``, else the default :data:`~sapt_core.settings.methods_file.METHODS_FILE`."""
         return self.config.get("methods_file", METHODS_FILE)
 
     @property
     def methods(self) -> dict:
         if getattr(self, "_methods", None) is None:
-            from sapt_core.methods_file import load_methods
+            from sapt_core.settings.methods_file import load_methods
 
             self._methods = load_methods(self.methods_file, self.method_bases(), "config method_overrides")
         return self._methods
 
     def method_bases(self) -> dict[str, str]:
         """``method_overrides.<method>.extends``: the methods file entry the method extends in this workflow instead
-        of the file's own base (:func:`~sapt_core.methods_file.load_methods`)."""
+        of the file's own base (:func:`~sapt_core.settings.methods_file.load_methods`)."""
         mo = self.config.get("method_overrides") or {}
         return {m: v[EXTENDS] for m, v in mo.items() if m != "*" and isinstance(v, dict) and EXTENDS in v}
 
@@ -54,7 +54,7 @@ class HparamsPlan:
                                        f"key of {base!r} (component {comp.component})"))
                 cache[key] = {**h, "method": method}
             else:
-                from sapt_core.methods_file import resolve
+                from sapt_core.settings.methods_file import resolve
 
                 cache[key] = resolve(self.methods, method, backbone, benchmark, order,
                                      family=self.backbone(backbone)["family"], overrides=self._overrides(method),
@@ -76,7 +76,7 @@ class HparamsPlan:
         """The protocol, then ``method_overrides``: ``"*"`` reaches the keys the method's component has; the method's
         own entry must fit its keys exactly."""
         from sapt_core.methods import component
-        from sapt_core.methods_file import method_entry
+        from sapt_core.settings.methods_file import method_entry
 
         mo = self.config.get("method_overrides") or {}
         own = component(method_entry(self.methods, method)["component"]).keys()
@@ -91,13 +91,13 @@ class HparamsPlan:
 
     def method(self, method: str, backbone: str, benchmark: str | None, order: str | None):
         """The :class:`~sapt_core.methods.base.Method` of one job."""
-        from sapt_core.methods_file import instance
+        from sapt_core.settings.methods_file import instance
 
         return instance(self.hparams(method, backbone, benchmark, order))
 
     def method_info(self, method: str) -> dict:
         """A method's entry of the methods file (label, component, benchmarks), by its (variant) name."""
-        from sapt_core.methods_file import method_entry
+        from sapt_core.settings.methods_file import method_entry
 
         return method_entry(self.methods, split_variant(method)[0])
 

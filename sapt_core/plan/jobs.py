@@ -49,7 +49,7 @@ class JobPlan:
         import shlex
 
         from sapt_core.methods.keys import cli_args
-        from sapt_core.methods_file import values_of
+        from sapt_core.settings.methods_file import values_of
 
         values = self.with_grad_accum(values_of(self.hparams(method, backbone, benchmark, order)), backbone,
                                       f"methods.{method}")
@@ -59,7 +59,7 @@ class JobPlan:
     def check_selection_engine(self, values: dict, backbone: str, method: str) -> None:
         """Model selection keeps the best epoch's trainable tensors, read whole on one rank; ZeRO-3 partitions them
         over the ranks, so that combination is refused here, before any job is submitted (as at run time)."""
-        from sapt_core.ranks import zero_stage
+        from sapt_core.training.ranks import zero_stage
 
         ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
         if values.get("selection", "none") != "none" and ds and zero_stage(ds) == 3:
@@ -222,6 +222,15 @@ class JobPlan:
         gen = self.methods["generator"][pet]
         return {**gen, **(self.config.get("generator_overrides") or {})}
 
+    def logger_args(self, rule: str, *parts) -> str:
+        """A training job's logger flags (config ``logging.report_to``; none: no flag, the command unchanged): the run
+        is named after the job's results path, TensorBoard writes under :func:`sapt_core.layout.trainer_log_dir`."""
+        to = (self.config.get("logging") or {}).get("report_to", "none")
+        if to == "none":
+            return ""
+        name = "/".join([rule, *map(str, parts)])
+        return f"--report-to {to} --run-name {name} --logging-dir {layout.trainer_log_dir(rule, *parts)}"
+
     def generator_args(self, pet: str, backbone: str) -> str:
         """Every key of the PET type's generator (:mod:`sapt_core.arm.settings`) as ``sapt train-generator`` flags;
         a ``max_steps`` of ``generator_overrides`` bounds the prompt generator too (its own key is ``epochs``)."""
@@ -241,7 +250,7 @@ class JobPlan:
 
     def check_generator_engine(self, optimizer: str, pet: str, backbone: str) -> None:
         """Adafactor is refused under DeepSpeed at run time (ZeRO flattens the parameters, which changes its update:
-        :class:`sapt_core.training.TrainConfig`), so a generator with that optimizer on a DeepSpeed backbone is
+        :class:`sapt_core.training.loop.TrainConfig`), so a generator with that optimizer on a DeepSpeed backbone is
         refused here, before any job is submitted."""
         ds = (self.backbone(backbone).get("resources") or {}).get("deepspeed")
         if ds and optimizer == "adafactor":
@@ -261,13 +270,13 @@ class JobPlan:
 
     # ---- Table 3: unseen tasks after the last SuperNI step ----------------------------------------------------
     def unseen_data_dirs(self, seed) -> list[str]:
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
         from sapt_core.report.registry import UNSEEN
 
         return [self.data_dir(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]
 
     def unseen_manifests(self, seed) -> list[str]:
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
         from sapt_core.report.registry import UNSEEN
 
         return [self.data_manifest(UNSEEN, t, seed) for t in get_benchmark(self.benchmarks, UNSEEN).tasks]

@@ -66,7 +66,7 @@ class ReportPlan:
         """(task, seed) of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
         if benchmark is None:
             return []
-        from sapt_core.benchmarks import get_benchmark
+        from sapt_core.settings.benchmarks import get_benchmark
 
         seed = self.seeds()[0]
         return [(t, seed) for t in get_benchmark(self.benchmarks, benchmark).tasks]

@@ -7,7 +7,7 @@ exists, every ``method_overrides`` entry names a method (or ``"*"``) and only ke
 every experiment's methods (variants included), backbones, benchmarks and orders resolve, each of its runs resolves to
 one job's values, the demo runs name known backbones, benchmarks, tasks and methods, and every backbone's
 lora_sites are module names or regular expressions (their match waits for the model). Names that become path
-components are safe (:mod:`sapt_core.names`).
+components are safe (:mod:`sapt_core.settings.names`).
 
 Everything is checked on every invocation, so an invalid edit is an error even when every output already exists
 (Snakemake would otherwise report "Nothing to be done"). A failure is one line, ``<file>: <key path>: <what was
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from sapt_core.errors import SaptError, did_you_mean, known_text, unknown_text
-from sapt_core.methods_file import METHODS_FILE
+from sapt_core.settings.methods_file import METHODS_FILE
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 CLI_CONFIG = "--config"
@@ -44,8 +44,8 @@ class ConfigSources:
     @classmethod
     def from_snakemake(cls, config_settings, default_configfile: str = DEFAULT_CONFIGFILE) -> "ConfigSources":
         """The sources of a Snakemake run: the Snakefile's config file (unless ``--replace-workflow-config``), each
-        ``--configfile`` in order, then ``--config``; files read with :func:`sapt_core.yaml_io.load_yaml`."""
-        from sapt_core.yaml_io import load_yaml
+        ``--configfile`` in order, then ``--config``; files read with :func:`sapt_core.settings.yaml_io.load_yaml`."""
+        from sapt_core.settings.yaml_io import load_yaml
 
         layers = []
         if not getattr(config_settings, "replace_workflow_config", False) and os.path.exists(default_configfile):
@@ -104,7 +104,7 @@ def _has(layer: Any, path: list) -> bool:
 def check_yaml_files(paths: Iterable[str]) -> None:
     """Parse each existing YAML config file with the project's loader: a syntax error is one line naming the file
     and the line (Snakemake's own message names neither)."""
-    from sapt_core.yaml_io import load_yaml
+    from sapt_core.settings.yaml_io import load_yaml
 
     for p in paths:
         if os.path.exists(p):
@@ -116,7 +116,7 @@ def check_schema(config: Mapping, schema_file: str | os.PathLike, sources: Confi
     (an unknown key or an unsafe name included) and what was expected."""
     import jsonschema
 
-    from sapt_core.yaml_io import load_yaml
+    from sapt_core.settings.yaml_io import load_yaml
 
     schema = load_yaml(schema_file, "config schema")
     err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(config)))
@@ -136,7 +136,7 @@ def schema_error(err) -> tuple[list, str]:
         if extra:
             return path + [extra[0]], unknown_text("key", extra[0], known, named=False)
     if "propertyNames" in err.schema_path and isinstance(err.instance, str):
-        from sapt_core.names import SAFE_NAME_TEXT
+        from sapt_core.settings.names import SAFE_NAME_TEXT
 
         return path + [err.instance], (f"expected a name of {SAFE_NAME_TEXT} (it becomes a path component), got "
                                        f"{err.instance!r}")
@@ -177,7 +177,7 @@ class _Checker:
         raise SaptError(self.src.line(path, message))
 
     def name(self, value: Any, path: list, what: str) -> str:
-        from sapt_core.names import is_safe_name, SAFE_NAME_TEXT
+        from sapt_core.settings.names import is_safe_name, SAFE_NAME_TEXT
 
         if not is_safe_name(value):
             self.fail(path, f"expected {what} of {SAFE_NAME_TEXT} (it becomes a path component), got {value!r}")

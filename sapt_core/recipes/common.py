@@ -23,10 +23,10 @@ def add_lora_sites_arg(g) -> None:
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
-    """How one training job runs (not what it learns): the run settings (:class:`sapt_core.training.RunKeys`: seed,
+    """How one training job runs (not what it learns): the run settings (:class:`sapt_core.training.loop.RunKeys`: seed,
     precision, engine, checkpoint interval, ...) and where its in-job checkpoints and progress go."""
     from sapt_core.methods.keys import add_flags
-    from sapt_core.training import RunKeys
+    from sapt_core.training.loop import RunKeys
 
     g = add_flags(p, RunKeys, {}, "run", required=("seed",))
     g.add_argument("--workdir", default=None, help="in-job checkpoints (default: <out>.work); resumed if present")

@@ -56,7 +56,7 @@ def prediction_stats(preds: list[str], manifest: dict) -> dict:
     predictions and, for classification tasks, the share that is one of the task's labels (after normalisation)."""
     from collections import Counter
 
-    from sapt_core.scoring import normalize_answer
+    from sapt_core.evaluation.scoring import normalize_answer
 
     norm = [normalize_answer(p) for p in preds]
     top, count = Counter(norm).most_common(1)[0]
@@ -86,8 +86,8 @@ def load_tasks(data_dirs, split: str) -> list[tuple[Path, dict, list[dict]]]:
 
 def evaluate(model, tokenizer, family: str, tasks, dec: Decoding, with_weights: bool, progress: bool = False):
     """Scores per task, prediction rows and (with ``with_weights``) the per-input block weights of ``model``."""
-    from sapt_core.generation import greedy_generate
-    from sapt_core.scoring import reference_lists, score_task
+    from sapt_core.evaluation.generation import greedy_generate
+    from sapt_core.evaluation.scoring import reference_lists, score_task
 
     scores, pred_rows, attention = {}, [], {}
     for d, manifest, rows in tasks:

@@ -102,7 +102,7 @@ def sample_texts(model, tokenizer, family: str, n: int, batch_size: int, max_new
     """``n`` texts sampled from ``__gen__`` with the generate ``kwargs`` (:func:`sampling`), seeded; LLaMA: only the
     new tokens are decoded."""
     from sapt_core.arm.generator import GEN_MARKER
-    from sapt_core.generation import sample_from
+    from sapt_core.evaluation.generation import sample_from
 
     return sample_from(model, tokenizer, family, GEN_MARKER, n, batch_size, max_new_tokens, max_source_len, seed,
                        kwargs)
@@ -176,7 +176,7 @@ def _generated(args, manifest: dict, data_dir: Path, volume: float) -> tuple[lis
 
 def _shipped(args, manifest: dict, volume: float) -> tuple[list[dict], dict]:
     from sapt_core.arm.generator import pseudo_rng, select_indices
-    from sapt_core.benchmarks import get_benchmark, load_benchmarks
+    from sapt_core.settings.benchmarks import get_benchmark, load_benchmarks
     from sapt_core.data import load_pseudo_samples
     from sapt_core.data.root import default_data_root
     from sapt_core.io import sha256_file

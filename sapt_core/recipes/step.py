@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sapt_core import layout
 from sapt_core.errors import SaptError
-from sapt_core.methods_file import METHODS_FILE
+from sapt_core.settings.methods_file import METHODS_FILE
 from sapt_core.recipes.common import add_backbone_args, add_run_args, backbone_provenance
 
 
@@ -66,7 +66,7 @@ def add_dynamic_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
 
 def method_defaults(methods_file: str, name: str):
     """The method ``name`` with its methods-file defaults (no family/benchmark/order layer)."""
-    from sapt_core.methods_file import defaults_instance, load_methods
+    from sapt_core.settings.methods_file import defaults_instance, load_methods
 
     return defaults_instance(load_methods(methods_file), name)
 
@@ -101,12 +101,12 @@ def read_pseudo(paths: list[str]) -> list[list[dict]]:
 
 def run(args: argparse.Namespace) -> int:
     """Step k, as the module docstring tells it: load, build, train, after-task, save, score."""
-    from sapt_core.best_epoch import keeper_for
+    from sapt_core.training.best_epoch import keeper_for
     from sapt_core.io import check_writable
     from sapt_core.models import load_backbone
-    from sapt_core.ranks import gathered, is_main_process, release_ranks
+    from sapt_core.training.ranks import gathered, is_main_process, release_ranks
     from sapt_core.state import save_state
-    from sapt_core.training import clear_checkpoints
+    from sapt_core.training.loop import clear_checkpoints
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
@@ -153,7 +153,7 @@ def _load_inputs(args, method):
     from sapt_core.data import load_manifest, load_split
     from sapt_core.methods.base import StepContext
     from sapt_core.state import check_backbone, check_sites, read_state
-    from sapt_core.training import train_config
+    from sapt_core.training.loop import train_config
 
     data_dir = Path(args.data_dir)
     manifest = load_manifest(data_dir)
@@ -193,7 +193,7 @@ def _eval_tasks(args, method):
 
 
 def _check_selection(selection: str, cfg) -> None:
-    from sapt_core.ranks import zero_stage
+    from sapt_core.training.ranks import zero_stage
 
     if selection != "none" and zero_stage(cfg.deepspeed) == 3:
         raise SaptError(f"--selection {selection}: model selection is not supported under ZeRO-3 ({cfg.deepspeed}: "
@@ -203,7 +203,7 @@ def _check_selection(selection: str, cfg) -> None:
 def _train(args, method, ctx, model, keeper, workdir):
     """The task loss (Eq. 4) plus the method's loss over the task's rows and the method's extra rows."""
     from sapt_core.models.batching import Collator
-    from sapt_core.training import train
+    from sapt_core.training.loop import train
 
     extra_loss = method.extra_loss(ctx, model)
     return train(model, ctx.encode(ctx.train_rows), Collator(ctx.tokenizer.pad_token_id, ctx.family, with_query=True),

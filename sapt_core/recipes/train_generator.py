@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from sapt_core.models import load_backbone
     from sapt_core.models.batching import Collator, encode_rows
     from sapt_core.blocks.pet import PetConfig, attach_pet, pet_state
-    from sapt_core.ranks import gathered, is_main_process, release_ranks, world_size
-    from sapt_core.training import TrainConfig, clear_checkpoints, run_flags, train
+    from sapt_core.training.ranks import gathered, is_main_process, release_ranks, world_size
+    from sapt_core.training.loop import TrainConfig, clear_checkpoints, run_flags, train
 
     out = Path(args.out)
     if out.suffix != ".safetensors":

@@ -2,7 +2,7 @@
 
 The paper defines F.Ra (eq. 2) and BWT (eq. 4) over the same T-1 tasks, so for every cell F.Ra = -BWT. The official
 score.py (docs/official_code.md section 5) computes F.Ra from each task's best earlier score (``F.Ra_history_max`` of
-:mod:`sapt_core.metrics`) and divides BWT by T (``BWT_over_T`` = (T-1)/T x the paper's BWT). The ratio F.Ra / (-BWT)
+:mod:`sapt_core.evaluation.metrics`) and divides BWT by T (``BWT_over_T`` = (T-1)/T x the paper's BWT). The ratio F.Ra / (-BWT)
 of a printed cell tells them apart (T = 15; "monotone": every task's score only fell after it was learned, so its
 best earlier score is a_{t,t}):
 
@@ -29,7 +29,7 @@ from sapt_core.report.paper_results import ROUNDING
 
 PAPER, OFFICIAL = "paper", "official"
 FORMULAS = (PAPER, OFFICIAL)  # sapt report-table --formulas
-# metric -> (the paper's equation, the score.py variant): keys of a run's metrics block (sapt_core.metrics.cl_metrics)
+# metric -> (the paper's equation, the score.py variant): keys of a run's metrics block (sapt_core.evaluation.metrics.cl_metrics)
 FORMULA_KEYS = {"F.Ra": {PAPER: "F.Ra", OFFICIAL: "F.Ra_history_max"},
                 "BWT": {PAPER: "BWT", OFFICIAL: "BWT_over_T"},
                 "FWT": {PAPER: "FWT", OFFICIAL: "FWT_constant_50.94"}}

@@ -30,7 +30,7 @@ single-task scores a_{0,t} (one ``scores.json`` per task, in order; optional: wi
   Score files written before ``sapt evaluate`` recorded predictions, upstream or protocol give null for those fields.
 
 * ``matrix.csv`` beside it: header ``step,<task 1>,...,<task T>``, one row ``step{k}`` per step, empty cells above
-  the diagonal; readable by :func:`sapt_core.metrics.read_matrix_csv`.
+  the diagonal; readable by :func:`sapt_core.evaluation.metrics.read_matrix_csv`.
 
 Everything is read and checked before anything is written (a missing step file, a task missing from a step's scores,
 a non-finite score: one ``error:`` line naming the file, exit 2, nothing written); both files are written atomically,
@@ -153,7 +153,7 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
     """Read and check every input; return ``(metrics_json_dict, matrix_csv_text)``. Writes nothing.
     ``last_step_only``: the run has step T alone (MTL): row T of the matrix, AP only."""
     from sapt_core.io import sha256_file
-    from sapt_core.metrics import cl_metrics
+    from sapt_core.evaluation.metrics import cl_metrics
 
     run_dir = Path(run_dir)
     T = len(tasks)
@@ -258,9 +258,9 @@ def build_run_metrics(run_dir, tasks: list[str], single_files: list[str] | None,
 
 def last_row_metrics(a) -> dict:
     """The metrics of a run scored after its last step only (MTL): ``T``, ``AP`` (the mean of row T, paper section
-    5.1.2) and ``AP_per_step`` with only its last entry; the keys of :func:`sapt_core.metrics.cl_metrics`, every
+    5.1.2) and ``AP_per_step`` with only its last entry; the keys of :func:`sapt_core.evaluation.metrics.cl_metrics`, every
     other one None (it needs the rows of the earlier steps)."""
-    from sapt_core.metrics import cl_metrics
+    from sapt_core.evaluation.metrics import cl_metrics
 
     T = len(a)
     ap = float(sum(a[T - 1]) / T)

@@ -26,7 +26,7 @@ from sapt_core.layout import RUN_KEYS, metrics_file
 from sapt_core.report.registry import METRICS, VARIANTS
 
 METRIC_NAMES = tuple(name for name, _ in METRICS)
-# the official score.py formulas of F.Ra, BWT, FWT (sapt_core.metrics.cl_metrics): kept beside the paper's so a table
+# the official score.py formulas of F.Ra, BWT, FWT (sapt_core.evaluation.metrics.cl_metrics): kept beside the paper's so a table
 # can show them instead (sapt_core.report.paper_formulas)
 OFFICIAL_FORMULA_NAMES = ("F.Ra_history_max", "BWT_over_T", "FWT_constant_50.94")
 PROTOCOL_FIELDS = ("selection", "select_every_epochs", "attention_split")
@@ -104,7 +104,7 @@ def _row(path: str, doc: dict, variant: str) -> dict:
 
 def runs_frame(metrics_files, benchmarks=None):
     """The tidy DataFrame of the given metrics files (input order; ``paper`` then ``rougeL_all`` per run). With
-    ``benchmarks`` (:func:`sapt_core.benchmarks.load_benchmarks`) each run's order must belong to its benchmark.
+    ``benchmarks`` (:func:`sapt_core.settings.benchmarks.load_benchmarks`) each run's order must belong to its benchmark.
     Two files of the same run are an error naming both."""
     import pandas as pd
 

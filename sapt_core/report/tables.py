@@ -132,7 +132,7 @@ def build_vs_paper(args: argparse.Namespace, benchmarks):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.settings.benchmarks import load_benchmarks
     from sapt_core.report.render import write_table
 
     benchmarks = load_benchmarks(args.benchmarks)

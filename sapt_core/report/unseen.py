@@ -28,7 +28,7 @@ def parse_unseen_args(items: list[str]) -> list[tuple[str, str]]:
 
 def unseen_scores(files: list[tuple[str, str]], benchmarks) -> tuple[list[str], dict[str, list[dict]]]:
     """(categories, {method: [per file: {category: mean Rouge-L of its tasks, "Avg.": mean over categories}]})."""
-    from sapt_core.benchmarks import get_benchmark
+    from sapt_core.settings.benchmarks import get_benchmark
     from sapt_core.io import read_json
 
     bench = get_benchmark(benchmarks, UNSEEN)

@@ -17,7 +17,7 @@ rule build_backbone:
     log:
         layout.log_file("build_backbone", "{backbone}"),
     benchmark:
-        layout.benchmark_file("build_backbone", "{backbone}")
+        layout.timing_file("build_backbone", "{backbone}")
     shell:
         "sapt build-backbone {params.args} --data-root {params.data_root} --benchmarks {params.benchmarks} "
         "--out {params.out} > {log} 2>&1"

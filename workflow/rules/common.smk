@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from sapt_core import layout, plan
 from sapt_core.data.root import workflow_data_root
 from sapt_core.errors import SaptError
-from sapt_core.names import SAFE_NAME_RE
+from sapt_core.settings.names import SAFE_NAME_RE
 
 # --config data_root > $SAPT_DATA_ROOT > the config file's. DATA_READY: what a job reading the data root needs (the
 # marker of rule fetch_data for the project-local root); any other root is checked now, before any job runs.
@@ -25,7 +25,7 @@ wildcard_constraints:
     reference=r"(lora|prompt)-[0-9a-f]{10}",
     protocol="official|paper",
     k=r"\d+",
-    order=SAFE_NAME_RE.pattern.strip("^$"),  # sapt_core/names.py
+    order=SAFE_NAME_RE.pattern.strip("^$"),  # sapt_core/settings/names.py
     source="generated|shipped|real",
     volume=r"[0-9.]+",
 

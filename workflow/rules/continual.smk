@@ -24,17 +24,19 @@ rule train_step:
         methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
+        logger=per_job(lambda wc: PLAN.logger_args("train_step", wc.benchmark, wc.order, wc.backbone, wc.method,
+                                                   f"seed{wc.seed}", layout.step_name(wc.k))),
     log:
         layout.log_file("train_step", RUN_PARTS, layout.step_name("{k}")),
     benchmark:
-        layout.benchmark_file("train_step", RUN_PARTS, layout.step_name("{k}"))
+        layout.timing_file("train_step", RUN_PARTS, layout.step_name("{k}"))
     threads: job_threads("train_step")
     resources:
         **job_resources("train_step"),
     shell:
         "{params.hub_env} {params.launch} sapt train-step --method {wildcards.method} --methods-file {params.methods_file} "
         "--backbone {params.backbone} --data-dir {params.data_dir} {params.state_in} {params.pseudo} {params.replay} "
-        "{params.hparams} {params.device} --seed {wildcards.seed} --no-progress "
+        "{params.hparams} {params.device} {params.logger} --seed {wildcards.seed} --no-progress "
         "--state-out {params.state_out} --eval-data-dirs {params.eval_dirs} --scores-out {output.scores} "
         "--attention-out {output.attention} --predictions-out {output.predictions} > {log} 2>&1"
 

@@ -49,7 +49,7 @@ rule prepare_data:
     log:
         layout.log_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}"),
     benchmark:
-        layout.benchmark_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}")
+        layout.timing_file("prepare_data", "{protocol}", "seed{seed}", "{benchmark}", "{task}")
     resources:
         mem_mb=2000,
     shell:

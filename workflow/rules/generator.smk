@@ -13,16 +13,18 @@ rule train_generator:
         args=per_job(lambda wc: PLAN.generator_args(wc.pet, wc.backbone)),
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
+        logger=per_job(lambda wc: PLAN.logger_args("train_generator", wc.benchmark, wc.backbone, wc.pet,
+                                                   f"seed{wc.seed}", wc.task)),
     log:
         layout.log_file("train_generator", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{task}"),
     benchmark:
-        layout.benchmark_file("train_generator", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{task}")
+        layout.timing_file("train_generator", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{task}")
     threads: job_threads("train_generator")
     resources:
         **job_resources("train_generator"),
     shell:
         "{params.hub_env} {params.launch} sapt train-generator --backbone {params.backbone} --data-dir {params.data_dir} {params.args} "
-        "{params.device} "
+        "{params.device} {params.logger} "
         "--seed {wildcards.seed} --no-progress --out {output.gen} > {log} 2>&1"
 
 
@@ -40,7 +42,7 @@ rule generate_pseudo:
         layout.log_file("generate_pseudo", "{benchmark}", "{backbone}", "{pet}", "seed{seed}", "{source}-v{volume}",
                         "{task}"),
     benchmark:
-        layout.benchmark_file("generate_pseudo", "{benchmark}", "{backbone}", "{pet}", "seed{seed}",
+        layout.timing_file("generate_pseudo", "{benchmark}", "{backbone}", "{pet}", "seed{seed}",
                               "{source}-v{volume}", "{task}")
     threads: job_threads("generate_pseudo")
     resources:

@@ -19,16 +19,18 @@ rule single_task:
         methods_file=PLAN.methods_file,
         launch=per_job(lambda wc: PLAN.launcher(wc.backbone)),
         device=per_job(lambda wc: PLAN.train_device_args(wc.backbone)),
+        logger=per_job(lambda wc: PLAN.logger_args("single_task", wc.benchmark, wc.backbone, wc.reference,
+                                                   f"seed{wc.seed}", wc.task)),
     log:
         layout.log_file("single_task", SINGLE_PARTS),
     benchmark:
-        layout.benchmark_file("single_task", SINGLE_PARTS)
+        layout.timing_file("single_task", SINGLE_PARTS)
     threads: job_threads("single_task")
     resources:
         **job_resources("single_task"),
     shell:
         "{params.hub_env} {params.launch} sapt train-step --method single-task --methods-file {params.methods_file} "
-        "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} "
+        "--backbone {params.backbone} --data-dir {params.data_dir} {params.hparams} {params.device} {params.logger} "
         "--seed {wildcards.seed} --no-progress --state-out {params.state_out} "
         "--eval-data-dirs {params.data_dir} --scores-out {output.scores} --predictions-out {output.predictions} "
         "> {log} 2>&1"

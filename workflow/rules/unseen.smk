@@ -18,7 +18,7 @@ rule evaluate_unseen:
     log:
         layout.log_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}"),
     benchmark:
-        layout.benchmark_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}")
+        layout.timing_file("evaluate_unseen", "SuperNI", "{order}", "{backbone}", "{method}", "seed{seed}")
     threads: job_threads("evaluate_unseen")
     resources:
         **job_resources("evaluate_unseen"),
@@ -43,7 +43,7 @@ rule zero_shot_unseen:
     log:
         layout.log_file("zero_shot_unseen", "{backbone}", "seed{seed}"),
     benchmark:
-        layout.benchmark_file("zero_shot_unseen", "{backbone}", "seed{seed}")
+        layout.timing_file("zero_shot_unseen", "{backbone}", "seed{seed}")
     threads: job_threads("zero_shot_unseen")
     resources:
         **job_resources("zero_shot_unseen"),

@@ -62,7 +62,7 @@ def generate_examples(model, tokenizer, family: str, task: str, n: int, sampling
 
     Each draw samples ``sampling.candidates`` texts and keeps the first that splits into (source, answer); a draw
     whose candidates all lack the marker yields nothing (LAMOL drops such samples)."""
-    from sapt_core.generation import sample_from
+    from sapt_core.evaluation.generation import sample_from
 
     texts = sample_from(model, tokenizer, family, gen_source(task), n * sampling.candidates, batch_size,
                         sampling.max_new_tokens, 32, seed,

@@ -92,7 +92,7 @@ class Lfpt5(Method):
         from sapt_core.arm.replay import PseudoReplay
         from sapt_core.methods.lfpt5.examples import generation_rows
         from sapt_core.models.batching import Collator
-        from sapt_core.ranks import rank
+        from sapt_core.training.ranks import rank
 
         gen_rows = generation_rows(ctx.train_rows)
         self._gen = PseudoReplay([ctx.encode(gen_rows, max_source_len=32,

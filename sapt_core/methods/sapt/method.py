@@ -143,7 +143,7 @@ class Sapt(Method):
 
     def _label_pseudo(self, ctx: StepContext) -> list[dict]:
         """+Replay: the pseudo rows of tasks 1..t-1 answered by the model of step t-1 (a copy of the backbone)."""
-        from sapt_core.generation import greedy_generate
+        from sapt_core.evaluation.generation import greedy_generate
 
         bb = ctx.fresh_backbone()
         prev = self.load(bb.model, bb.family, ctx.prev_tensors, ctx.prev_side)
@@ -162,7 +162,7 @@ class Sapt(Method):
         from sapt_core.arm.replay import PseudoReplay
         from sapt_core.methods.sapt.reflection import pad_target, reflection_loss
         from sapt_core.models.batching import Collator
-        from sapt_core.ranks import rank
+        from sapt_core.training.ranks import rank
 
         targets = self.targets(ctx)
         self._replay = PseudoReplay([ctx.encode(r, train=False) for r in ctx.pseudo],

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from sapt_core.errors import SaptError, check_keys, need, unknown_key, unknown_text
 from sapt_core.models.backbone import FAMILIES
-from sapt_core.names import check_name
+from sapt_core.settings.names import check_name
 
 METHODS_FILE = "config/methods.yaml"
 """The default methods file (the workflow's ``methods_file``, the ``--methods-file`` of the CLI)."""
@@ -44,7 +44,7 @@ def load_methods(path: str | Path = METHODS_FILE, bases: Mapping[str, str] | Non
     ``bases`` (method -> another method of the file; a workflow config's ``method_overrides.<method>.extends``,
     named ``bases_where`` in errors): the method extends that entry, as it stands after its own ``extends``, instead
     of the base the file gives it (the embedded default's Table 2 ablations of the tiny-scale SAPT-LoRA)."""
-    from sapt_core.yaml_io import load_yaml
+    from sapt_core.settings.yaml_io import load_yaml
 
     path = Path(path)
     doc = load_yaml(path, "methods file")
@@ -106,10 +106,10 @@ def _extended(path: Path, name: str, spec: Any, methods_doc: dict) -> Any:
     out["defaults"] = {**(base.get("defaults") or {}), **(spec.get("defaults") or {})}
     pinned = set(spec.get("defaults") or {})
     for layer in LAYERS:
-        merged = {sel: {k: x for k, x in (v or {}).items() if k not in pinned}
-                  for sel, v in (base.get(layer) or {}).items()}
-        for sel, v in (spec.get(layer) or {}).items():
-            merged[sel] = {**merged.get(sel, {}), **(v or {})}
+        merged = {entry: {k: x for k, x in (v or {}).items() if k not in pinned}
+                  for entry, v in (base.get(layer) or {}).items()}
+        for entry, v in (spec.get(layer) or {}).items():
+            merged[entry] = {**merged.get(entry, {}), **(v or {})}
         out[layer] = merged
     return out
 
@@ -149,27 +149,28 @@ def _method(path: Path, name: str, spec: Any, known_sizes: set[str]) -> dict:
         entries = spec.get(layer) or {}
         need(isinstance(entries, dict), path, lw, "a mapping", entries)
         parsed = {}
-        for sel, values in entries.items():
-            sel = str(sel)
-            _selector(path, lw, layer, sel, known_sizes)
+        for entry, values in entries.items():
+            entry = str(entry)
+            _check_layer_key(path, lw, layer, entry, known_sizes)
             values = {} if values is None else values
-            need(isinstance(values, dict), path, f"{lw}.{sel}", "a mapping of the component's keys", values)
-            parsed[sel] = check_mapping(comp.Config, values, f"{path}: {lw}.{sel}",
+            need(isinstance(values, dict), path, f"{lw}.{entry}", "a mapping of the component's keys", values)
+            parsed[entry] = check_mapping(comp.Config, values, f"{path}: {lw}.{entry}",
                                         f"key of component {comp.component!r}")
         out[layer] = parsed
     return out
 
 
-def _selector(path: Path, lw: str, layer: str, sel: str, known_sizes: set[str]) -> None:
-    if layer == "family" and sel not in FAMILIES:
-        raise unknown_key(lw, sel, FAMILIES, "family", file=path)
+def _check_layer_key(path: Path, lw: str, layer: str, entry: str, known_sizes: set[str]) -> None:
+    """The key of a layer entry names a family, a <family>/<benchmark> pair or a known size."""
+    if layer == "family" and entry not in FAMILIES:
+        raise unknown_key(lw, entry, FAMILIES, "family", file=path)
     if layer == "family_benchmark":
-        fam, _, bench = sel.partition("/")
+        fam, _, bench = entry.partition("/")
         if fam not in FAMILIES or not bench:
-            raise SaptError(f"{path}: {lw}.{sel}: expected <family>/<benchmark> with family one of "
+            raise SaptError(f"{path}: {lw}.{entry}: expected <family>/<benchmark> with family one of "
                             f"{', '.join(FAMILIES)}")
-    if layer == "size" and sel not in known_sizes:
-        raise SaptError(f"{path}: {lw}.{sel}: unknown size (sizes in backbone_sizes: "
+    if layer == "size" and entry not in known_sizes:
+        raise SaptError(f"{path}: {lw}.{entry}: unknown size (sizes in backbone_sizes: "
                         f"{', '.join(sorted(known_sizes)) or 'none'})")
 
 
@@ -211,10 +212,10 @@ def resolve(methods: Mapping, method: str, backbone: str, benchmark: str | None,
     keys = specs(comp.Config)
     merged = {k: s.default for k, s in keys.items()}
     merged.update(m["defaults"])
-    for layer, sel in (("family", family), ("benchmark", benchmark), ("family_benchmark", f"{family}/{benchmark}"),
-                       ("size", size), ("order", order)):
-        if sel is not None:
-            merged.update(m[layer].get(sel, {}))
+    for layer, entry in (("family", family), ("benchmark", benchmark), ("family_benchmark", f"{family}/{benchmark}"),
+                         ("size", size), ("order", order)):
+        if entry is not None:
+            merged.update(m[layer].get(entry, {}))
     if overrides:
         merged.update(check_mapping(comp.Config, dict(overrides), overrides_label,
                                     f"key of method {method!r} (component {comp.component})"))

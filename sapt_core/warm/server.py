@@ -3,7 +3,7 @@ process per ``sapt`` command, so that a job's start-up is a fork (milliseconds) 
 imports (about 6 s on a laptop CPU: the larger part of a tiny backbone's job).
 
 ``./run demo`` starts one for the duration of the Snakemake run and exports ``SAPT_WARM=<socket>``; ``sapt``
-(:func:`sapt_core.cli.main` through :mod:`sapt_core.warm_client`) then hands its command line, working directory, environment and standard streams to the
+(:func:`sapt_core.cli.main` through :mod:`sapt_core.warm.client`) then hands its command line, working directory, environment and standard streams to the
 worker and exits with the command's exit status. Each command still runs in a process of its own, with the job's
 arguments, environment and output files, so the Snakemake DAG, its logs and its results are those of a plain run (the
 exactness test: ``tests/test_warm.py``). What differs: resource fields of a job's ``benchmark:`` file other than wall
@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 
-from sapt_core.warm_client import ENV_VAR
+from sapt_core.warm.client import ENV_VAR
 
 # environment variables libraries read when they are imported: a command may use the worker only when they match
 IMPORT_TIME_PREFIXES = ("HF_", "TRANSFORMERS_", "TOKENIZERS_", "TORCH", "PYTORCH_", "CUDA_", "PYTHON", "DS_",

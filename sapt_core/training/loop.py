@@ -2,7 +2,7 @@
 progress bar, in-job checkpoints and resume), with a loss hook that methods extend (SAPT adds ARM's KL, Eq. 6).
 
 In-job checkpoints live in an undeclared work directory: a retried or requeued job resumes from its newest valid
-checkpoint instead of step 0 (:mod:`sapt_core.checkpoints`). Checkpoints are safetensors / ``weights_only`` torch
+checkpoint instead of step 0 (:mod:`sapt_core.training.resume`). Checkpoints are safetensors / ``weights_only`` torch
 files only.
 """
 
@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from sapt_core.checkpoints import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
+from sapt_core.training.resume import EXTRA_STATE, clear_checkpoints, resumable_checkpoint  # noqa: F401 (re-exported)
 from sapt_core.errors import SaptError
 from sapt_core.methods.base import TrainKeys, grad_accum_for
 from sapt_core.methods.keys import POSITIVE, check_value, key, specs
-from sapt_core.ranks import device_args, is_main_process, rank, world_size
+from sapt_core.training.ranks import device_args, is_main_process, rank, world_size
 
 
 @dataclass
@@ -280,7 +280,7 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
 
     import torch
 
-    from sapt_core.checkpoints import discard_partial, step_of
+    from sapt_core.training.resume import discard_partial, step_of
     from sapt_core.io import make_dirs
     from sapt_core.os_errors import as_os_error
 
@@ -291,7 +291,7 @@ def train(model, train_set, collator, cfg: TrainConfig, workdir: str | Path, ext
     made = make_dirs(workdir)
     resumed_step = 0
     if cfg.gradient_checkpointing:
-        from sapt_core import checkpointing
+        from sapt_core.training import activation_checkpointing as checkpointing
 
         checkpointing.enable(model)
     try:

@@ -1,4 +1,4 @@
-"""The client side of ``sapt warm`` (:mod:`sapt_core.warm`): every ``sapt`` process while ``$SAPT_WARM`` names a
+"""The client side of ``sapt warm`` (:mod:`sapt_core.warm.server`): every ``sapt`` process while ``$SAPT_WARM`` names a
 worker's socket hands its command line, working directory, environment and standard streams to it and returns the
 command's exit status. Kept apart from the worker so that the CLI imports only this."""
 

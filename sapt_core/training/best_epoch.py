@@ -85,8 +85,8 @@ def keeper_for(cfg, ctx, select_rows: list[dict], workdir) -> BestEpoch | None:
     task's metric on greedy predictions (``cfg``: the method's keys; None when ``select_rows`` is empty)."""
     if not select_rows:
         return None
-    from sapt_core.generation import greedy_generate
-    from sapt_core.scoring import reference_lists, score_task
+    from sapt_core.evaluation.generation import greedy_generate
+    from sapt_core.evaluation.scoring import reference_lists, score_task
 
     def score_fn(m):
         preds = greedy_generate(m, ctx.tokenizer, ctx.family, select_rows, cfg.eval_batch_size, cfg.max_new_tokens,

@@ -4,7 +4,7 @@ The YAML holds the paper's Tables 4-7 as data: task lists with category and metr
 (Table 7), the instruction template of each benchmark (the official code's), where the authors' pseudo samples live
 (``generated_data``), the paper's sampling protocol sizes (paper section 5.1.1) and, for a task whose shipped
 ``labels.json`` is stale, its classes (``labels``; see config/README.md).
-Benchmark, task and order names become path components and must be safe (:mod:`sapt_core.names`); ``dir`` and
+Benchmark, task and order names become path components and must be safe (:mod:`sapt_core.settings.names`); ``dir`` and
 ``pseudo_dir`` must stay below the data root. Every problem is a :class:`SaptError` naming the file and the dotted
 field, e.g.
 ``config/benchmarks.yaml: benchmarks.SuperNI.tasks.task363_sst2_polarity_classification.metric: expected one of
@@ -53,7 +53,7 @@ class Benchmark:
 
 def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Benchmark]:
     """Read and validate the benchmarks file; returns ``{name: Benchmark}`` in file order."""
-    from sapt_core.yaml_io import load_yaml
+    from sapt_core.settings.yaml_io import load_yaml
 
     path = Path(path)
     doc = load_yaml(path, "benchmarks file")
@@ -72,13 +72,13 @@ def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Be
 
 
 def _name(path: Path, where: str, name: Any, what: str) -> str:
-    from sapt_core.names import check_name
+    from sapt_core.settings.names import check_name
 
     return check_name(name, f"{path}: {where}", what)
 
 
 def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
-    from sapt_core.names import check_relative_dir
+    from sapt_core.settings.names import check_relative_dir
 
     w = f"benchmarks.{name}"
     _name(path, w, name, "a benchmark name")

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from sapt_core.errors import SaptError
-from sapt_core.methods_file import METHODS_FILE
+from sapt_core.settings.methods_file import METHODS_FILE
 
 README = "config/README.md"
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -113,8 +113,8 @@ def generator_tables() -> str:
 
 
 def blocks(schema_path, config_path, methods_path) -> dict[str, str]:
-    from sapt_core.methods_file import load_methods
-    from sapt_core.yaml_io import load_yaml
+    from sapt_core.settings.methods_file import load_methods
+    from sapt_core.settings.yaml_io import load_yaml
 
     return {"workflow-keys": workflow_table(load_yaml(schema_path, "config schema"),
                                             load_yaml(config_path, "workflow config")),
