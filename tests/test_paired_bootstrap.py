@@ -122,3 +122,23 @@ def test_predictions_without_per_instance_scores_are_one_line(tmp_path):
     p.write_text(json.dumps({"task": "cb", "id": "1", "prediction": "x"}) + "\n")
     with pytest.raises(SaptError, match=r"p.jsonl:1: score: expected"):
         last_step_scores(p)
+
+
+def test_plan_reference_defaults_to_the_first_sapt_method_and_declares_the_last_steps(repo_root):
+    import yaml
+
+    from sapt_core.plan import ContinualPlan
+
+    cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    plan = ContinualPlan(cfg, data_root="unused")
+    assert plan.reference_method("table1") == "sapt-prompt"  # seq-lora, replay, o-lora, sapt-prompt, ...
+    assert plan.reference_method("table2") == "sapt-lora-tiny"
+    cfg["experiments"]["table1"]["reference_method"] = "mtl"
+    assert plan.reference_method("table1") == "mtl"
+    cfg["experiments"]["table8"]["methods"] = ["seq-lora", "replay"]
+    assert plan.reference_method("table8") == "seq-lora"  # no SAPT method: the first listed
+    files = plan.last_step_predictions("table9")
+    assert len(files) == len(cfg["experiments"]["table9"]["methods"])  # one order, one seed
+    assert "results/runs/Long_Sequence/longseq_demo/tiny-t5/mtl/seed0/step3/predictions.jsonl" in files  # MTL: step T
+    assert "--ap-diff seq-lora --bootstrap-replicates 1000 --bootstrap-seed 0 " in plan.ap_diff_args("table8")
+    assert {f"results/tables/table{t}_ap_diff.md" for t in (1, 2, 8, 9)} <= set(plan.report_outputs())
