@@ -142,3 +142,21 @@ def test_plan_reference_defaults_to_the_first_sapt_method_and_declares_the_last_
     assert "results/runs/Long_Sequence/longseq_demo/tiny-t5/mtl/seed0/step3/predictions.jsonl" in files  # MTL: step T
     assert "--ap-diff seq-lora --bootstrap-replicates 1000 --bootstrap-seed 0 " in plan.ap_diff_args("table8")
     assert {f"results/tables/table{t}_ap_diff.md" for t in (1, 2, 8, 9)} <= set(plan.report_outputs())
+
+
+def test_companion_marks_unpaired_and_partial_cells_and_says_why(tmp_path):
+    from sapt_core.benchmarks import load_benchmarks
+
+    benchmarks = load_benchmarks("config/benchmarks.yaml")
+    ref = {"mnli": [0.0, 100.0] * 4, "cb": [100.0] * 8}
+    files = [write_predictions(tmp_path, "sapt-lora", o, 0, ref) for o in ("order3", "order4")]
+    files.append(write_predictions(tmp_path, "replay", "order3", 0, {"mnli": ref["mnli"]}))  # cb's predictions lost
+    files.append(write_predictions(tmp_path, "seq-lora", "order3", 0, ref))  # order4's run missing
+    t = ap_diff_table("table1", files, benchmarks, "sapt-lora", methods=["sapt-lora", "replay", "seq-lora"],
+                      orders=["order3", "order4"])
+    rows = {r[0]: r[1:] for r in t.rows}
+    assert rows["replay"][0] == "n/a (unpaired)"
+    assert rows["seq-lora"] == ["0.00†", "[0.00, 0.00]", "no"]
+    notes = " ".join(t.notes)
+    assert "replay, Long_Sequence (order3 seed 0: no predictions of task cb (method))" in notes
+    assert "without predictions: seq-lora (Long_Sequence order4 seed 0)." in notes

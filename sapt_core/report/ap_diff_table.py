@@ -54,6 +54,38 @@ def index_predictions(files: list[str]) -> dict:
     return out
 
 
+class _Pairs:
+    """The run pairs (method, reference) of one cell, read once per predictions file."""
+
+    def __init__(self, files: dict):
+        self.files, self.cache = files, {}
+
+    def scores(self, path) -> dict:
+        if path not in self.cache:
+            self.cache[path] = last_step_scores(path)
+        return self.cache[path]
+
+    def cell(self, benchmark, orders, seeds, backbone, method, reference):
+        """``(pairs, used files, missing runs, reason)``: the paired per-task scores of every (order, seed) both
+        methods have, the files they came from, the runs without predictions, and why a pair cannot be paired
+        (``reason``: text, None when every pair can)."""
+        pairs, used, missing = [], [], []
+        for o in orders:
+            for s in seeds:
+                fm = self.files.get((benchmark, o, backbone, method, s))
+                fr = self.files.get((benchmark, o, backbone, reference, s))
+                missing += [f"{who} ({benchmark} {o} seed {s})" for who, f in ((method, fm), (reference, fr))
+                            if f is None]
+                if fm is None or fr is None:
+                    continue
+                paired = pair_tasks(self.scores(fm), self.scores(fr), list(self.scores(fr)))
+                if isinstance(paired, str):
+                    return pairs, used, missing, f"{o} seed {s}: {paired}"
+                pairs.append(paired)
+                used += [fm, fr]
+        return pairs, used, missing, None
+
+
 def ap_diff_table(table: str, prediction_files: list[str], benchmarks, reference: str, methods=None, backbone=None,
                   orders=None, seeds=None, not_applicable=(), labels=None, replicates: int = REPLICATES,
                   seed: int = SEED) -> Table:
@@ -67,12 +99,7 @@ def ap_diff_table(table: str, prediction_files: list[str], benchmarks, reference
         raise SaptError(f"--ap-diff: reference method {reference!r} is not one of --methods ({join(methods)})")
     backbones = [backbone] if backbone is not None else list(dict.fromkeys(k[2] for k in files)) or [None]
     seeds = sorted(set(seeds)) if seeds else sorted({k[4] for k in files})
-    cache: dict[str, dict] = {}
-
-    def scores(path):
-        if path not in cache:
-            cache[path] = last_step_scores(path)
-        return cache[path]
+    reader = _Pairs(files)
 
     rows, csv_rows, used, missing, unpaired, clear, not_clear = [], [], [], [], [], [], []
     ref_name = labels.get(reference, reference)
@@ -84,42 +111,28 @@ def ap_diff_table(table: str, prediction_files: list[str], benchmarks, reference
             for g in groups:
                 cell = dict.fromkeys(("dAP", "low", "high", "clear", "runs"), "")
                 if (m, g.benchmark) in not_applicable or (reference, g.benchmark) in not_applicable:
-                    text, ci, ok = NOT_APPLICABLE, NOT_APPLICABLE, NOT_APPLICABLE
+                    text = ci = ok = NOT_APPLICABLE
                 else:
-                    pairs, reason, short = [], None, False
-                    for o in g.orders:
-                        for s in seeds:
-                            fm, fr = files.get((g.benchmark, o, bb, m, s)), files.get((g.benchmark, o, bb, reference, s))
-                            if fm is None or fr is None:
-                                short = True
-                                missing += [f"{who} ({g.benchmark} {o} seed {s})" for who, f in ((m, fm), (reference, fr))
-                                            if f is None and f"{who} ({g.benchmark} {o} seed {s})" not in missing]
-                                continue
-                            tasks = list(scores(fr))
-                            paired = pair_tasks(scores(fm), scores(fr), tasks)
-                            if isinstance(paired, str):
-                                reason = f"{row}, {g.label} ({o} seed {s}): {paired}"
-                                break
-                            pairs.append(paired)
-                            row_files += [fm, fr]
-                        if reason:
-                            break
+                    pairs, files_used, short, reason = reader.cell(g.benchmark, g.orders, seeds, bb, m, reference)
+                    missing += [x for x in short if x not in missing]
+                    row_files += files_used
+                    text, ci, ok = MISSING, "", ""
                     if reason:
-                        unpaired.append(reason)
-                        text, ci, ok = "n/a (unpaired)", "", ""
-                    elif not pairs:
-                        text, ci, ok = MISSING, "", ""
-                    else:
+                        unpaired.append(f"{row}, {g.label} ({reason})")
+                        text = "n/a (unpaired)"
+                    elif pairs:
                         d = ap_difference(pairs, replicates, seed, CONFIDENCE)
-                        mark = "†" if short else ""
-                        text, ci, ok = signed(d.estimate) + mark, interval_text(d.low, d.high), "yes" if d.clear else "no"
+                        text = signed(d.estimate) + ("†" if short else "")
+                        ci, ok = interval_text(d.low, d.high), "yes" if d.clear else "no"
                         cell = {"dAP": d.estimate, "low": d.low, "high": d.high, "clear": d.clear, "runs": d.runs}
-                        what = f"{row} {'above' if d.estimate > 0 else 'below'} {ref_name} on {g.label} " \
-                               f"({signed(d.estimate)} {ci})"
-                        (clear if d.clear else not_clear).append(what if d.clear else f"{row} on {g.label}")
+                        if d.clear:
+                            clear.append(f"{row} {'above' if d.estimate > 0 else 'below'} {ref_name} on {g.label} "
+                                         f"({signed(d.estimate)} {ci})")
+                        else:
+                            not_clear.append(f"{row} on {g.label}")
                 texts += [text, ci, ok]
                 rec.update({f"{g.label} {k}": v for k, v in cell.items()})
-                rec[f"{g.label} cell"] = text if not ci or ci == NOT_APPLICABLE else f"{text} {ci}"
+                rec[f"{g.label} cell"] = f"{text} {ci}" if ci and ci != NOT_APPLICABLE else text
             rec["sources"] = ";".join(dict.fromkeys(row_files))
             used += row_files
             rows.append(texts)
