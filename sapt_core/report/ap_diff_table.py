@@ -157,7 +157,8 @@ def ap_diff_table(table: str, prediction_files: list[str], benchmarks, reference
     if any(NOT_APPLICABLE in r[1:] for r in rows):
         notes.append(f"{NOT_APPLICABLE}: the method or the reference does not apply to the benchmark.")
     notes.append(f"Seeds: {join(seeds) or 'none'}. Backbone: {join(b for b in backbones if b) or 'n/a'}.")
-    scope = "; ".join(f"{g.label}: {join(g.orders)}" for g in groups)
+    scope = "; ".join(g.label if g.orders == [g.label] else f"{g.label}: orders {join(g.orders)} pooled"
+                      for g in groups)
     caption = (f"{table_number(table)}, difference in AP against {ref_name} (method - reference) with 95% "
                f"paired-bootstrap intervals over test instances ({scope}).")
     sources = list(dict.fromkeys(used))
