@@ -160,3 +160,13 @@ def test_companion_marks_unpaired_and_partial_cells_and_says_why(tmp_path):
     notes = " ".join(t.notes)
     assert "replay, Long_Sequence (order3 seed 0: no predictions of task cb (method))" in notes
     assert "without predictions: seq-lora (Long_Sequence order4 seed 0)." in notes
+
+
+def test_companion_of_a_table_with_the_reference_alone_renders_empty(tmp_path):
+    from sapt_core.benchmarks import load_benchmarks
+    from sapt_core.report.render import write_table
+
+    files = [write_predictions(tmp_path, "sapt-lora", "order3", 0, {"cb": [1.0, 2.0]})]
+    t = ap_diff_table("table1", files, load_benchmarks("config/benchmarks.yaml"), "sapt-lora", orders=["order3"])
+    assert t.rows == [] and any("No difference could be computed" in n for n in t.notes)
+    assert all(p.is_file() for p in write_table(t, tmp_path / "table1_ap_diff"))

@@ -147,7 +147,7 @@ def ap_diff_table(table: str, prediction_files: list[str], benchmarks, reference
         notes.append(f"Clear differences (interval excludes 0): {'; '.join(clear)}.")
     else:
         notes.append("No difference is clear: every interval contains 0." if not_clear
-                     else "No difference could be computed.")
+                     else f"No difference could be computed (methods: {join(methods)}; reference: {reference}).")
     if clear and not_clear:
         notes.append(f"Not clear (interval contains 0): {join(not_clear)}.")
     if missing:
