@@ -2,8 +2,9 @@
 
 tests/cluster/local_slurm.sh brings up a single-node SLURM on 127.0.0.1 (slurmctld, slurmd, slurmdbd + MariaDB for
 sacct) whose node has 2 fake GPUs as a generic resource, in a CPU and a GPU partition. The tiny configuration
-(.test/config.yaml + tests/cluster/config.yaml: SAPT-LoRA, a 2-task chain, 11 jobs) runs once locally and once
-through ``snakemake --profile workflow/profiles/slurm`` with the profile's partitions replaced by the local ones.
+(.test/config.yaml + tests/cluster/config.yaml: SAPT-LoRA, a 2-task chain, 12 jobs with Table 1's AP differences) runs
+once locally and once through ``snakemake --profile workflow/profiles/slurm`` with the profile's partitions replaced by
+the local ones.
 Every job must have gone through sbatch (sacct: COMPLETED), the model jobs into the GPU partition, the others into
 the CPU one, none of them with a GPU; the metrics, scores and step weights must equal the local run's. One step job
 of a 2-GPU backbone (fake GPUs, model on the CPU) is allocated 2 GPUs by SLURM (sacct AllocTRES gres/gpu=2) and
@@ -142,7 +143,7 @@ def test_slurm_run_equals_local_run_and_failures_are_reported(slurm, repo_root, 
     log = res.stdout + res.stderr
     jobs = _submitted(log)
     n_rule_jobs = _executed_jobs(log) - 1  # `table1` itself is a target without a command
-    assert len(jobs) == n_rule_jobs == 11, (len(jobs), n_rule_jobs, log[-3000:])
+    assert len(jobs) == n_rule_jobs == 12, (len(jobs), n_rule_jobs, log[-3000:])  # ap_diff_table included
     acct = _sacct(jobs)
     assert set(acct) == set(jobs), "every submitted job is in SLURM accounting"
     assert {a["state"] for a in acct.values()} == {"COMPLETED"}, acct

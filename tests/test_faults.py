@@ -158,6 +158,10 @@ CONFIG_CASES = {  # overlay -> the one line (after "error: ")
                                    "[tiny-t5], benchmarks: [Long_Sequence]}\n",
                                    "bad.yaml: experiments.figure6.methods[0].real_replay_volum: unknown key of "
                                    "'replay'"),
+    "experiment_reference_not_listed": ("experiments:\n  table1: {methods: [seq-lora, replay], backbones: [tiny-t5], "
+                                        "benchmarks: [SuperNI], reference_method: sapt-lora}\n",
+                                        "bad.yaml: experiments.table1.reference_method: expected one of the "
+                                        "experiment's methods (seq-lora, replay), got 'sapt-lora'"),
     "experiment_unknown_backbone": ("experiments:\n  table1: {methods: [seq-lora], backbones: [tiny-t9], "
                                     "benchmarks: [SuperNI]}\n",
                                     "bad.yaml: experiments.table1.backbones[0]: unknown backbone 'tiny-t9' (did you "

@@ -91,3 +91,22 @@ def test_editing_one_methods_lr_reruns_only_that_method(tiny_workflow, data_root
     singles = re.findall(r"rule single_task:.*?output: (\S+)", res.stdout + res.stderr, re.S)
     assert len(singles) == 2 and all(p.split("/")[4].startswith("lora-") for p in singles), singles
     assert sum(r == "train_step" for r, _ in jobs) == 2                  # both steps of the sapt-lora chain
+
+
+def test_ap_difference_companion_matches_the_table_and_says_how(tiny_workflow):
+    """table1_ap_diff: SAPT-Prompt's AP minus the reference's (SAPT-LoRA, the first SAPT method listed), from the
+    last step's predictions, equals the difference of table1's AP cells; its interval brackets it; the notes say how."""
+    wd = tiny_workflow
+    ap = {r["method"]: float(r["Long_Sequence AP mean"]) for r in csv.DictReader(open(wd / "results/tables/table1.csv"))}
+    rows = list(csv.DictReader(open(wd / "results/tables/table1_ap_diff.csv")))
+    assert [(r["method"], r["reference"]) for r in rows] == [("sapt-prompt", "sapt-lora")]
+    row = rows[0]
+    assert float(row["Long_Sequence dAP"]) == pytest.approx(ap["sapt-prompt"] - ap["sapt-lora"], abs=1e-9)
+    assert float(row["Long_Sequence low"]) <= float(row["Long_Sequence dAP"]) <= float(row["Long_Sequence high"])
+    assert row["Long_Sequence clear"] == str(float(row["Long_Sequence low"]) > 0 or float(row["Long_Sequence high"]) < 0)
+    assert row["sources"].split(";") == [f"{RUN.format(method=m)}/step2/predictions.jsonl"
+                                         for m in ("sapt-prompt", "sapt-lora")]
+    md = (wd / "results/tables/table1_ap_diff.md").read_text()
+    assert "paired bootstrap replicates" in md and "against SAPT-LoRA" in md
+    assert ("Clear differences" in md) == (row["Long_Sequence clear"] == "True")
+    assert "results/tables/table1_ap_diff.md" in (wd / "results/tables/table1.md").read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sapt_core.errors import SaptError
 
-REPO_PROFILES = Path(__file__).resolve().parents[1] / "workflow" / "profiles"
+REPO_PROFILES = Path(__file__).resolve().parents[2] / "workflow" / "profiles"
 
 
 def user_profile_dir() -> Path:

@@ -8,8 +8,8 @@ import shlex
 from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.plan.experiments import ZERO_SHOT
-from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, PAPER_RESULTS, PAPER_TABLES, RESULT_TABLES,
-                                       STATIC_TABLES, VS_PAPER_SUFFIX)
+from sapt_core.report.registry import (AP_DIFF_SUFFIX, ATTENTION_FIGURES, FIGURES, PAPER_RESULTS, PAPER_TABLES,
+                                       RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
 
 
 class ReportPlan:
@@ -61,6 +61,26 @@ class ReportPlan:
             return (f"--unseen {unseen} --methods {' '.join(methods)} --benchmarks {self.config['benchmarks_file']} "
                     f"{self.labels_arg(methods)}").rstrip()
         return f"--metrics {' '.join(self.metrics_files(table))} {self.table_args(table)}"
+
+    # ---- each result table's AP differences with their intervals (<table>_ap_diff) ----------------------------------
+    def reference_method(self, table: str) -> str:
+        """The method a result table's companion compares every row with: ``experiments.<table>.reference_method``,
+        else the first SAPT method listed (a method with shared attention), else the first one."""
+        exp = self.experiment(table)
+        if exp.get("reference_method"):
+            return exp["reference_method"]
+        return next((m for m in exp["methods"] if m != ZERO_SHOT and self.has_attention(m)), exp["methods"][0])
+
+    def last_step_predictions(self, table: str) -> list[str]:
+        """``step<T>/predictions.jsonl`` of every run of an experiment (MTL trains step T alone: the same file)."""
+        return [layout.step_predictions(*r, len(self.order_tasks(r[0], r[1]))) for r in self.runs(table)]
+
+    def ap_diff_args(self, table: str) -> str:
+        """``sapt report-table`` arguments of a result table's companion (``--predictions`` is added by the rule):
+        the reference, the bootstrap's replicates and seed (``bootstrap``), and the table's own rows and cells."""
+        boot = self.config.get("bootstrap") or {}
+        return (f"--ap-diff {self.reference_method(table)} --bootstrap-replicates {boot.get('replicates', 1000)} "
+                f"--bootstrap-seed {boot.get('seed', 0)} {self.table_args(table)}")
 
     def _table_tasks(self, benchmark: str | None) -> list[tuple[str, str]]:
         """(task, seed) of every task of a benchmark (first seed), for the split sizes of Tables 4-6."""
@@ -146,8 +166,8 @@ class ReportPlan:
 
     def _report_entries(self) -> list[tuple]:
         """(file, a function giving the files it is built from) of every table and figure ``all_tables`` builds
-        (figures only where their runs are configured), each result table's comparison with the paper, and
-        results/runs.csv (every run's metrics)."""
+        (figures only where their runs are configured), each result table's comparison with the paper and its AP
+        differences (``<table>_ap_diff``), and results/runs.csv (every run's metrics)."""
         exps = self.config.get("experiments", {})
         out = [(layout.table_file(t), lambda t=t: self.metrics_files(t)) for t in RESULT_TABLES if t in exps]
         if "table3" in exps:
@@ -156,6 +176,8 @@ class ReportPlan:
                 for t, b in STATIC_TABLES.items()]
         out += [(layout.table_file(f"{t}{VS_PAPER_SUFFIX}"), lambda t=t: [PAPER_RESULTS] + self.vs_paper_inputs(t))
                 for t in PAPER_TABLES if t in exps]
+        out += [(layout.table_file(f"{t}{AP_DIFF_SUFFIX}"), lambda t=t: self.last_step_predictions(t))
+                for t in RESULT_TABLES if t in exps]
         out += [(layout.RUNS_CSV, self.all_metrics_files)] if self.all_metrics_files() else []
         return out + [(layout.figure_file(f), lambda f=f: self.figure_sources(f)) for f in self.configured_figures()]
 

@@ -296,6 +296,17 @@ class _Checker:
                 comp = component(self.methods[base]["component"])
                 check_mapping(comp.Config, variant, self.src.where(path + ["methods", i]),
                               f"key of {base!r} (component {comp.component})")
+        ref = spec.get("reference_method")
+        if ref is not None:
+            from sapt_core.report.registry import RESULT_TABLES
+
+            methods = list(spec.get("methods") or [])
+            if exp not in RESULT_TABLES:
+                self.fail(path + ["reference_method"], f"only result tables ({', '.join(RESULT_TABLES)}) compare "
+                                                       "methods with a reference method")
+            if ref not in methods:
+                self.fail(path + ["reference_method"], f"expected one of the experiment's methods "
+                                                       f"({', '.join(methods)}), got {ref!r}")
         for i, bb in enumerate(spec.get("backbones") or []):
             if bb not in (self.config.get("backbones") or {}):
                 known = ", ".join(self.config.get("backbones") or {})

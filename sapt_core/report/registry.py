@@ -21,6 +21,8 @@ UNSEEN = "SuperNI_unseen"  # Table 3 (paper section 6.4): the final SuperNI mode
 PAPER_TABLES = ("table1", "table2", "table3", "table8", "table9")
 VS_PAPER_SUFFIX = "_vs_paper"
 PAPER_RESULTS = "config/paper_results.yaml"
+# each result table's companion: every method's AP minus the reference method's, with a 95% paired-bootstrap interval
+AP_DIFF_SUFFIX = "_ap_diff"
 
 # the metrics of a result table (paper section 5.1.2) with the better direction, as the paper's column headers show it
 METRICS = (("AP", "↑"), ("F.Ra", "↓"), ("FWT", "↑"), ("BWT", "↑"))
@@ -71,6 +73,8 @@ WHAT = {
     "runs": "every run's metrics, one row per run and metric variant (load with pandas.read_csv)",
     **{f"{t}{VS_PAPER_SUFFIX}": f"our {t.replace('table', 'Table ')} beside the paper's published numbers: "
                                 "difference, within two seed sd or not" for t in PAPER_TABLES},
+    **{f"{t}{AP_DIFF_SUFFIX}": f"{t.replace('table', 'Table ')}: each method's AP minus the reference method's, with "
+                               "a 95% paired-bootstrap interval over test instances; clear or not" for t in RESULT_TABLES},
 }
 
 

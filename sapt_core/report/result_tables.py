@@ -310,9 +310,12 @@ def row_label(method: str, backbone, labels: dict, n_backbones: int) -> str:
 
 
 def result_table(table: str, metrics_files: list[str], benchmarks, methods=None, backbone=None, orders=None,
-                 seeds=None, variant: str = "paper", not_applicable=(), labels=None, formulas: str = PAPER) -> Table:
+                 seeds=None, variant: str = "paper", not_applicable=(), labels=None, formulas: str = PAPER,
+                 ap_diff_note: str | None = None) -> Table:
     """Tables 1, 2, 8, 9 (see the module docstring). ``labels``: method -> row name (the CSV keeps the method name
-    too); ``formulas``: the paper's equations (default) or the official score.py variants."""
+    too); ``formulas``: the paper's equations (default) or the official score.py variants; ``ap_diff_note``: the
+    table's companion of AP differences with their intervals (:mod:`sapt_core.report.ap_diff_table`), named in a
+    note."""
     labels = labels or {}
     cells = result_cells(table, metrics_files, benchmarks, methods, backbone, orders, seeds, variant, not_applicable,
                          labels, formulas)
@@ -338,5 +341,9 @@ def result_table(table: str, metrics_files: list[str], benchmarks, methods=None,
         rec["sources"] = ";".join(cells.files[(m, bb)])
         rows.append(texts)
         csv_rows.append(rec)
-    return Table(caption(cells), columns, rows, csv_fields, csv_rows, cells.notes, cells.sources, "metrics files",
+    notes = list(cells.notes)
+    if ap_diff_note:
+        notes.append(f"Differences in AP against a reference method, with 95% intervals from a paired bootstrap over "
+                     f"test instances (seeds and orders pooled): {ap_diff_note}.")
+    return Table(caption(cells), columns, rows, csv_fields, csv_rows, notes, cells.sources, "metrics files",
                  [(g.label, len(METRICS)) for g in cells.groups])

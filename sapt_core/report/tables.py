@@ -14,6 +14,11 @@ compares each F.Ra / BWT cell computed with the formulas the paper's numbers wer
 score.py's, established from the transcription: :mod:`sapt_core.report.paper_formulas`); ``--formulas`` chooses the
 formulas of the result tables themselves (default: the paper's equations).
 
+``--ap-diff REFERENCE --predictions <step T predictions.jsonl ...>`` writes, instead of a result table (1, 2, 8, 9),
+its companion: each method's difference in AP against the reference method with a 95% paired-bootstrap interval over
+test instances, seeds and orders pooled (:mod:`sapt_core.report.ap_diff_table`, formula in
+:mod:`sapt_core.report.paired_bootstrap`); ``--ap-diff-note FILE`` adds to a result table a note naming that file.
+
 The CSV has one row per table row: for result tables ``method, label, backbone`` then for every column group and
 metric ``<group> <metric> mean``, ``... sd`` (empty with one seed), ``... n`` (seeds used), ``... cell`` (the shown
 text), and ``sources`` (the metrics files of that row, ``;``-separated).
@@ -61,6 +66,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vs-paper", default=None, metavar="YAML",
                    help="tables 1, 2, 3, 8, 9: write the table beside the paper's published numbers (from YAML: "
                         "config/paper_results.yaml) to PREFIX.md / PREFIX.csv instead of the table")
+    p.add_argument("--ap-diff", default=None, metavar="REFERENCE",
+                   help="tables 1, 2, 8, 9: write each method's difference in AP against method REFERENCE with a 95%% "
+                        "paired-bootstrap interval over test instances (from --predictions) instead of the table")
+    p.add_argument("--predictions", nargs="*", default=[], metavar="PREDICTIONS_JSONL",
+                   help="--ap-diff: the last step's predictions.jsonl of every run (sapt train-step --predictions-out)")
+    p.add_argument("--bootstrap-replicates", type=int, default=1000, metavar="B",
+                   help="--ap-diff: bootstrap replicates (default: %(default)s)")
+    p.add_argument("--bootstrap-seed", type=int, default=0, metavar="SEED",
+                   help="--ap-diff: seed of the bootstrap draws (default: %(default)s)")
+    p.add_argument("--ap-diff-note", default=None, metavar="FILE",
+                   help="tables 1, 2, 8, 9: add a note naming FILE, the table's --ap-diff companion")
 
 
 def parse_not_applicable(items: list[str], benchmarks) -> list[tuple[str, str]]:
@@ -83,7 +99,7 @@ def build(args: argparse.Namespace, benchmarks):
         return result_table(args.table, args.metrics, benchmarks, methods=args.methods, backbone=args.backbone,
                             orders=args.orders, seeds=args.seeds, variant=args.variant,
                             not_applicable=parse_not_applicable(args.not_applicable, benchmarks),
-                            labels=parse_labels(args.labels), formulas=args.formulas)
+                            labels=parse_labels(args.labels), formulas=args.formulas, ap_diff_note=args.ap_diff_note)
     if args.table == "table3":
         from sapt_core.report.unseen import parse_unseen_args, unseen_table
 
@@ -131,6 +147,22 @@ def build_vs_paper(args: argparse.Namespace, benchmarks):
     return vs_paper.vs_paper_table(args.table, stats, rows, paper, context, labels, sources)
 
 
+def build_ap_diff(args: argparse.Namespace, benchmarks):
+    """The companion of the result table ``args`` ask for: ΔAP against ``--ap-diff`` (``--predictions``)."""
+    from sapt_core.report.ap_diff_table import ap_diff_table
+    from sapt_core.report.table_model import parse_labels
+
+    if args.table not in RESULT_TABLES:
+        raise SaptError(f"--ap-diff: {args.table} is not a result table (tables: {', '.join(RESULT_TABLES)})")
+    if args.bootstrap_replicates < 1:
+        raise SaptError(f"--bootstrap-replicates: expected a positive number, got {args.bootstrap_replicates}")
+    return ap_diff_table(args.table, args.predictions, benchmarks, args.ap_diff, methods=args.methods,
+                         backbone=args.backbone, orders=args.orders, seeds=args.seeds,
+                         not_applicable=parse_not_applicable(args.not_applicable, benchmarks),
+                         labels=parse_labels(args.labels), replicates=args.bootstrap_replicates,
+                         seed=args.bootstrap_seed)
+
+
 def run(args: argparse.Namespace) -> int:
     from sapt_core.settings.benchmarks import load_benchmarks
     from sapt_core.report.render import write_table
@@ -139,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
     if args.vs_paper:
         table = build_vs_paper(args, benchmarks)
         paths = write_table(table, args.out_prefix, formats=("csv", "md"))
+    elif args.ap_diff:
+        table = build_ap_diff(args, benchmarks)
+        paths = write_table(table, args.out_prefix)
     else:
         table = build(args, benchmarks)
         paths = write_table(table, args.out_prefix)

@@ -1,6 +1,6 @@
 from sapt_core.layout import RUNS_CSV
-from sapt_core.report.registry import (ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, PAPER_RESULTS, PAPER_TABLES,
-                                       RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
+from sapt_core.report.registry import (AP_DIFF_SUFFIX, ATTENTION_FIGURES, FIGURES, METRIC_FIGURES, PAPER_RESULTS,
+                                       PAPER_TABLES, RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
 
 # The report's front page (workflow/report/workflow.rst) is rendered over snakemake.config alone; the paper's names
 # of the configured methods (the methods file's `label`, not part of the config) are added under this key for it.
@@ -25,11 +25,40 @@ rule result_table:
         table="|".join(RESULT_TABLES),
     params:
         prefix=layout.table_prefix("{table}"),
+        ap_diff=layout.table_file("{table}" + AP_DIFF_SUFFIX),
         args=lambda wc: PLAN.table_args(wc.table),
     log:
         layout.log_file("report", "{table}"),
     shell:
         "sapt report-table --table {wildcards.table} --metrics {input.metrics} {params.args} "
+        "--ap-diff-note {params.ap_diff} --out-prefix {params.prefix} > {log} 2>&1"
+
+
+rule ap_diff_table:
+    """A result table's companion: each method's AP minus the reference method's (experiments.<table>.
+    reference_method) with a 95% paired-bootstrap interval over test instances, seeds and orders pooled, from the
+    last step's per-instance predictions of every run."""
+    input:
+        predictions=lambda wc: PLAN.last_step_predictions(wc.table),
+    output:
+        md=layout.table_file("{table}" + AP_DIFF_SUFFIX),
+        csv=report(
+            layout.table_file("{table}" + AP_DIFF_SUFFIX, "csv"),
+            caption="../report/ap_diff_table.rst",
+            category="Tables",
+            subcategory="{table}",
+            labels={"table": "{table}" + AP_DIFF_SUFFIX, "kind": "AP differences, 95% intervals"},
+        ),
+        tex=layout.table_file("{table}" + AP_DIFF_SUFFIX, "tex"),
+    wildcard_constraints:
+        table="|".join(RESULT_TABLES),
+    params:
+        prefix=layout.table_prefix("{table}" + AP_DIFF_SUFFIX),
+        args=lambda wc: PLAN.ap_diff_args(wc.table),
+    log:
+        layout.log_file("report", "{table}" + AP_DIFF_SUFFIX),
+    shell:
+        "sapt report-table --table {wildcards.table} --predictions {input.predictions} {params.args} "
         "--out-prefix {params.prefix} > {log} 2>&1"
 
 
@@ -96,6 +125,7 @@ for _t in (*RESULT_TABLES, *STATIC_TABLES):
             _t
         input:
             layout.table_file(_t),
+            [layout.table_file(f"{_t}{AP_DIFF_SUFFIX}")] if _t in RESULT_TABLES else [],
 
 
 for _t in PAPER_TABLES:
