@@ -39,6 +39,18 @@ GENERATOR_SIDECAR = "gen.json"
 """ARM's generator B_ref of one task and its sidecar (``sapt train-generator``)."""
 
 
+
+def _inside(directory, name: str, doc: str = ""):
+    """The path function of the file ``name`` inside ``directory(...)``, with ``directory``'s arguments (so a rule
+    can pass wildcard names and the planner values, as to every function here)."""
+    import inspect
+
+    def path(*key) -> str:
+        return f"{directory(*key)}/{name}"
+
+    path.__signature__, path.__doc__ = inspect.signature(directory), doc or f"``{name}`` of :func:`{directory.__name__}`"
+    return path
+
 def split_file_name(split: str) -> str:
     """A prepared split's file inside a task directory: ``train.jsonl``, ``val.jsonl``, ``test.jsonl``,
     ``pseudo.jsonl``."""
@@ -75,8 +87,7 @@ def data_split_file(protocol, seed, benchmark, task, split) -> str:
     return f"{data_dir(protocol, seed, benchmark, task)}/{split_file_name(split)}"
 
 
-def data_manifest(protocol, seed, benchmark, task) -> str:
-    return f"{data_dir(protocol, seed, benchmark, task)}/{DATA_MANIFEST}"
+data_manifest = _inside(data_dir, DATA_MANIFEST)
 
 
 def backbone_dir(backbone) -> str:
@@ -84,9 +95,8 @@ def backbone_dir(backbone) -> str:
     return f"{RESULTS}/backbones/{backbone}"
 
 
-def backbone_config(backbone) -> str:
-    """The file of a built backbone that rules depend on (``save_pretrained``'s config)."""
-    return f"{backbone_dir(backbone)}/{BACKBONE_CONFIG}"
+backbone_config = _inside(backbone_dir, BACKBONE_CONFIG,
+                          "The file of a built backbone that rules depend on (``save_pretrained``'s config).")
 
 
 HUB_MANIFEST = "hub.json"
@@ -94,9 +104,9 @@ HUB_CACHE = f"{RESULTS}/hub"
 """The default ``hub_cache``: where rule ``fetch_backbone`` puts hub backbones (the hub's cache layout)."""
 
 
-def hub_manifest(backbone) -> str:
-    """What rule ``fetch_backbone`` fetched of a hub backbone into ``hub_cache`` (:mod:`sapt_core.models.hub`)."""
-    return f"{backbone_dir(backbone)}/{HUB_MANIFEST}"
+hub_manifest = _inside(backbone_dir, HUB_MANIFEST,
+                       "What rule ``fetch_backbone`` fetched of a hub backbone into ``hub_cache`` "
+                       "(:mod:`sapt_core.models.hub`).")
 
 
 def lora_sites_file(backbone) -> str:
@@ -113,40 +123,17 @@ def step_dir(benchmark, order, backbone, method, seed, k) -> str:
     return f"{run_dir(benchmark, order, backbone, method, seed)}/{step_name(k)}"
 
 
-def state_dir(benchmark, order, backbone, method, seed, k) -> str:
-    """Step k's state: state.safetensors + state.json (:mod:`sapt_core.state`)."""
-    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{STATE_SUBDIR}"
-
-
-def state_file(benchmark, order, backbone, method, seed, k) -> str:
-    """Step k's state tensors: the file that stands for the state directory in a rule's inputs and outputs."""
-    return f"{state_dir(benchmark, order, backbone, method, seed, k)}/{STATE_TENSORS}"
-
-
-def state_sidecar(benchmark, order, backbone, method, seed, k) -> str:
-    return f"{state_dir(benchmark, order, backbone, method, seed, k)}/{STATE_SIDECAR}"
-
-
-def step_scores(benchmark, order, backbone, method, seed, k) -> str:
-    """Row k of the run's score matrix: the model after step k on the test sets of tasks 1..k."""
-    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{SCORES}"
-
-
-def step_attention(benchmark, order, backbone, method, seed, k) -> str:
-    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{ATTENTION}"
-
-
-def step_predictions(benchmark, order, backbone, method, seed, k) -> str:
-    return f"{step_dir(benchmark, order, backbone, method, seed, k)}/{PREDICTIONS}"
-
-
-def metrics_file(benchmark, order, backbone, method, seed) -> str:
-    return f"{run_dir(benchmark, order, backbone, method, seed)}/{METRICS}"
-
-
-def matrix_file(benchmark, order, backbone, method, seed) -> str:
-    """The run's score matrix, written beside its metrics."""
-    return f"{run_dir(benchmark, order, backbone, method, seed)}/{MATRIX}"
+state_dir = _inside(step_dir, STATE_SUBDIR, "Step k's state: state.safetensors + state.json (:mod:`sapt_core.state`).")
+state_file = _inside(state_dir, STATE_TENSORS,
+                     "Step k's state tensors: the file that stands for the state directory in a rule's inputs and "
+                     "outputs.")
+state_sidecar = _inside(state_dir, STATE_SIDECAR)
+step_scores = _inside(step_dir, SCORES,
+                      "Row k of the run's score matrix: the model after step k on the test sets of tasks 1..k.")
+step_attention = _inside(step_dir, ATTENTION)
+step_predictions = _inside(step_dir, PREDICTIONS)
+metrics_file = _inside(run_dir, METRICS)
+matrix_file = _inside(run_dir, MATRIX, "The run's score matrix, written beside its metrics.")
 
 
 def unseen_scores_file(benchmark, order, backbone, method, seed) -> str:
@@ -174,39 +161,21 @@ def single_task_dir(benchmark, backbone, reference, seed, task) -> str:
     return f"{RESULTS}/single_task/{benchmark}/{backbone}/{reference}/seed{seed}/{task}"
 
 
-def single_task_state_dir(benchmark, backbone, reference, seed, task) -> str:
-    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{STATE_SUBDIR}"
-
-
-def single_task_state_file(benchmark, backbone, reference, seed, task) -> str:
-    return f"{single_task_state_dir(benchmark, backbone, reference, seed, task)}/{STATE_TENSORS}"
-
-
-def single_task_state_sidecar(benchmark, backbone, reference, seed, task) -> str:
-    return f"{single_task_state_dir(benchmark, backbone, reference, seed, task)}/{STATE_SIDECAR}"
-
-
-def single_task_scores(benchmark, backbone, reference, seed, task) -> str:
-    """a_{0,t}: the single-task model on its own test set."""
-    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{SCORES}"
-
-
-def single_task_predictions(benchmark, backbone, reference, seed, task) -> str:
-    return f"{single_task_dir(benchmark, backbone, reference, seed, task)}/{PREDICTIONS}"
+single_task_state_dir = _inside(single_task_dir, STATE_SUBDIR)
+single_task_state_file = _inside(single_task_state_dir, STATE_TENSORS)
+single_task_state_sidecar = _inside(single_task_state_dir, STATE_SIDECAR)
+single_task_scores = _inside(single_task_dir, SCORES, "a_{0,t}: the single-task model on its own test set.")
+single_task_predictions = _inside(single_task_dir, PREDICTIONS)
 
 
 def generator_dir(benchmark, backbone, pet, seed, task) -> str:
     return f"{RESULTS}/generators/{benchmark}/{backbone}/{pet}/seed{seed}/{task}"
 
 
-def generator_file(benchmark, backbone, pet, seed, task) -> str:
-    """ARM's generator B_ref of one task (paper section 4.3)."""
-    return f"{generator_dir(benchmark, backbone, pet, seed, task)}/{GENERATOR_TENSORS}"
-
-
-def generator_sidecar(benchmark, backbone, pet, seed, task) -> str:
-    """What ``sapt train-generator`` writes beside the generator (its ``--out`` with the suffix ``.json``)."""
-    return f"{generator_dir(benchmark, backbone, pet, seed, task)}/{GENERATOR_SIDECAR}"
+generator_file = _inside(generator_dir, GENERATOR_TENSORS, "ARM's generator B_ref of one task (paper section 4.3).")
+generator_sidecar = _inside(generator_dir, GENERATOR_SIDECAR,
+                            "What ``sapt train-generator`` writes beside the generator (its ``--out`` with the suffix "
+                            "``.json``).")
 
 
 def pseudo_file(benchmark, backbone, pet, seed, source, volume, task) -> str:

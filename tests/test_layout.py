@@ -14,11 +14,12 @@ from sapt_core import layout
 VALUES = {"benchmark": "Long_Sequence", "order": "order3", "backbone": "tiny-t5", "method": "sapt-lora", "seed": 2,
           "k": 3, "protocol": "official", "task": "cb", "reference": "lora-0123456789", "pet": "lora",
           "source": "generated", "volume": 0.02, "split": "val", "table": "table1", "figure": "figure3", "ext": "csv"}
-PATH_FUNCTIONS = [f for name, f in vars(layout).items() if inspect.isfunction(f) and not name.startswith("_")
-                  and f.__module__ == layout.__name__ and name not in ("parse_run_dir", "log_file", "timing_file", "trainer_log_dir")]
+PATH_FUNCTIONS = {name: f for name, f in vars(layout).items() if inspect.isfunction(f) and not name.startswith("_")
+                  and f.__module__ == layout.__name__
+                  and name not in ("parse_run_dir", "log_file", "timing_file", "trainer_log_dir")}
 
 
-@pytest.mark.parametrize("func", PATH_FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("func", PATH_FUNCTIONS.values(), ids=PATH_FUNCTIONS)
 def test_wildcard_pattern_and_value_give_the_same_path(func):
     """A rule's output pattern (the function of ``"{name}"``) filled with a job's wildcards is the path the planner
     builds for that job (the function of the values)."""
