@@ -100,6 +100,7 @@ backbone_config = _inside(backbone_dir, BACKBONE_CONFIG,
 
 
 HUB_MANIFEST = "hub.json"
+LORA_SITES_FILE = "lora_sites.json"
 HUB_CACHE = f"{RESULTS}/hub"
 """The default ``hub_cache``: where rule ``fetch_backbone`` puts hub backbones (the hub's cache layout)."""
 
@@ -109,9 +110,9 @@ hub_manifest = _inside(backbone_dir, HUB_MANIFEST,
                        "(:mod:`sapt_core.models.hub`).")
 
 
-def lora_sites_file(backbone) -> str:
-    """The modules a backbone's configured LoRA sites match (rule ``check_lora_sites``, :mod:`sapt_core.models.site_check`)."""
-    return f"{backbone_dir(backbone)}/lora_sites.json"
+lora_sites_file = _inside(backbone_dir, LORA_SITES_FILE,
+                          "The modules a backbone's own LoRA sites match (rule ``check_lora_sites``, "
+                          ":mod:`sapt_core.models.site_check`).")
 
 
 # ---- continual runs --------------------------------------------------------------------------------------------------
