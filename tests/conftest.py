@@ -48,6 +48,18 @@ def tiny_llama(tmp_path_factory, data_root, benchmarks_path):
     return _tiny(tmp_path_factory, data_root, benchmarks_path, "llama")
 
 
+def prepare_chain(tmp_path_factory, data_root, benchmarks_path, name: str, tasks, n_train: int, n_val: int,
+                  n_test: int) -> list[Path]:
+    """Long Sequence tasks prepared (official protocol, seed 0) into one temporary directory, in chain order."""
+    from sapt_core.data import prepare_task
+
+    root = tmp_path_factory.mktemp(name)
+    for t in tasks:
+        prepare_task(str(data_root), str(benchmarks_path), "Long_Sequence", t, "official", 0, root / t,
+                     n_train=n_train, n_val=n_val, n_test=n_test)
+    return [root / t for t in tasks]
+
+
 def _prepared(tmp_path_factory, data_root, benchmarks_path, benchmark, task, n_train=32, n_test=16):
     from sapt_core.data import prepare_task
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+from conftest import prepare_chain
 
 from sapt_core.errors import SaptError
 from sapt_core.methods.o_lora import orthogonality_loss
@@ -20,14 +21,8 @@ COMMON = ["--seed", "0", "--batch-size", "8", "--global-batch", "8", "--max-step
 
 
 @pytest.fixture(scope="module")
-def chain_dirs(data_root, request, tmp_path_factory):
-    from sapt_core.data import prepare_task
-
-    root = tmp_path_factory.mktemp("baseline_data")
-    bench = str(request.config.rootpath / "config/benchmarks.yaml")
-    for t in TASKS:
-        prepare_task(str(data_root), bench, "Long_Sequence", t, "official", 0, root / t, n_train=20, n_val=4, n_test=6)
-    return [root / t for t in TASKS]
+def chain_dirs(data_root, benchmarks_path, tmp_path_factory):
+    return prepare_chain(tmp_path_factory, data_root, benchmarks_path, "baseline_data", TASKS, 20, 4, 6)
 
 
 def _chain(main, method, backbone, dirs, tmp_path, extra_for_step):

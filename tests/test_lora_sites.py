@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from conftest import prepare_chain
+
 TASKS = ["agnews", "boolq"]
 SITES = ["query_key_value", r".*\.attention\.dense"]  # a module name and a full-path pattern
 COMMON = ["--seed", "0", "--batch-size", "4", "--global-batch", "4", "--max-steps", "2", "--lr", "1e-2",
@@ -49,14 +51,8 @@ def tiny_gpt2(tiny_llama, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def dirs(data_root, request, tmp_path_factory):
-    from sapt_core.data import prepare_task
-
-    root = tmp_path_factory.mktemp("sites_data")
-    bench = str(request.config.rootpath / "config/benchmarks.yaml")
-    for t in TASKS:
-        prepare_task(str(data_root), bench, "Long_Sequence", t, "official", 0, root / t, n_train=8, n_val=2, n_test=4)
-    return [root / t for t in TASKS]
+def dirs(data_root, benchmarks_path, tmp_path_factory):
+    return prepare_chain(tmp_path_factory, data_root, benchmarks_path, "sites_data", TASKS, 8, 2, 4)
 
 
 def _error(capsys) -> str:
