@@ -131,7 +131,10 @@ def test_plan_reference_defaults_to_the_first_sapt_method_and_declares_the_last_
 
     cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
     plan = ContinualPlan(cfg, data_root="unused")
-    assert plan.reference_method("table1") == "sapt-prompt"  # seq-lora, replay, o-lora, sapt-prompt, ...
+    # seq-lora, replay, o-lora (no shared attention), then sapt-lora-tiny, sapt-prompt, ...: the first SAPT one
+    assert plan.reference_method("table1") == "sapt-lora-tiny"
+    cfg["experiments"]["table1"]["methods"] = ["seq-lora", "sapt-prompt", "sapt-lora-tiny"]
+    assert plan.reference_method("table1") == "sapt-prompt"
     assert plan.reference_method("table2") == "sapt-lora-tiny"
     cfg["experiments"]["table1"]["reference_method"] = "mtl"
     assert plan.reference_method("table1") == "mtl"
