@@ -38,6 +38,12 @@ def test_figure8_cli_writes_png_and_pdf(tmp_path):
                  str(tmp_path / "figure8")]) == 0
     assert (tmp_path / "figure8.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "figure8.pdf").read_bytes()[:4] == b"%PDF"
+    # the same metrics give the same bytes (no creation date in the PDF)
+    first = {ext: (tmp_path / f"figure8.{ext}").read_bytes() for ext in ("png", "pdf")}
+    assert main(["report-figure", "--figure", "figure8", "--metrics", *files, "--out-prefix",
+                 str(tmp_path / "figure8")]) == 0
+    assert {ext: (tmp_path / f"figure8.{ext}").read_bytes() for ext in ("png", "pdf")} == first
+    assert b"/CreationDate" not in first["pdf"]
 
 
 def test_figure8_rejects_unequal_lengths(tmp_path, capsys):

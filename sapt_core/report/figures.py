@@ -267,7 +267,8 @@ def _save(fig, prefix, plt, io) -> None:
     images = {}
     for ext in ("png", "pdf"):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
+        # no creation date in the PDF: the same runs give the same bytes
+        fig.savefig(buf, format=ext, dpi=150, metadata={"CreationDate": None} if ext == "pdf" else None)
         images[f"{prefix}.{ext}"] = buf.getvalue()
     atomic_write_all(images)  # both or neither
     plt.close(fig)
