@@ -40,6 +40,7 @@ last (an existing manifest is removed first), so a directory with a manifest is 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from sapt_core import layout
 from sapt_core.settings.benchmarks import Benchmark, TaskInfo, get_benchmark, get_task, load_benchmarks
 from sapt_core.data import sampling
 from sapt_core.data.templates import format_source
-from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file
+from sapt_core.data.upstream import UpstreamFile, read_labels, read_task_file, task_file
 from sapt_core.errors import SaptError, known_text
 from sapt_core.models.backbone import FAMILIES
 
@@ -213,6 +214,12 @@ def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, 
     def dseed(step, s=seed):
         return sampling.draw_seed(s, benchmark, task, step)
 
+    def read(split: str, path: Path | None = None) -> UpstreamFile:
+        """The task's ``split`` file (upstream JSON or JSONL); the benchmarks file's ``instruction`` replaces its
+        Definition."""
+        f = read_task_file(path or task_file(tdir, split) or tdir / f"{split}.json", task, split)
+        return f if info.instruction is None else dataclasses.replace(f, definition=info.instruction)
+
     labels_file = read_labels(tdir / "labels.json")
     allowed, labels_from = _allowed_labels(info, labels_file)
 
@@ -234,15 +241,15 @@ def build_task(data_root, benchmarks, benchmark: str, task: str, protocol: str, 
     dropped = {s: 0 for s in SPLITS}
     dropped_labels: Counter = Counter()
     val_note = None
-    test_path = tdir / "test.json"
-    if bench.test_only or test_path.is_file():
-        src["test"] = read_task_file(test_path, task, "test")
+    test_path = task_file(tdir, "test")
+    if bench.test_only or test_path is not None:
+        src["test"] = read("test", test_path)
         tpool, d = pool_of(src["test"])
         dropped["test"], dropped_labels = sum(d.values()), dropped_labels + d
         drawn = protocol_test(tpool, "paper-test")
         picked["test"] = drawn[0] if drawn else tpool
     if not bench.test_only:
-        train = src["train"] = src["val"] = read_task_file(tdir / "train.json", task, "train")
+        train = src["train"] = src["val"] = read("train")
         avail, d = pool_of(train)  # train.json feeds train and val: its drops count under train
         dropped["train"], dropped_labels = sum(d.values()), dropped_labels + d
         if "test" not in src:  # yelp, yahoo: hold a test slice out of train

@@ -47,12 +47,13 @@ def is_project_local(root: str | os.PathLike) -> bool:
 
 
 def expected_paths(benchmarks) -> list[str]:
-    """What ``prepare-data`` reads under a data root: each task's train.json (test.json for test-only benchmarks)
-    and each benchmark's shipped pseudo-sample folders."""
+    """What ``prepare-data`` reads under a data root: each task's train file (the test file for test-only
+    benchmarks) without its suffix (upstream ``.json`` or ``.jsonl``), and each benchmark's shipped pseudo-sample
+    folders (ending in ``/``)."""
     out = []
     for b in benchmarks.values():
         for t in b.tasks:
-            out.append(f"{b.dir}/{t}/{'test' if b.test_only else 'train'}.json")
+            out.append(f"{b.dir}/{t}/{'test' if b.test_only else 'train'}")
         out += [f"{d}/{Path(b.dir).name}/" for d in b.pseudo_dir.values()]
     return out
 
@@ -67,10 +68,16 @@ def check_data_root(root: str | os.PathLike, benchmarks_file: str | os.PathLike)
         raise SaptError(f"data_root {root}: no such directory (expected the upstream data layout, CL_Benchmark/, "
                         f"generated_data/, unseen/; `sapt fetch-data` makes one, or leave data_root at "
                         f"{layout.UPSTREAM_DATA_ROOT} to fetch it)")
+    from sapt_core.data.upstream import TASK_FILE_SUFFIXES
+
     for rel in expected_paths(load_benchmarks(benchmarks_file)):
-        if not (root / rel).is_dir() if rel.endswith("/") else not (root / rel).is_file():
-            raise SaptError(f"data_root {root}: {rel} not found (expected every task of {benchmarks_file} in the "
-                            f"upstream layout; `sapt verify-data {root}` compares it file by file)")
+        if rel.endswith("/") and not (root / rel).is_dir():
+            raise SaptError(f"data_root {root}: {rel} not found (expected the shipped pseudo samples of "
+                            f"{benchmarks_file}; `sapt verify-data {root}` compares the data root file by file)")
+        if not rel.endswith("/") and not any((root / f"{rel}{x}").is_file() for x in TASK_FILE_SUFFIXES):
+            raise SaptError(f"data_root {root}: {rel}.json not found (expected every task of {benchmarks_file} in "
+                            f"the upstream layout, or {rel}.jsonl; `sapt verify-data {root}` compares it file by "
+                            "file)")
 
 
 def workflow_data_root(config: Mapping, cli_config: Mapping | None = None,

@@ -17,29 +17,38 @@ from pathlib import Path
 from sapt_core.errors import SaptError
 
 SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]
-CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")
+CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")  # the tiny tokenizers' corpus: the paper's benchmarks
 
 
 def corpus_items(data_root: str | os.PathLike, benchmarks_path: str, per_task: int = 300) -> list[tuple[str, str]]:
     """(field, text) of every task's definitions and of the inputs and outputs of its first ``per_task`` training
-    instances, in file order; one read of the benchmark files serves both the tokenizer and the warm-up."""
-    import yaml
+    instances, in file order; one read of the benchmark files serves both the tokenizer and the warm-up.
+
+    The corpus is the paper's two benchmarks (:data:`CORPUS_BENCHMARKS`), so adding a benchmark of one's own leaves
+    the tiny backbones (and every run on them) as they are; a benchmarks file with neither uses all its trainable
+    benchmarks. Task files are upstream JSON or JSONL (:func:`sapt_core.data.upstream.task_file`)."""
+    from sapt_core.data.upstream import task_file
+    from sapt_core.settings.benchmarks import load_benchmarks
 
     root = Path(data_root)
     if not root.is_dir():
         raise SaptError(f"data root {root}: directory not found")
-    with open(benchmarks_path, encoding="utf-8") as fh:
-        benches = yaml.safe_load(fh)["benchmarks"]
+    benches = load_benchmarks(benchmarks_path)
+    names = [n for n in CORPUS_BENCHMARKS if n in benches] or [n for n, b in benches.items() if not b.test_only]
     items: list[tuple[str, str]] = []
-    for name in CORPUS_BENCHMARKS:
+    for name in names:
         bench = benches[name]
-        for task in bench["tasks"]:
-            path = root / bench["dir"] / task / "train.json"
+        for task, info in bench.tasks.items():
+            tdir = root / bench.dir / task
+            path = task_file(tdir, "train") or tdir / "train.json"
             try:
-                obj = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as e:
+                text = path.read_text(encoding="utf-8")
+                obj = ({"Instances": [json.loads(x) for x in text.splitlines() if x.strip()]}
+                       if path.suffix == ".jsonl" else json.loads(text))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
-            items.extend(("definition", d) for d in obj.get("Definition", []) if isinstance(d, str))
+            definitions = [info.instruction] if info.instruction is not None else obj.get("Definition", [])
+            items.extend(("definition", d) for d in definitions if isinstance(d, str))
             for inst in obj.get("Instances", [])[:per_task]:
                 out = inst.get("output", "")
                 items.append(("input", str(inst.get("input", ""))))

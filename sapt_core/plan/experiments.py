@@ -21,6 +21,14 @@ class ExperimentPlan:
             self._benchmarks = load_benchmarks(self.config["benchmarks_file"])
         return self._benchmarks
 
+    def benchmark_pattern(self, test_only: bool = False) -> str:
+        """A wildcard constraint matching the trainable benchmarks of the benchmarks file (``test_only``: its
+        test-only ones), so the data rules serve any benchmark a user adds there."""
+        import re
+
+        names = [re.escape(n) for n, b in self.benchmarks.items() if b.test_only == test_only]
+        return "|".join(names) or "(?!)"
+
     def order_tasks(self, benchmark: str, order: str) -> list[str]:
         """The task sequence of an order (paper Table 7), cut to the first ``n_tasks`` for tiny runs."""
         from sapt_core.settings.benchmarks import get_benchmark

@@ -9,7 +9,7 @@ from sapt_core import layout
 from sapt_core.errors import SaptError
 from sapt_core.plan.experiments import ZERO_SHOT
 from sapt_core.report.registry import (AP_DIFF_SUFFIX, ATTENTION_FIGURES, FIGURES, PAPER_RESULTS, PAPER_TABLES,
-                                       RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
+                                       PER_ORDER, RESULT_TABLES, STATIC_TABLES, VS_PAPER_SUFFIX)
 
 
 class ReportPlan:
@@ -46,6 +46,15 @@ class ReportPlan:
         paper = [o for b in self.benchmarks.values() for o in b.paper_orders]
         run = [o for b in sorted(self.config["orders"]) for o in self.config["orders"][b] if o not in paper]
         return f"--orders {' '.join(paper + run)}"
+
+    def compares_with_paper(self, table: str) -> bool:
+        """Whether a table's experiment runs on a benchmark the paper published the table for (a per-order table:
+        its paper's benchmark; Tables 1 / 2: SuperNI or Long Sequence; Table 3: always), so that its comparison
+        with the paper (``<table>_vs_paper``) is built; a table on benchmarks of one's own alone has none."""
+        if table == "table3":
+            return True
+        benches = self.experiment(table)["benchmarks"]
+        return PER_ORDER[table] in benches if table in PER_ORDER else bool(set(benches) & set(PER_ORDER.values()))
 
     def vs_paper_inputs(self, table: str) -> list[str]:
         """The files a table's comparison with the paper is computed from: the table's own inputs (Table 3: the
@@ -175,7 +184,7 @@ class ReportPlan:
         out += [(layout.table_file(t), lambda b=b: [self.config["benchmarks_file"]] + self.table_manifests(b))
                 for t, b in STATIC_TABLES.items()]
         out += [(layout.table_file(f"{t}{VS_PAPER_SUFFIX}"), lambda t=t: [PAPER_RESULTS] + self.vs_paper_inputs(t))
-                for t in PAPER_TABLES if t in exps]
+                for t in PAPER_TABLES if t in exps and self.compares_with_paper(t)]
         out += [(layout.table_file(f"{t}{AP_DIFF_SUFFIX}"), lambda t=t: self.last_step_predictions(t))
                 for t in RESULT_TABLES if t in exps]
         out += [(layout.RUNS_CSV, self.all_metrics_files)] if self.all_metrics_files() else []

@@ -11,8 +11,9 @@ from __future__ import annotations
 TABLES = ("table1", "table2", "table3", "table8", "table9", "table4", "table5", "table6", "table7")
 # built from run metrics (sapt run-metrics): Tables 1, 2 (per benchmark, its orders averaged), 8, 9 (per order)
 RESULT_TABLES = ("table1", "table2", "table8", "table9")
+# per-order tables, with the paper's benchmark of each (their default orders; an experiment may list any benchmarks).
+# Tables 1 / 2 have a column group per benchmark of their experiment, in the benchmarks file's order.
 PER_ORDER = {"table8": "SuperNI", "table9": "Long_Sequence"}
-PER_BENCHMARK = ("SuperNI", "Long_Sequence")  # Tables 1 / 2 column groups, in the paper's order
 # built from the benchmark config (+ the data manifests of a benchmark; Table 7, the task orders, has none)
 STATIC_TABLES = {"table4": "SuperNI", "table5": "Long_Sequence", "table6": "SuperNI_unseen", "table7": None}
 DATASET_TABLES = {t: b for t, b in STATIC_TABLES.items() if b is not None}
@@ -57,8 +58,8 @@ WHAT = {
     "table5": "Long Sequence tasks, categories, metrics, split sizes (paper Table 5)",
     "table6": "unseen SuperNI tasks (paper Table 6)",
     "table7": "task orders (paper Table 7)",
-    "table8": "results per SuperNI order (paper Table 8)",
-    "table9": "results per Long Sequence order (paper Table 9)",
+    "table8": "results per task order (paper Table 8: the SuperNI orders)",
+    "table9": "results per task order (paper Table 9: the Long Sequence orders)",
     "figure3": "shared-attention heat maps, learning time vs test time (paper Figure 3: SAPT-Prompt, Long Sequence)",
     "figure4": "AP, F.Ra, FWT vs backbone size, per method (paper Figure 4)",
     "figure5": "AP, F.Ra, FWT of T5 vs LLaMA backbones on SuperNI, per method (paper Figure 5)",

@@ -1,5 +1,5 @@
-"""The paper's result tables from the runs' metrics: Tables 1 and 2 (per benchmark, its orders averaged) and Tables 8
-and 9 (per order of SuperNI / Long Sequence), with AP, F.Ra, FWT and BWT after the last task (paper section 5.1.2).
+"""The paper's result tables from the runs' metrics: Tables 1 and 2 (a column group per benchmark, its orders averaged,
+whatever the number of benchmarks) and Tables 8 and 9 (per order; the paper's: of SuperNI / Long Sequence), with AP, F.Ra, FWT and BWT after the last task (paper section 5.1.2).
 
 The cells come from the tidy run frame (:func:`sapt_core.report.runs_frame.runs_frame`): within each seed the mean
 over the column group's orders (a seed counts only when it has every order), then the mean and sample sd (ddof=1)
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sapt_core.errors import SaptError, known_text
 from sapt_core.layout import metrics_file
 from sapt_core.report.paper_formulas import FORMULA_KEYS, FORMULA_TEXT, FORMULAS, OFFICIAL, PAPER
-from sapt_core.report.registry import METRICS, PER_BENCHMARK, PER_ORDER, VARIANTS, table_number
+from sapt_core.report.registry import METRICS, PER_ORDER, VARIANTS, table_number
 from sapt_core.report.runs_frame import METRIC_NAMES, runs_frame, split_list
 from sapt_core.report.table_model import (DATA_DIFFERS_NOTE, DERIVED_NOTE, INCOMPLETE, MISSING, NOT_APPLICABLE, Table,
                                           join, mean_sd_text)
@@ -51,26 +51,28 @@ def check_orders(orders, benchmarks) -> None:
 
 
 def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
-    """Tables 8 / 9: one group per order of their benchmark; Tables 1 / 2: one per benchmark (its orders)."""
+    """Per-order tables (8 / 9): one group per order (of any benchmark; default: the paper's orders of the paper's
+    benchmark of the table); Tables 1 / 2: one group per benchmark with orders chosen, as many as there are, in the
+    benchmarks file's order (the paper's: SuperNI, then Long Sequence)."""
     check_orders(orders, benchmarks)
     if table in PER_ORDER:
-        bench = PER_ORDER[table]
-        if bench not in benchmarks:
-            raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file")
-        chosen = [o for o in benchmarks[bench].orders if o in (orders or benchmarks[bench].paper_orders)]
-        if not chosen:
-            raise SaptError(f"--orders: none of {join(orders)} is an order of {bench} "
-                            f"({join(benchmarks[bench].orders)})")
-        return [Group(o, bench, [o]) for o in chosen]
+        if orders:
+            groups = [Group(o, b.name, [o]) for b in benchmarks.values() for o in b.orders if o in orders]
+        else:
+            bench = PER_ORDER[table]
+            if bench not in benchmarks:
+                raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file; name its orders (--orders)")
+            groups = [Group(o, bench, [o]) for o in benchmarks[bench].paper_orders]
+        if not groups:
+            raise SaptError(f"--orders: none of {join(orders)} is an order of {join(benchmarks)}")
+        return groups
     groups = []
-    for bench in PER_BENCHMARK:
-        if bench not in benchmarks:
-            continue
-        chosen = [o for o in benchmarks[bench].orders if o in (orders or benchmarks[bench].paper_orders)]
+    for bench in benchmarks.values():
+        chosen = [o for o in bench.orders if o in (orders or bench.paper_orders)]
         if chosen:
-            groups.append(Group(bench, bench, chosen))
+            groups.append(Group(bench.name, bench.name, chosen))
     if not groups:
-        raise SaptError(f"--orders: none of {join(orders)} is an order of {join(PER_BENCHMARK)}")
+        raise SaptError(f"--orders: none of {join(orders)} is an order of {join(benchmarks)}")
     return groups
 
 
@@ -288,7 +290,8 @@ def caption(cells: Cells) -> str:
     seeds_text = (f"mean ± sample sd (ddof=1) over {n_seeds} seeds" if n_seeds > 1
                   else "1 seed (no sd)" if n_seeds == 1 else "no seeds (no metrics files)")
     if cells.table in PER_ORDER:
-        what = f"Results on each task order of the {PER_ORDER[cells.table]} benchmark"
+        benches = list(dict.fromkeys(g.benchmark for g in cells.groups))
+        what = f"Results on each task order of the {join(benches)} benchmark{'s' if len(benches) > 1 else ''}"
         scope = f"orders {join(g.label for g in cells.groups)}"
     else:
         what = "Overall results" if cells.table == "table1" else "Ablation study"

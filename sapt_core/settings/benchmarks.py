@@ -1,9 +1,11 @@
 """Benchmark definitions from ``config/benchmarks.yaml``, loaded and validated into small dataclasses.
 
 The YAML holds the paper's Tables 4-7 as data: task lists with category and metric (Tables 4-6), the task orders
-(Table 7), the instruction template of each benchmark (the official code's), where the authors' pseudo samples live
-(``generated_data``), the paper's sampling protocol sizes (paper section 5.1.1) and, for a task whose shipped
-``labels.json`` is stale, its classes (``labels``; see config/README.md).
+(Table 7), the instruction template of each benchmark (the official code's, :mod:`sapt_core.data.templates`), where
+the authors' pseudo samples live (``generated_data``), the paper's sampling protocol sizes (paper section 5.1.1) and,
+for a task whose shipped ``labels.json`` is stale, its classes (``labels``; see config/README.md). A benchmark of
+one's own is another entry (docs/adding_a_benchmark.md): its task files in the upstream JSON or in JSONL, a task's
+``instruction`` in this file, any template of :data:`~sapt_core.data.templates.TEMPLATE_NAMES` or a format string.
 Benchmark, task and order names become path components and must be safe (:mod:`sapt_core.settings.names`); ``dir`` and
 ``pseudo_dir`` must stay below the data root. Every problem is a :class:`SaptError` naming the file and the dotted
 field, e.g.
@@ -20,10 +22,9 @@ from typing import Any
 from sapt_core.errors import SaptError, check_keys, known_text, need, unknown_text
 
 METRICS = ("accuracy", "rougeL")
-TEMPLATES = ("superni", "long")
 PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
 _BENCH_KEYS = ("demo_orders", "dir", "orders", "paper_protocol", "pseudo_dir", "tasks", "template", "test_only")
-_TASK_KEYS = ("category", "labels", "metric")
+_TASK_KEYS = ("category", "instruction", "labels", "metric")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TaskInfo:
     category: str
     metric: str  # "accuracy" (classification) or "rougeL"
     labels: tuple[str, ...] | None = None  # the task's classes when its labels.json is stale (None: labels.json)
+    instruction: str | None = None  # the task's instruction (None: the upstream file's Definition; JSONL: none)
 
     @property
     def is_classification(self) -> bool:
@@ -42,7 +44,7 @@ class TaskInfo:
 class Benchmark:
     name: str
     dir: str  # relative to the data root, e.g. CL_Benchmark/SuperNI
-    template: str  # one of TEMPLATES
+    template: str  # a name of data.templates.TEMPLATE_NAMES or a format string
     tasks: dict[str, TaskInfo]
     orders: dict[str, list[str]] = field(default_factory=dict)  # paper_orders + the demo orders
     paper_orders: tuple[str, ...] = ()  # ``orders:`` (paper Table 7): the reports' default; ``demo_orders:`` are not
@@ -68,6 +70,13 @@ def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Be
             if t in seen:
                 raise SaptError(f"{path}: benchmarks.{b.name}.tasks.{t}: task also listed in benchmark '{seen[t]}'")
             seen[t] = b.name
+    owner: dict[str, str] = {}  # order names are unique too: a table's per-order column names one
+    for b in out.values():
+        for o in b.orders:
+            if o in owner:
+                raise SaptError(f"{path}: benchmarks.{b.name}: order {o!r} is also an order of benchmark "
+                                f"'{owner[o]}'; expected order names unique across benchmarks")
+            owner[o] = b.name
     return out
 
 
@@ -78,6 +87,7 @@ def _name(path: Path, where: str, name: Any, what: str) -> str:
 
 
 def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
+    from sapt_core.data.templates import template_problem
     from sapt_core.settings.names import check_relative_dir
 
     w = f"benchmarks.{name}"
@@ -87,7 +97,9 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
     for key in ("dir", "template", "tasks"):
         need(key in spec, path, f"{w}.{key}", "a value", "nothing (missing)")
     check_relative_dir(spec["dir"], f"{path}: {w}.dir")
-    need(spec["template"] in TEMPLATES, path, f"{w}.template", f"one of {', '.join(TEMPLATES)}", spec["template"])
+    problem = template_problem(spec["template"])
+    if problem:
+        raise SaptError(f"{path}: {w}.template: {problem}")
     tasks_spec = spec["tasks"]
     need(isinstance(tasks_spec, dict) and tasks_spec, path, f"{w}.tasks", "a non-empty mapping", tasks_spec)
     tasks = {}
@@ -105,7 +117,11 @@ def _benchmark(path: Path, name: str, spec: Any) -> Benchmark:
                  and len(set(labels)) == len(labels), path, f"{tw}.labels", "a non-empty list of distinct strings",
                  labels)
             need(ts["metric"] == "accuracy", path, f"{tw}.labels", "no labels on a rougeL task", labels)
-        tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"], tuple(labels) if labels else None)
+        instruction = ts.get("instruction")
+        need(instruction is None or isinstance(instruction, str), path, f"{tw}.instruction", "a string",
+             instruction)
+        tasks[str(t)] = TaskInfo(str(t), ts["category"], ts["metric"], tuple(labels) if labels else None,
+                                 instruction)
     orders = {}
     for key in ("orders", "demo_orders"):
         orders_spec = spec.get(key) or {}

@@ -38,7 +38,7 @@ rule prepare_data:
         test=layout.data_split_file(*TASK_DATA, "test"),
         manifest=layout.data_manifest(*TASK_DATA),
     wildcard_constraints:
-        benchmark="SuperNI|Long_Sequence",
+        benchmark=PLAN.benchmark_pattern(),
     params:
         data_root=DATA_ROOT,
         benchmarks=config["benchmarks_file"],
@@ -67,7 +67,7 @@ rule prepare_test_only:
         test=layout.data_split_file(*TASK_DATA, "test"),
         manifest=layout.data_manifest(*TASK_DATA),
     wildcard_constraints:
-        benchmark="SuperNI_unseen",
+        benchmark=PLAN.benchmark_pattern(test_only=True),
     params:
         data_root=DATA_ROOT,
         benchmarks=config["benchmarks_file"],
