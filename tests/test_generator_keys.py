@@ -154,7 +154,7 @@ def test_recipes_use_every_key(pet, tiny_t5, cb_dir, tmp_path, repo_root, monkey
             train["optimizer"]) == (g["lr"], g["batch_size"], g["max_source_len"], g["max_target_len"], g["optimizer"])
     tensors = load_file(str(gen))
     if pet == "lora":
-        assert train["max_steps"] == g["max_steps"] == trainers[0].state.global_step
+        assert train["max_steps"] == g["max_steps"] == trainers[0].state.global_step == side["settings"]["max_steps"]
         assert (side["pet"]["lora_r"], side["pet"]["lora_alpha"], side["pet"]["lora_dropout"]) == \
             (g["r"], g["alpha"], g["dropout"])
         assert {t.shape[0] for k, t in tensors.items() if "lora_A" in k} == {g["r"]}

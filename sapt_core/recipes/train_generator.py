@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
                                   progress=not args.no_progress)
     losses = [h["loss"] for h in history if "loss" in h]
     sidecar = {
-        "kind": "arm_generator", "method": f"arm_generator-{args.pet}", "pet": pet_cfg.to_dict(), "settings": s,
+        # the settings as trained: a --max-steps of the run replaces the methods file's max_steps
+        "kind": "arm_generator", "method": f"arm_generator-{args.pet}", "pet": pet_cfg.to_dict(),
+        "settings": {**s, **({"max_steps": max_steps} if "max_steps" in s else {})},
         "train": cfg.to_dict(), "backbone": {**backbone_provenance(args.backbone), "family": bb.family},
         "benchmark": manifest.get("benchmark"), "task": manifest.get("task"), "template": manifest.get("template"),
         "seed": args.seed, "markers": {"gen": GEN_MARKER, "inp": INP_MARKER, "added_tokens": False},
