@@ -63,7 +63,8 @@ def test_a_new_benchmark_loads_and_is_checked(tmp_path, benchmarks_path):
     assert b.paper_orders == ("toy1",)
     for change, msg in (
         ({"template": "{question}"}, r"benchmarks\.Toy\.template: expected only the fields"),
-        ({"tasks": {"yesno": {**ENTRY["tasks"]["yesno"], "instruction": 3}}}, r"tasks\.yesno\.instruction: expected a string"),
+        ({"tasks": {"yesno": {**ENTRY["tasks"]["yesno"], "instruction": 3}}},
+         r"tasks\.yesno\.instruction: expected a string"),
         ({"orders": {"order3": ["yesno"]}}, "order 'order3' is also an order of benchmark 'Long_Sequence'"),
     ):
         path = _bench_file(tmp_path, benchmarks_path, Toy={**ENTRY, **change})
@@ -71,7 +72,7 @@ def test_a_new_benchmark_loads_and_is_checked(tmp_path, benchmarks_path):
             load_benchmarks(path)
 
 
-# ---- task files: JSONL, instruction, one line per problem -------------------------------------------------------------
+# ---- task files: JSONL, instruction, one line per problem ----------------------------------------------------------
 def test_jsonl_and_json_tasks_prepare_with_the_instruction(tmp_path, benchmarks_path):
     bfile = _bench_file(tmp_path, benchmarks_path, Toy=ENTRY)
     root = _toy_root(tmp_path)

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sapt_core.settings.benchmarks import find_benchmark, get_benchmark, get_task, load_benchmarks
+from sapt_core.settings.benchmarks import BENCHMARKS_FILE, find_benchmark, get_benchmark, get_task, load_benchmarks
 from sapt_core.data.prepare import PROTOCOLS, SPLITS, TEST_SEED, _fraction, build_task, write_task
 from sapt_core.data.root import add_data_root_argument, default_data_root
 from sapt_core.errors import SaptError
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "benchmarks), pseudo.jsonl with --pseudo, and manifest.json, written last. All tasks are read and validated\n"
         "before anything is written. Bad input: one 'error: ...' line on stderr naming the file/field, exit 2.")
     add_data_root_argument(p)
-    p.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML",
+    p.add_argument("--benchmarks", default=BENCHMARKS_FILE, metavar="YAML",
                    help="benchmark definitions (default: %(default)s)")
     p.add_argument("--benchmark", metavar="NAME", help="benchmark name (inferred from --task when omitted)")
     which = p.add_mutually_exclusive_group(required=True)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from sapt_core.errors import SaptError
+from sapt_core.settings.benchmarks import BENCHMARKS_FILE
 
 SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]
 CORPUS_BENCHMARKS = ("SuperNI", "Long_Sequence")  # the tiny tokenizers' corpus: the paper's benchmarks
@@ -138,7 +139,7 @@ def pretrain(model, family: str, tokenizer, lines: list[str], steps: int, seed: 
     return losses
 
 
-def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, benchmarks_path: str = "config/benchmarks.yaml",
+def build_tiny_backbone(out: str | os.PathLike, family: str, data_root: str, benchmarks_path: str = BENCHMARKS_FILE,
                         vocab_size: int = 4096, d_model: int = 64, layers: int = 2, heads: int = 4, d_ff: int = 128,
                         seed: int = 0, corpus_per_task: int = 300, pretrain_steps: int = 0) -> Path:
     """Build, save and return the directory of a tiny backbone (written atomically as a whole directory)."""
@@ -182,7 +183,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", required=True, choices=["t5", "llama"])
     p.add_argument("--out", required=True, help="output directory (config.json, model.safetensors, tokenizer.json)")
     add_data_root_argument(p, "benchmark data root whose training text trains the tokenizer")
-    p.add_argument("--benchmarks", default="config/benchmarks.yaml")
+    p.add_argument("--benchmarks", default=BENCHMARKS_FILE)
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)

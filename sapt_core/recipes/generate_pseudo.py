@@ -33,6 +33,7 @@ from sapt_core.errors import SaptError
 from sapt_core.methods.keys import add_flags
 from sapt_core.models.backbone import FAMILIES
 from sapt_core.recipes.common import add_lora_sites_arg
+from sapt_core.settings.benchmarks import BENCHMARKS_FILE
 
 SOURCES = ("generated", "shipped", "real")
 # the generate kwargs the sampling flags set (their defaults: the official pseudo_data prediction settings,
@@ -65,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     s = p.add_argument_group("shipped source")
     add_data_root_argument(s)
-    s.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML")
+    s.add_argument("--benchmarks", default=BENCHMARKS_FILE, metavar="YAML")
     s.add_argument("--family", default=None, metavar="t5|llama", help="whose shipped pseudo samples to take")
 
 

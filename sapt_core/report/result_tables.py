@@ -1,5 +1,6 @@
-"""The paper's result tables from the runs' metrics: Tables 1 and 2 (a column group per benchmark, its orders averaged,
-whatever the number of benchmarks) and Tables 8 and 9 (per order; the paper's: of SuperNI / Long Sequence), with AP, F.Ra, FWT and BWT after the last task (paper section 5.1.2).
+"""The paper's result tables from the runs' metrics: Tables 1 and 2 (a column group per benchmark, its orders
+averaged, whatever the number of benchmarks) and Tables 8 and 9 (per order; the paper's: of SuperNI / Long Sequence),
+with AP, F.Ra, FWT and BWT after the last task (paper section 5.1.2).
 
 The cells come from the tidy run frame (:func:`sapt_core.report.runs_frame.runs_frame`): within each seed the mean
 over the column group's orders (a seed counts only when it has every order), then the mean and sample sd (ddof=1)
@@ -61,7 +62,8 @@ def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
         else:
             bench = PER_ORDER[table]
             if bench not in benchmarks:
-                raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file; name its orders (--orders)")
+                raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file; expected its orders "
+                                "named (--orders)")
             groups = [Group(o, bench, [o]) for o in benchmarks[bench].paper_orders]
         if not groups:
             raise SaptError(f"--orders: none of {join(orders)} is an order of {join(benchmarks)}")

@@ -31,6 +31,7 @@ import argparse
 from sapt_core.errors import SaptError
 from sapt_core.report.paper_formulas import FORMULAS
 from sapt_core.report.registry import DATASET_TABLES, PAPER_TABLES, RESULT_TABLES, TABLES, VARIANTS
+from sapt_core.settings.benchmarks import BENCHMARKS_FILE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="*", default=None, metavar="METHOD",
                    help="row order (default: methods in order of first appearance among --metrics)")
     p.add_argument("--out-prefix", required=True, metavar="PREFIX", help="writes PREFIX.md, PREFIX.csv, PREFIX.tex")
-    p.add_argument("--benchmarks", default="config/benchmarks.yaml", metavar="YAML",
+    p.add_argument("--benchmarks", default=BENCHMARKS_FILE, metavar="YAML",
                    help="benchmark definitions (default: %(default)s)")
     p.add_argument("--backbone", default=None, metavar="NAME",
                    help="only runs of this backbone (default: every backbone among the inputs, one row each)")

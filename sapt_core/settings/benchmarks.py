@@ -21,6 +21,7 @@ from typing import Any
 
 from sapt_core.errors import SaptError, check_keys, known_text, need, unknown_text
 
+BENCHMARKS_FILE = "config/benchmarks.yaml"  # the default benchmarks file (config key benchmarks_file)
 METRICS = ("accuracy", "rougeL")
 PAPER_PROTOCOL_KEYS = ("n_train", "n_test", "n_test_per_class")
 _BENCH_KEYS = ("demo_orders", "dir", "orders", "paper_protocol", "pseudo_dir", "tasks", "template", "test_only")
@@ -53,7 +54,7 @@ class Benchmark:
     test_only: bool = False
 
 
-def load_benchmarks(path: str | Path = "config/benchmarks.yaml") -> dict[str, Benchmark]:
+def load_benchmarks(path: str | Path = BENCHMARKS_FILE) -> dict[str, Benchmark]:
     """Read and validate the benchmarks file; returns ``{name: Benchmark}`` in file order."""
     from sapt_core.settings.yaml_io import load_yaml
 
