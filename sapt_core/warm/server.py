@@ -63,7 +63,10 @@ def run(args) -> int:
     if args.prewarm:
         from sapt_core.warm.prewarm import prewarm
 
-        prewarm()  # the first calls of a model job, done once here (sapt_core/warm/prewarm.py)
+        try:  # the first calls of a model job, done once here (sapt_core/warm/prewarm.py)
+            prewarm()
+        except Exception as e:  # only slower jobs without it: serve anyway
+            print(f"[warm] pre-warm skipped ({e.__class__.__name__}: {e})", file=sys.stderr)
     serve(args.socket, started_with, args.log)
     return 0
 
