@@ -212,7 +212,6 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__} transformers {transformers.__version__} threads {torch.get_num_threads()} "
           f"repeats {args.repeat}; imports (not in the table) {imports:.1f} s; job wall s per run: "
           f"{', '.join(f'{x:.2f}' for x in walls)}")
-    n = max(len(runs) - 1, 1)
     print_tree(rows, total, f"phase (median of runs 2..{args.repeat})" if len(runs) > 1 else "phase")
     if len(runs) > 1:  # what a fresh process (a job forked from `sapt warm`) pays on top: first calls
         first = median_table(runs[:1])
@@ -223,7 +222,6 @@ def main(argv=None) -> int:
         print("|---|---|")
         for d, path in extra[:10]:
             print(f"| {path} | {d:+.3f} |")
-    del n
     train = next((inc for path, _, inc, _ in rows if path.endswith("/Trainer.train")), 0.0)
     steps = next((c for path, _, _, c in rows if path.endswith("/optimizer step")), 0)
     train_rows = [r for r in rows if "/Trainer.train" in r[0] or r[0].endswith("Trainer set-up")]
