@@ -120,3 +120,34 @@ def test_cancelled_client_stops_the_command(worker, repo_root, tiny_t5, cb_dir, 
     assert any(ln.startswith(f"cancelled {pid}") for ln in _served(log)), _served(log)[before:]
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     assert not (tmp_path / "x" / "state" / "state.safetensors").exists()
+
+
+PREWARM_CHECK = """
+import json, os, random, gc
+import numpy as np, torch
+from transformers.utils import logging as hf_logging
+os.environ.pop("TOKENIZERS_PARALLELISM", None)
+torch.set_num_threads(2)
+before = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist(), torch.get_num_threads(),
+          hf_logging.is_progress_bar_enabled())
+from sapt_core.warm.prewarm import prewarm
+prewarm()
+after = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist(), torch.get_num_threads(),
+         hf_logging.is_progress_bar_enabled())
+print(json.dumps({"torch_rng": bool(torch.equal(before[0], after[0])), "py_rng": before[1] == after[1],
+                  "np_rng": before[2] == after[2], "threads": [before[3], after[3]], "bars": [before[4], after[4]],
+                  "tokenizers_env": os.environ.get("TOKENIZERS_PARALLELISM"), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_prewarm_leaves_the_worker_as_imported(repo_root):
+    """The worker's warm-up changes no state a job could see: random states, thread count, progress bars and
+    TOKENIZERS_PARALLELISM are as before it; only the heap is frozen (a job's GC skips the worker's objects)."""
+    r = subprocess.run([sys.executable, "-c", PREWARM_CHECK], cwd=repo_root, env=_env(), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["torch_rng"] and got["py_rng"] and got["np_rng"], got
+    assert got["threads"] == [2, 2] and got["bars"][0] == got["bars"][1], got
+    assert got["tokenizers_env"] is None, got  # restored to unset (it was "false" only during the warm-up)
+    assert got["frozen"] > 100_000, got  # the imported modules' objects

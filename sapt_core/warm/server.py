@@ -9,8 +9,9 @@ arguments, environment and output files, so the Snakemake DAG, its logs and its 
 exactness test: ``tests/test_warm.py``). What differs: resource fields of a job's ``benchmark:`` file other than wall
 time (``max_rss``, ``cpu_time``) measure the thin client, not the command.
 
-Fork safety: the worker only imports (no tensor operation, no CUDA), so the forked command starts with torch's
-thread pools uninitialised; ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` of the job are applied in the child because the
+Fork safety: the worker imports, then runs a model job's first calls once on one thread (a throwaway 16-wide
+backbone, no CUDA, its random states restored: :mod:`sapt_core.warm.prewarm`), so the forked command starts with
+torch's thread pools uninitialised; ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` of the job are applied in the child because the
 libraries read them when imported. Settings other libraries read at import time (``HF_*``, ``TRANSFORMERS_*``,
 ``TOKENIZERS_PARALLELISM``, ``PYTHONHASHSEED``, ...) must match the worker's; a command whose environment differs
 there, or that cannot reach the worker, runs in its own interpreter as without it.
@@ -44,8 +45,10 @@ def import_env(env: dict[str, str]) -> dict[str, str]:
 def add_arguments(p) -> None:
     p.add_argument("--socket", required=True, help="path of the Unix socket to listen on (created; removed on exit)")
     p.add_argument("--preload", nargs="*", default=list(PRELOAD), help="modules imported once before serving")
+    p.add_argument("--no-prewarm", dest="prewarm", action="store_false",
+                   help="serve right after the imports, without running a model job's first calls once")
     p.add_argument("--log", default=None, help="append one line per command started / ended (pid, command, exit "
-                                               "status, seconds)")
+                                               "status, wall and CPU seconds)")
 
 
 def run(args) -> int:
@@ -57,6 +60,13 @@ def run(args) -> int:
     import sapt_core.cli as cli
 
     cli.build_parser([])  # imports every command's module
+    if args.prewarm:
+        from sapt_core.warm.prewarm import prewarm
+
+        try:  # the first calls of a model job, done once here (sapt_core/warm/prewarm.py)
+            prewarm()
+        except Exception as e:  # only slower jobs without it: serve anyway
+            print(f"[warm] pre-warm skipped ({e.__class__.__name__}: {e})", file=sys.stderr)
     serve(args.socket, started_with, args.log)
     return 0
 
@@ -157,9 +167,11 @@ def _handle(conn: socket.socket, server_env: dict[str, str], log: str | None) ->
     while True:
         ready, _, _ = select.select([conn, pidfd], [], [])
         if pidfd in ready:
-            rc = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+            _, status, usage = os.wait4(child, 0)
+            rc = os.waitstatus_to_exitcode(status)
             rc = 128 - rc if rc < 0 else rc
-            _log(log, f"end {child} rc {rc} {time.monotonic() - t0:.2f} s")
+            cpu = usage.ru_utime + usage.ru_stime  # the command's own CPU time (steadier than wall on a shared machine)
+            _log(log, f"end {child} rc {rc} {time.monotonic() - t0:.2f} s cpu {cpu:.2f} s")
             try:
                 conn.sendall(json.dumps({"rc": rc}).encode() + b"\n")
             except OSError:
