@@ -23,7 +23,8 @@ import os
 import tempfile
 from pathlib import Path
 
-SPECIALS = ["<pad>", "</s>", "<unk>", "<s>"]  # the tiny backbones' special ids (sapt_core.models.tiny)
+from sapt_core.models.tiny import SPECIALS  # the tiny backbones' special ids
+
 WORDS = ["a", "b", "c", "yes", "no", "Input:", "Output:"]
 
 
