@@ -68,13 +68,13 @@ def check_data_root(root: str | os.PathLike, benchmarks_file: str | os.PathLike)
         raise SaptError(f"data_root {root}: no such directory (expected the upstream data layout, CL_Benchmark/, "
                         f"generated_data/, unseen/; `sapt fetch-data` makes one, or leave data_root at "
                         f"{layout.UPSTREAM_DATA_ROOT} to fetch it)")
-    from sapt_core.data.upstream import TASK_FILE_SUFFIXES
+    from sapt_core.data.upstream import task_file
 
     for rel in expected_paths(load_benchmarks(benchmarks_file)):
         if rel.endswith("/") and not (root / rel).is_dir():
             raise SaptError(f"data_root {root}: {rel} not found (expected the shipped pseudo samples of "
                             f"{benchmarks_file}; `sapt verify-data {root}` compares the data root file by file)")
-        if not rel.endswith("/") and not any((root / f"{rel}{x}").is_file() for x in TASK_FILE_SUFFIXES):
+        if not rel.endswith("/") and task_file((root / rel).parent, Path(rel).name) is None:
             raise SaptError(f"data_root {root}: {rel}.json not found (expected every task of {benchmarks_file} in "
                             f"the upstream layout, or {rel}.jsonl; `sapt verify-data {root}` compares it file by "
                             "file)")

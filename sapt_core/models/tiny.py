@@ -28,7 +28,7 @@ def corpus_items(data_root: str | os.PathLike, benchmarks_path: str, per_task: i
     The corpus is the paper's two benchmarks (:data:`CORPUS_BENCHMARKS`), so adding a benchmark of one's own leaves
     the tiny backbones (and every run on them) as they are; a benchmarks file with neither uses all its trainable
     benchmarks. Task files are upstream JSON or JSONL (:func:`sapt_core.data.upstream.task_file`)."""
-    from sapt_core.data.upstream import task_file
+    from sapt_core.data.upstream import read_task_file, task_file
     from sapt_core.settings.benchmarks import load_benchmarks
 
     root = Path(data_root)
@@ -42,12 +42,14 @@ def corpus_items(data_root: str | os.PathLike, benchmarks_path: str, per_task: i
         for task, info in bench.tasks.items():
             tdir = root / bench.dir / task
             path = task_file(tdir, "train") or tdir / "train.json"
-            try:
-                text = path.read_text(encoding="utf-8")
-                obj = ({"Instances": [json.loads(x) for x in text.splitlines() if x.strip()]}
-                       if path.suffix == ".jsonl" else json.loads(text))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
+            if path.suffix == ".jsonl":  # read and checked as prepare-data reads it
+                f = read_task_file(path, task, "train").instances[:per_task]
+                obj = {"Instances": [{"input": i, "output": r} for i, r in zip(f["input"], f["references"])]}
+            else:
+                try:
+                    obj = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                    raise SaptError(f"{path}: cannot read tokenizer corpus ({e.__class__.__name__})") from None
             definitions = [info.instruction] if info.instruction is not None else obj.get("Definition", [])
             items.extend(("definition", d) for d in definitions if isinstance(d, str))
             for inst in obj.get("Instances", [])[:per_task]:

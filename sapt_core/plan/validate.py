@@ -340,11 +340,13 @@ class _Checker:
                     spec = plan.method(m, bb, b, o).pseudo()
                     if spec is not None and spec.source == "generated":
                         plan.generator_args(spec.pet, bb)  # the generator's optimizer on the backbone's engine
-                    family = plan.backbone(bb)["family"]
-                    if spec is not None and spec.source == "shipped" and family not in plan.benchmarks[b].pseudo_dir:
-                        raise SaptError(f"method {m} reads the authors' shipped pseudo samples (pseudo_source: "
-                                        f"shipped), and benchmark {b} has none for family {family} (its pseudo_dir "
-                                        "in the benchmarks file); expected pseudo_source: generated there")
+                    if spec is not None and spec.source == "shipped":
+                        family = plan.backbone(bb)["family"]
+                        if family not in plan.benchmarks[b].pseudo_dir:
+                            raise SaptError(f"method {m} reads the authors' shipped pseudo samples (pseudo_source: "
+                                            f"shipped), and benchmark {b} has none for family {family} (its "
+                                            "pseudo_dir in the benchmarks file); expected pseudo_source: generated "
+                                            "there")
                     plan.single_task_scores(m, bb, b, o, s)
             except SaptError as e:
                 raise SaptError(self.src.planner_line(["experiments", exp], e)) from None

@@ -57,24 +57,19 @@ def column_groups(table: str, benchmarks, orders=None) -> list[Group]:
     benchmarks file's order (the paper's: SuperNI, then Long Sequence)."""
     check_orders(orders, benchmarks)
     if table in PER_ORDER:
-        if orders:
-            groups = [Group(o, b.name, [o]) for b in benchmarks.values() for o in b.orders if o in orders]
-        else:
+        if not orders:
             bench = PER_ORDER[table]
             if bench not in benchmarks:
                 raise SaptError(f"{table}: benchmark {bench!r} is not in the benchmarks file; expected its orders "
                                 "named (--orders)")
-            groups = [Group(o, bench, [o]) for o in benchmarks[bench].paper_orders]
-        if not groups:
-            raise SaptError(f"--orders: none of {join(orders)} is an order of {join(benchmarks)}")
-        return groups
-    groups = []
-    for bench in benchmarks.values():
-        chosen = [o for o in bench.orders if o in (orders or bench.paper_orders)]
-        if chosen:
-            groups.append(Group(bench.name, bench.name, chosen))
+            orders = benchmarks[bench].paper_orders
+        groups = [Group(o, b.name, [o]) for b in benchmarks.values() for o in b.orders if o in orders]
+    else:
+        groups = [Group(b.name, b.name, chosen) for b in benchmarks.values()
+                  if (chosen := [o for o in b.orders if o in (orders or b.paper_orders)])]
     if not groups:
-        raise SaptError(f"--orders: none of {join(orders)} is an order of {join(benchmarks)}")
+        raise SaptError(f"{table}: no order to show (--orders {join(orders) if orders else 'not given'}; the "
+                        f"benchmarks file's orders: {join(order_owner(benchmarks))})")
     return groups
 
 

@@ -65,19 +65,17 @@ def load_benchmarks(path: str | Path = BENCHMARKS_FILE) -> dict[str, Benchmark]:
     benches = doc.get("benchmarks")
     need(isinstance(benches, dict) and benches, path, "benchmarks", "a non-empty mapping", benches)
     out = {str(name): _benchmark(path, str(name), spec) for name, spec in benches.items()}
-    seen: dict[str, str] = {}
+    # task and order names are unique across benchmarks: a task names its data, an order a per-order table's column
+    owner: dict[tuple[str, str], str] = {}
     for b in out.values():
-        for t in b.tasks:
-            if t in seen:
-                raise SaptError(f"{path}: benchmarks.{b.name}.tasks.{t}: task also listed in benchmark '{seen[t]}'")
-            seen[t] = b.name
-    owner: dict[str, str] = {}  # order names are unique too: a table's per-order column names one
-    for b in out.values():
-        for o in b.orders:
-            if o in owner:
-                raise SaptError(f"{path}: benchmarks.{b.name}: order {o!r} is also an order of benchmark "
-                                f"'{owner[o]}'; expected order names unique across benchmarks")
-            owner[o] = b.name
+        for kind, names in (("task", b.tasks), ("order", b.orders)):
+            for n in names:
+                first = owner.setdefault((kind, n), b.name)
+                if first != b.name:
+                    raise SaptError(f"{path}: benchmarks.{b.name}.tasks.{n}: task also listed in benchmark '{first}'"
+                                    if kind == "task" else
+                                    f"{path}: benchmarks.{b.name}: order {n!r} is also an order of benchmark "
+                                    f"'{first}'; expected order names unique across benchmarks")
     return out
 
 
