@@ -25,6 +25,7 @@ from torch import nn
 from sapt_core.blocks.lora import MixingContext, inject_lora_blocks
 from sapt_core.blocks.pet import PET_TYPES as PETS
 from sapt_core.blocks.prompt import MultiBlockPrompt
+from sapt_core.models.label_window import keep_labelled
 
 COMBINES = ("mix", "concat")
 BLOCK_MARKERS = ("lora_A", "lora_B", "prev_A", "prev_B")  # LoRA tensors inside the backbone's modules
@@ -119,7 +120,8 @@ class BlockModel(nn.Module):
         # no **kwargs on purpose: HF Trainer then scales the loss by gradient accumulation itself
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        return self.model(**self._prepare(input_ids, attention_mask, query_ids, query_mask, labels))
+        kwargs = self._prepare(input_ids, attention_mask, query_ids, query_mask, labels)
+        return self.model(**(kwargs if self.family == "t5" else keep_labelled(self.model, kwargs)))
 
     @torch.no_grad()
     def generate(self, input_ids, attention_mask=None, **kw):

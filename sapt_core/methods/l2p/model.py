@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sapt_core.models.label_window import keep_labelled
+
 
 class L2PModel(nn.Module):
     generate_returns_new_tokens_only = True
@@ -72,7 +74,8 @@ class L2PModel(nn.Module):
     def forward(self, input_ids, attention_mask=None, labels=None, query_ids=None, query_mask=None):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        out = self.model(**self._prepare(input_ids, attention_mask, query_ids, query_mask, labels))
+        kwargs = self._prepare(input_ids, attention_mask, query_ids, query_mask, labels)
+        out = self.model(**(kwargs if self.family == "t5" else keep_labelled(self.model, kwargs)))
         if labels is not None and self.pull_weight > 0:
             out.loss = out.loss - self.pull_weight * self._pull
         return out
