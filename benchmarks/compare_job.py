@@ -78,7 +78,10 @@ def main(argv=None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     variants = [parse_variant(v) for v in args.variant]
     work = Path(args.work or tempfile.mkdtemp(prefix="compare_job_"))
-    base_env = dict(os.environ, PYTHONHASHSEED="0", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    # PYTHONSAFEPATH: `python -m` would put the working directory first on sys.path, so a clone's own sapt_core
+    # would shadow a variant's PYTHONPATH (Python >= 3.11)
+    base_env = dict(os.environ, PYTHONHASHSEED="0", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1",
+                    PYTHONSAFEPATH="1")
     base_env.pop("SAPT_WARM", None)
     workers, envs = [], {}
     try:
