@@ -61,7 +61,7 @@ def test_same_loss_and_grads_on_fewer_logits(make, tiny_llama, cb_dir, monkeypat
         torch.testing.assert_close(g_narrow[name], g, rtol=1e-4, atol=1e-5 * scale, msg=lambda m: f"{name}: {m}")
 
 
-def test_window_edges(tiny_llama):
+def test_window_edges(tiny_llama, tiny_t5, cb_dir):
     model = load_backbone(str(tiny_llama)).model
     lab = torch.full((2, 6), -100)
     assert keep_labelled(model, {"labels": lab}) == {"labels": lab}                 # no label: unchanged
@@ -72,3 +72,6 @@ def test_window_edges(tiny_llama):
     lab[0, 0] = 9                                                                    # a label in column 0: all kept
     assert "logits_to_keep" not in keep_labelled(model, {"labels": lab})
     assert keep_labelled(model, {"input_ids": lab}) == {"input_ids": lab}            # no labels at all
+    t5 = load_backbone(str(tiny_t5))                                                 # encoder-decoder: unchanged
+    kw = _batch(t5, cb_dir)
+    assert keep_labelled(t5.model, kw) is kw

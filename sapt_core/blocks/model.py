@@ -121,7 +121,7 @@ class BlockModel(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         kwargs = self._prepare(input_ids, attention_mask, query_ids, query_mask, labels)
-        return self.model(**(kwargs if self.family == "t5" else keep_labelled(self.model, kwargs)))
+        return self.model(**keep_labelled(self.model, kwargs))
 
     @torch.no_grad()
     def generate(self, input_ids, attention_mask=None, **kw):

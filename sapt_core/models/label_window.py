@@ -9,6 +9,9 @@ positions f-1 .. L-1 are the only ones L reads, so the backbone is asked for its
 (``logits_to_keep``) and given the labels of those K columns; its own loss function shifts them as before, so L is
 the same sum over the same pairs (and the model's own head, soft-capping or scaling included, is what computes them).
 
+Every model calls it on its backbone's kwargs, whatever the family: an encoder-decoder's labels are its decoder's
+answer tokens, which start at column 0, so nothing is cut there (and T5's forward takes no ``logits_to_keep``).
+
 Measured (benchmarks/README.md, "Making the default's jobs faster"): a tiny LLaMA's optimizer step 2.1-2.6x faster.
 """
 
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import inspect
 
-IGNORE = -100
+from sapt_core.models.batching import IGNORE
+
 _SUPPORTS: dict[type, bool] = {}
 
 
@@ -29,7 +33,7 @@ def supports(model) -> bool:
 
 
 def keep_labelled(model, kwargs: dict) -> dict:
-    """``kwargs`` of a decoder-only forward with labels, narrowed to the columns the loss reads (unchanged when they
+    """``kwargs`` of a backbone's forward with labels, narrowed to the columns the loss reads (unchanged when they
     are all of them, when there are no labels, or when the backbone cannot narrow its logits)."""
     labels = kwargs.get("labels")
     if labels is None or not supports(model):

@@ -75,7 +75,7 @@ class L2PModel(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         kwargs = self._prepare(input_ids, attention_mask, query_ids, query_mask, labels)
-        out = self.model(**(kwargs if self.family == "t5" else keep_labelled(self.model, kwargs)))
+        out = self.model(**keep_labelled(self.model, kwargs))
         if labels is not None and self.pull_weight > 0:
             out.loss = out.loss - self.pull_weight * self._pull
         return out
