@@ -167,6 +167,7 @@ class Method:
     component: ClassVar[str] = ""
     Config: ClassVar[type] = TrainKeys
     STRUCTURAL: ClassVar[tuple[str, ...]] = ()  # keys every step of one run must share (the blocks' shape)
+    FROM_TASK_2: ClassVar[tuple[str, ...]] = ()  # keys that act only from task 2 on (:meth:`first_step_key`)
     has_attention: ClassVar[bool] = False       # its states hold shared-attention weights to plot (Figures 3, 9-12)
 
     def __init__(self, name: str, cfg):
@@ -196,6 +197,17 @@ class Method:
         """Only the state after the last task is used: the method retrains from scratch on every task so far at each
         step (MTL), so a run trains its step T alone, with no state T-1 (``sapt train-step --step T``)."""
         return False
+
+    def first_step_key(self) -> dict | None:
+        """What this method's step 1 is computed from besides the backbone, task, data and seed: its component and
+        every value except :attr:`FROM_TASK_2`, the keys that act only from task 2 on (replay volumes, ARM's KL).
+        Runs with equal keys train the same step 1, so the workflow trains it once and the others take it
+        (:mod:`sapt_core.recipes.first_step`, docs/workflow.md "Shared first steps"); None: never shared (a run
+        whose only step retrains from scratch, MTL)."""
+        if self.last_step_only():
+            return None
+        return {"component": self.component,
+                **{k: v for k, v in self.values().items() if k not in self.FROM_TASK_2}}
 
     def pet(self) -> str:
         """The PET type of the method's blocks (``lora`` | ``prompt``): its single-task reference and generator."""

@@ -52,6 +52,7 @@ def load_one_block(method, backbone, family: str, tensors: dict):
 class SingleBlock(Method):
     Config = SingleBlockConfig
     STRUCTURAL = ("pet", "lora_r", "lora_alpha", "prompt_len")
+    FROM_TASK_2 = ("init", "real_replay_volume")  # step 1 has no block to continue and no earlier task to replay
 
     def ap_only(self) -> bool:
         return self.cfg.init == "fresh" and self.cfg.real_replay_volume >= 1

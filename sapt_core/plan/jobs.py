@@ -109,14 +109,68 @@ class JobPlan:
                "replay": [self.data_manifest(wc.benchmark, t, wc.seed) for t in tasks[: needs.replay]]}
         if self._starts_from_state(k, method):
             out["state"] = layout.state_file(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)
+        owner = self.first_step_owner(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed) if k == 1 else None
+        if owner:  # its step 1 is an equal run's state, scored as its own
+            out["first_step"] = f"{owner}/{layout.STATE_TENSORS}"
         return out
 
     def state_in_args(self, wc) -> str:
-        """Where step k starts: ``--state-in`` state k-1, or (MTL, a fresh block on tasks 1..k) ``--step k``."""
+        """Where step k starts: ``--state-in`` state k-1, or (MTL, a fresh block on tasks 1..k) ``--step k``; a
+        shared step 1 names the state it takes (``--first-step-from``)."""
         k = int(wc.k)
         if self._starts_from_state(k, self._step(wc)[1]):
             return f"--state-in {layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)}"
+        owner = self.first_step_owner(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed) if k == 1 else None
+        if owner:
+            return f"--first-step-from {owner}"
         return f"--step {wc.k}" if k > 1 else ""
+
+    # ---- shared first steps -------------------------------------------------------------------------------------
+    def first_step_owner(self, benchmark, order, backbone, method, seed) -> str | None:
+        """The state directory this run takes as its step 1 instead of training it, or None (it trains it): the
+        first, in config order, of the single-task runs a_{0,t} (trained for FWT anyway) and the configured runs on
+        the same benchmark, first task, backbone and seed whose method has an equal
+        :meth:`~sapt_core.methods.base.Method.first_step_key` (docs/methods.md "Shared first steps")."""
+        key = self._first_step_key(benchmark, order, backbone, self.method(method, backbone, benchmark, order), seed)
+        if key is None:
+            return None
+        mine = layout.state_dir(benchmark, order, backbone, method, seed, 1)
+        owner = self._first_step_owners().setdefault(key, mine)
+        return None if owner == mine else owner
+
+    def _first_step_owners(self) -> dict[str, str]:
+        """First-step key -> the state directory that trains it, over every configured run and its single-task runs."""
+        owners = self.__dict__.get("_first_step_owner_dirs")
+        if owners is not None:
+            return owners
+        owners = self.__dict__["_first_step_owner_dirs"] = {}
+        runs = [r for exp in self.config.get("experiments", {}) for r in self.runs(exp)]
+        for b, o, bb, m, s in runs:
+            if self.method(m, bb, b, o).ap_only():
+                continue
+            ref = self.reference(m, bb, b, o)
+            single = self._single_task_method(ref)
+            for t in self.order_tasks(b, o):
+                key = self._first_step_key(b, None, bb, single, s, task=t)
+                owners.setdefault(key, layout.single_task_state_dir(b, bb, ref, s, t))
+        for b, o, bb, m, s in runs:
+            key = self._first_step_key(b, o, bb, self.method(m, bb, b, o), s)
+            if key is not None:
+                owners.setdefault(key, layout.state_dir(b, o, bb, m, s, 1))
+        return owners
+
+    def _single_task_method(self, ref: str):
+        from sapt_core.methods import component
+
+        comp = component(self.methods["methods"]["single-task"]["component"])
+        return comp("single-task", comp.make_config(self.reference_values(ref), f"single-task recipe {ref}"))
+
+    def _first_step_key(self, benchmark, order, backbone, method, seed, task: str | None = None) -> str | None:
+        key = method.first_step_key()
+        if key is None:
+            return None
+        task = task or self.order_tasks(benchmark, order)[0]
+        return json.dumps([benchmark, self.data_protocol(benchmark), task, backbone, str(seed), key], sort_keys=True)
 
     def replay_args(self, wc) -> str:
         """``--replay-data``: the data directories of the earlier tasks whose samples step k replays (or nothing)."""

@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods-file", default=METHODS_FILE, help="the methods file (default: %(default)s)")
     p.add_argument("--data-dir", required=True, help="prepared directory of task k")
     p.add_argument("--state-in", default=None, help="state of step k-1 (omit for the first task)")
+    p.add_argument("--first-step-from", default=None, metavar="STATE",
+                   help="step 1 only: take this state of a run with an equal first-step key instead of training "
+                        "(checked; the workflow's shared first steps, sapt_core/recipes/first_step.py)")
     p.add_argument("--step", type=int, default=None,
                    help="k: the step trained (default: the --state-in step + 1, else 1). Without --state-in, k > 1 "
                         "only for a method that retrains from scratch on tasks 1..k (MTL: its run trains step T alone)")
@@ -101,17 +104,45 @@ def read_pseudo(paths: list[str]) -> list[list[dict]]:
 
 def run(args: argparse.Namespace) -> int:
     """Step k, as the module docstring tells it: load, build, train, after-task, save, score."""
-    from sapt_core.training.best_epoch import keeper_for
     from sapt_core.io import check_writable
-    from sapt_core.models import load_backbone
-    from sapt_core.training.ranks import gathered, is_main_process, release_ranks
     from sapt_core.state import save_state
     from sapt_core.training.loop import clear_checkpoints
+    from sapt_core.training.ranks import is_main_process
 
     method = method_from_args(args)
     check_writable(args.state_out, *[p for p in (args.scores_out, args.predictions_out, args.attention_out) if p])
     ctx, backbone = _load_inputs(args, method)                       # load: task k, state k-1, pseudo and replay
     eval_tasks, dec = _eval_tasks(args, method)
+    if args.first_step_from:                                         # step 1 of an equal run, checked
+        from sapt_core.recipes.first_step import adopt
+
+        if not is_main_process():
+            return 0
+        tensors, sidecar = adopt(args, method, ctx, backbone)
+    else:
+        tensors, sidecar = _learn(args, method, ctx, backbone)
+        if tensors is None:  # not the main rank: rank 0 writes the state and scores alone
+            return 0
+    save_state(Path(args.state_out), tensors, sidecar)               # save state k atomically
+    if not args.keep_workdir:
+        clear_checkpoints(_workdir(args))
+    if eval_tasks:                                                   # score: row k of the score matrix
+        _score(args, backbone, Path(args.state_out), eval_tasks, dec)
+    last = sidecar["history"][-1]
+    note = f", a_t = {[round(x, 3) for x in last['a_t']]}" if "a_t" in last else ""
+    taken = f" (state 1 of {sidecar['first_step_from']['method']})" if "first_step_from" in sidecar else ""
+    print(f"step {ctx.k} ({ctx.manifest['task']}): {args.method}{taken}, {len(ctx.rows)} rows + "
+          f"{last['n_replayed']} replayed{note}, final loss {last['final_train_loss']}")
+    return 0
+
+
+def _learn(args, method, ctx, backbone) -> tuple[dict | None, dict | None]:
+    """Build the method's model of step k, train it (Eq. 4 + the method's losses), run its after-task hook: the
+    (tensors, sidecar) of state k on the main rank, (None, None) on the others."""
+    from sapt_core.models import load_backbone
+    from sapt_core.training.best_epoch import keeper_for
+    from sapt_core.training.ranks import gathered, is_main_process, release_ranks
+
     _check_selection(method.cfg.selection, ctx.train)
     select_rows = ctx.split(method.cfg.selection) if method.cfg.selection != "none" else []
 
@@ -122,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     model = method.build(ctx)                                        # build: the method's model of step k
     extra = method.extra_rows(ctx, model)
     ctx.train_rows = ctx.rows + extra
-    workdir = Path(args.workdir or f"{args.state_out}.work")
+    workdir = _workdir(args)
     keeper = keeper_for(method.cfg, ctx, select_rows, workdir)
     history, resumed_step = _train(args, method, ctx, model, keeper, workdir)     # train (Eq. 4 + method losses)
     selected = keeper.restore(model) if keeper else None
@@ -132,17 +163,13 @@ def run(args: argparse.Namespace) -> int:
         tensors = {k_: v.detach().contiguous().cpu().clone() for k_, v in method.state_tensors(ctx, model).items()}
     release_ranks()  # no collective after this: rank 0 writes the state and scores alone
     if not is_main_process():
-        return 0
-    save_state(Path(args.state_out), tensors, sidecar)               # save state k atomically
-    if not args.keep_workdir:
-        clear_checkpoints(workdir)
-    if eval_tasks:                                                   # score: row k of the score matrix
-        del model
-        _score(args, backbone, Path(args.state_out), eval_tasks, dec)
-    note = f", a_t = {[round(x, 3) for x in ctx.notes['a_t']]}" if "a_t" in ctx.notes else ""
-    print(f"step {ctx.k} ({ctx.manifest['task']}): {args.method}, {len(ctx.rows)} rows + {len(extra)} replayed{note}, "
-          f"final loss {sidecar['history'][-1]['final_train_loss']}")
-    return 0
+        return None, None
+    return tensors, sidecar
+
+
+def _workdir(args) -> Path:
+    """The in-job checkpoints of the step (resumed if present, removed once state k is written)."""
+    return Path(args.workdir or f"{args.state_out}.work")
 
 
 def _load_inputs(args, method):

@@ -68,6 +68,9 @@ class Sapt(Method):
     Config = SaptConfig
     STRUCTURAL = ("pet", "lora_r", "lora_alpha", "lora_mixing", "prompt_len", "d_p", "temperature",
                   "projection_order", "pool_mask_pads")
+    # ARM and +Replay act on the pseudo inputs of earlier tasks: step 1 has none (needs, extra_rows, extra_loss)
+    FROM_TASK_2 = ("kl_lambda", "replay_volume", "pseudo_source", "kl_direction", "kl_scale_by_gas", "kl_start_step",
+                   "reflection")
     has_attention = True
 
     # ---- plan time -----------------------------------------------------------------------------------------------

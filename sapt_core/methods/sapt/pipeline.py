@@ -29,6 +29,7 @@ class SaptPipelineConfig(SaptConfig):
 class SaptPipeline(Sapt):
     Config = SaptPipelineConfig
     STRUCTURAL = Sapt.STRUCTURAL + ("selector",)
+    FROM_TASK_2 = ()  # its selector is fitted on task 1's pseudo inputs at step 1 already (replay_volume, source)
 
     def needs(self, k: int) -> Needs:
         return Needs(pseudo=k)  # the selector is fitted on the pseudo inputs of every seen task
