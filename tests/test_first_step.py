@@ -34,8 +34,8 @@ def test_the_default_shares_step1_exactly_between_runs_equal_at_step1(repo_root,
     cfg = yaml.safe_load((repo_root / "config/config.yaml").read_text())
     owners = _owners(cfg)
     # SeqLoRA's step 1 is its a_{0,1} run (the same recipe on task 1 alone); Replay and its Figure 6 volume differ
-    # from it only in what they replay from task 2 on
-    for key in [(b, "tiny-t5", m) for b in ("Long_Sequence", "SuperNI") for m in ("seq-lora", "replay")] + [
+    # from it only in what they replay from task 2 on; O-LoRA's step 1 is one LoRA block without its loss
+    for key in [(b, "tiny-t5", m) for b in ("Long_Sequence", "SuperNI") for m in ("seq-lora", "replay", "o-lora")] + [
             ("Long_Sequence", "tiny-t5", "replay~real_replay_volume=0.02")]:
         assert owners[key] == "single-task", key
     # -ARM, +Replay and the pseudo volume / type variants differ from SAPT-LoRA only in ARM (task 2 on)
@@ -44,12 +44,12 @@ def test_the_default_shares_step1_exactly_between_runs_equal_at_step1(repo_root,
               "sapt-lora-tiny~replay_volume=0.1,pseudo_source=real"):
         assert owners[("Long_Sequence", "tiny-t5", m)] == "sapt-lora-tiny", m
     # what acts at step 1 differs (settings, component, selector), or another backbone or benchmark: trained
-    for key in [("Long_Sequence", "tiny-t5", m) for m in ("o-lora", "sapt-lora-tiny", "sapt-lora", "sapt-prompt",
+    for key in [("Long_Sequence", "tiny-t5", m) for m in ("sapt-lora-tiny", "sapt-lora", "sapt-prompt",
                                                          "sapt-lora-noalign", "sapt-lora-noda", "mtl")] + [
             ("SuperNI", "tiny-t5", "sapt-lora-tiny"), ("Long_Sequence", "tiny-llama", "sapt-lora-tiny"),
             ("Long_Sequence", "tiny-t5-s", "sapt-lora-tiny")]:
         assert owners[key] is None, key
-    assert sum(o is not None for o in owners.values()) == 10
+    assert sum(o is not None for o in owners.values()) == 12
     # a value that acts at step 1 separates two runs
     changed = copy.deepcopy(cfg)
     changed["method_overrides"]["sapt-lora-noarm"]["lr"] = 1.0e-3
@@ -92,12 +92,15 @@ def test_a_taken_step1_equals_the_trained_one_and_a_different_one_is_refused(tin
                 str(out / "attention.json"), *COMMON, *extra]
         return main(args), out
 
-    for owner, other, extra in (("seq-lora", "replay", ["--real-replay-volume", "0.3"]),
-                                ("single-task", "seq-lora", []),
-                                ("sapt-lora", "sapt-lora-noarm", ["--kl-start-step", "7"])):
-        assert step1(owner, owner)[0] == 0
+    for owner, owner_extra, other, extra in (
+            ("seq-lora", [], "replay", ["--real-replay-volume", "0.3"]),
+            ("single-task", [], "seq-lora", []),
+            ("single-task", ["--lora-dropout", "0.1", "--epochs", "1"], "o-lora", ["--orth-lambda", "2"]),
+            ("sapt-lora", [], "sapt-lora-noarm", ["--kl-start-step", "7"])):
+        name = f"{owner}-{len(owner_extra)}"
+        assert step1(owner, name, *owner_extra)[0] == 0
         assert step1(other, f"{other}-own", *extra)[0] == 0                          # trained by itself
-        rc, taken = step1(other, f"{other}-taken", *extra, "--first-step-from", str(tmp_path / owner / "state"))
+        rc, taken = step1(other, f"{other}-taken", *extra, "--first-step-from", str(tmp_path / name / "state"))
         assert rc == 0
         own = tmp_path / f"{other}-own"
         for f in ("state/state.safetensors", "predictions.jsonl", "attention.json"):
@@ -108,5 +111,5 @@ def test_a_taken_step1_equals_the_trained_one_and_a_different_one_is_refused(tin
         assert json.loads((taken / "scores.json").read_text())["tasks"] == \
             json.loads((own / "scores.json").read_text())["tasks"]
     # a state trained with another value that acts at step 1: one line, nothing written
-    rc, bad = step1("replay", "bad", "--lr", "5e-3", "--first-step-from", str(tmp_path / "seq-lora" / "state"))
+    rc, bad = step1("replay", "bad", "--lr", "5e-3", "--first-step-from", str(tmp_path / "seq-lora-0" / "state"))
     assert rc == 2 and not bad.exists()
