@@ -202,7 +202,7 @@ class Method:
         """What this method's step 1 is computed from besides the backbone, task, data and seed: its component and
         every value except :attr:`FROM_TASK_2`, the keys that act only from task 2 on (replay volumes, ARM's KL).
         Runs with equal keys train the same step 1, so the workflow trains it once and the others take it
-        (:mod:`sapt_core.recipes.first_step`, docs/workflow.md "Shared first steps"); None: never shared (a run
+        (:mod:`sapt_core.recipes.first_step`, docs/methods.md "Shared first steps"); None: never shared (a run
         whose only step retrains from scratch, MTL)."""
         if self.last_step_only():
             return None
@@ -236,6 +236,12 @@ class Method:
         unused = ("prompt_len",) if ref["pet"] == "lora" else ("lora_r", "lora_alpha", "lora_dropout")
         ref.update({k: keys[k].default for k in unused})  # keys the block type does not use: one job for all
         return ref
+
+    def reference_method(self) -> "Method":
+        """The ``single-task`` method of :meth:`reference`: what this method's a_{0,t} runs train."""
+        from sapt_core.methods.single_block import SingleBlock
+
+        return SingleBlock("single-task", SingleBlock.make_config(self.reference()))
 
     def check(self, ctx: StepContext) -> None:
         """Refuse inputs the method cannot train on (one line naming the file); default: nothing to check."""

@@ -109,7 +109,7 @@ class JobPlan:
                "replay": [self.data_manifest(wc.benchmark, t, wc.seed) for t in tasks[: needs.replay]]}
         if self._starts_from_state(k, method):
             out["state"] = layout.state_file(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)
-        owner = self.first_step_owner(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed) if k == 1 else None
+        owner = self._first_step_taken(wc)
         if owner:  # its step 1 is an equal run's state, scored as its own
             out["first_step"] = f"{owner}/{layout.STATE_TENSORS}"
         return out
@@ -120,7 +120,7 @@ class JobPlan:
         k = int(wc.k)
         if self._starts_from_state(k, self._step(wc)[1]):
             return f"--state-in {layout.state_dir(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed, k - 1)}"
-        owner = self.first_step_owner(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed) if k == 1 else None
+        owner = self._first_step_taken(wc)
         if owner:
             return f"--first-step-from {owner}"
         return f"--step {wc.k}" if k > 1 else ""
@@ -138,32 +138,31 @@ class JobPlan:
         owner = self._first_step_owners().setdefault(key, mine)
         return None if owner == mine else owner
 
+    def _first_step_taken(self, wc) -> str | None:
+        """The state a step job takes as its step 1 (only step 1 of a run whose owner is another)."""
+        if int(wc.k) != 1:
+            return None
+        return self.first_step_owner(wc.benchmark, wc.order, wc.backbone, wc.method, wc.seed)
+
     def _first_step_owners(self) -> dict[str, str]:
         """First-step key -> the state directory that trains it, over every configured run and its single-task runs."""
         owners = self.__dict__.get("_first_step_owner_dirs")
         if owners is not None:
             return owners
         owners = self.__dict__["_first_step_owner_dirs"] = {}
-        runs = [r for exp in self.config.get("experiments", {}) for r in self.runs(exp)]
-        for b, o, bb, m, s in runs:
-            if self.method(m, bb, b, o).ap_only():
-                continue
-            ref = self.reference(m, bb, b, o)
-            single = self._single_task_method(ref)
-            for t in self.order_tasks(b, o):
-                key = self._first_step_key(b, None, bb, single, s, task=t)
-                owners.setdefault(key, layout.single_task_state_dir(b, bb, ref, s, t))
-        for b, o, bb, m, s in runs:
-            key = self._first_step_key(b, o, bb, self.method(m, bb, b, o), s)
+        runs = [(r, self.method(r[3], r[2], r[0], r[1])) for exp in self.config.get("experiments", {})
+                for r in self.runs(exp)]
+        for (b, o, bb, m, s), method in runs:
+            if not method.ap_only():
+                ref, single = self.reference(m, bb, b, o), method.reference_method()
+                for t in self.order_tasks(b, o):
+                    owners.setdefault(self._first_step_key(b, None, bb, single, s, task=t),
+                                      layout.single_task_state_dir(b, bb, ref, s, t))
+        for (b, o, bb, m, s), method in runs:
+            key = self._first_step_key(b, o, bb, method, s)
             if key is not None:
                 owners.setdefault(key, layout.state_dir(b, o, bb, m, s, 1))
         return owners
-
-    def _single_task_method(self, ref: str):
-        from sapt_core.methods import component
-
-        comp = component(self.methods["methods"]["single-task"]["component"])
-        return comp("single-task", comp.make_config(self.reference_values(ref), f"single-task recipe {ref}"))
 
     def _first_step_key(self, benchmark, order, backbone, method, seed, task: str | None = None) -> str | None:
         key = method.first_step_key()

@@ -4,7 +4,7 @@ Step 1 of a run trains fresh blocks (seeded by :func:`~sapt_core.methods.base.in
 on task 1's rows with the task loss (Eq. 4) and the method's own step-1 terms; what acts only from task 2 on (replay
 of earlier tasks, ARM's KL of Eq. 6) has nothing to act on yet. So two runs whose methods have equal
 :meth:`~sapt_core.methods.base.Method.first_step_key` on the same backbone, task 1, data and seed compute the same
-state 1, and the workflow trains it once (docs/workflow.md "Shared first steps"). The other run's step-1 job checks
+state 1, and the workflow trains it once (docs/methods.md "Shared first steps"). The other run's step-1 job checks
 here that the state it is given is that one, then saves it as its own state 1 (its sidecar: its method and config,
 and where the tensors came from) and scores it with its own method's code like any trained step.
 """
@@ -34,7 +34,6 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
     check_backbone(side, provenance, where)
     family = (side.get("backbone") or {}).get("family", "")
     check_sites(side, tensors, args.lora_sites or default_sites(family) or None, where)
-    train = {k: v for k, v in ctx.train.to_dict().items() if k not in LOGGING_KEYS}
     expected = {
         "step": (side.get("step"), 1),
         "tasks": (side.get("tasks"), [ctx.manifest["task"]]),
@@ -42,7 +41,7 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
         f"sha256 of {layout.TRAIN_FILE}": ((side.get("inputs") or {}).get(layout.TRAIN_FILE),
                                            sha256_file(ctx.data_dir / layout.TRAIN_FILE)),
         "backbone dtype": ((side.get("dtypes") or {}).get("backbone"), args.dtype),
-        "training settings": ({k: v for k, v in (side.get("train") or {}).items() if k not in LOGGING_KEYS}, train),
+        "training settings": (_learning(side.get("train") or {}), _learning(ctx.train.to_dict())),
         "first-step key (component and values that act at step 1)": (
             method_of(side, where).first_step_key(), method.first_step_key()),
     }
@@ -56,10 +55,14 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
                "train": ctx.train.to_dict(),
                "first_step_from": {"state": str(Path(args.first_step_from)), "method": side["method"],
                                    "sha256": (side.get("sha256") or {}).get(layout.STATE_TENSORS)}}
-    sidecar.pop("sha256", None)  # recomputed when this state is written
-    for k in ("tensors", "versions"):
+    for k in ("sha256", "tensors", "versions"):  # written anew with this state
         sidecar.pop(k, None)
     return tensors, sidecar
+
+
+def _learning(train: dict) -> dict:
+    """The training settings that shape what is learned (a sidecar's ``train`` without the logging keys)."""
+    return {k: v for k, v in train.items() if k not in LOGGING_KEYS}
 
 
 def _difference(theirs, mine) -> str:
