@@ -87,7 +87,11 @@ def serve(path: str, started_with: dict[str, str], log: str | None = None) -> No
 
     def reap(signum, frame):
         for pid in list(handlers):
-            if os.waitpid(pid, os.WNOHANG)[0]:
+            try:
+                done = os.waitpid(pid, os.WNOHANG)[0]
+            except ChildProcessError:  # reaped already: a SIGCHLD handled while this loop ran (ECHILD)
+                done = True
+            if done:
                 handlers.discard(pid)
 
     signal.signal(signal.SIGTERM, stop)
