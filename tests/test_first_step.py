@@ -1,4 +1,4 @@
-"""Shared first steps (sapt_core/recipes/first_step.py, docs/workflow.md "Shared first steps"): runs whose methods agree
+"""Shared first steps (sapt_core/recipes/first_step.py, docs/methods.md "Shared first steps"): runs whose methods agree
 on everything that acts at step 1 train it once; the others take that state, checked, and score it as their own."""
 
 from __future__ import annotations

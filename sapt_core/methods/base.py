@@ -237,12 +237,6 @@ class Method:
         ref.update({k: keys[k].default for k in unused})  # keys the block type does not use: one job for all
         return ref
 
-    def reference_method(self) -> "Method":
-        """The ``single-task`` method of :meth:`reference`: what this method's a_{0,t} runs train."""
-        from sapt_core.methods.single_block import SingleBlock
-
-        return SingleBlock("single-task", SingleBlock.make_config(self.reference()))
-
     def check(self, ctx: StepContext) -> None:
         """Refuse inputs the method cannot train on (one line naming the file); default: nothing to check."""
 

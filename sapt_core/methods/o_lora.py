@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sapt_core.methods.base import NON_NEGATIVE, POSITIVE, LoraKeys, Method, StepContext, TrainKeys, init_seed, key, \
     register
 from sapt_core.methods.keys import Range
+from sapt_core.methods.single_block import reference_method
 
 
 @dataclass
@@ -66,7 +67,7 @@ class OLora(Method):
     def first_step_key(self) -> dict | None:
         """Step 1 is one fresh LoRA block without the orthogonality term (lambda_1 is 0 at task 1): the single-block
         step 1 of the same values, i.e. its own a_{0,1} run, so its key is that run's."""
-        return self.reference_method().first_step_key()
+        return reference_method(self).first_step_key()
 
     def _model(self, backbone, family: str, n_blocks: int, seed: int):
         from sapt_core.blocks.model import BlockModel, BlockSpec

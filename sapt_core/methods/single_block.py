@@ -89,3 +89,9 @@ class SingleBlock(Method):
 
     def load(self, backbone, family: str, tensors: dict, side: dict):
         return load_one_block(self, backbone, family, tensors)
+
+
+def reference_method(method: Method) -> SingleBlock:
+    """The ``single-task`` method of ``method.reference()``: what ``method``'s a_{0,t} runs train (paper section
+    5.1.2)."""
+    return SingleBlock("single-task", SingleBlock.make_config(method.reference()))

@@ -149,12 +149,14 @@ class JobPlan:
         owners = self.__dict__.get("_first_step_owner_dirs")
         if owners is not None:
             return owners
+        from sapt_core.methods.single_block import reference_method
+
         owners = self.__dict__["_first_step_owner_dirs"] = {}
         runs = [(r, self.method(r[3], r[2], r[0], r[1])) for exp in self.config.get("experiments", {})
                 for r in self.runs(exp)]
         for (b, o, bb, m, s), method in runs:
             if not method.ap_only():
-                ref, single = self.reference(m, bb, b, o), method.reference_method()
+                ref, single = self.reference(m, bb, b, o), reference_method(method)
                 for t in self.order_tasks(b, o):
                     owners.setdefault(self._first_step_key(b, None, bb, single, s, task=t),
                                       layout.single_task_state_dir(b, bb, ref, s, t))
