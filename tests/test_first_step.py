@@ -107,6 +107,7 @@ def test_a_taken_step1_equals_the_trained_one_and_a_different_one_is_refused(tin
             assert (taken / f).read_bytes() == (own / f).read_bytes(), (other, f)
         side, own_side = (json.loads((d / "state/state.json").read_text()) for d in (taken, own))
         assert side["method"] == other and side["config"] == own_side["config"]
+        assert side["history"] == own_side["history"], other  # its notes too (O-LoRA's orth_lambda at task 1)
         assert side["first_step_from"]["method"] == owner
         assert json.loads((taken / "scores.json").read_text())["tasks"] == \
             json.loads((own / "scores.json").read_text())["tasks"]

@@ -216,6 +216,11 @@ class Method:
     def needs(self, k: int) -> Needs:
         return Needs()
 
+    def step_notes(self, k: int) -> dict:
+        """What the step's sidecar records of step k that follows from the method's values and k alone (a
+        schedule's value at k): written for a trained step and for a step 1 taken from an equal run alike."""
+        return {}
+
     def pseudo(self) -> PseudoSpec | None:
         """The pseudo inputs :meth:`needs` counts (None when it needs none)."""
         return None

@@ -7,7 +7,7 @@ keeps the new block's A orthogonal to the earlier ones (lambda_2 = 0, as O-LoRA'
 position in the chain as O-LoRA's long-sequence script (docs/official_code.md section 7): ``orth_lambda`` from
 task 2 on, ``orth_lambda_late`` from task ``orth_lambda_late_from`` on (0.5 for tasks 2-9, 5 for tasks 10-15; task
 1 has no earlier block, so its term is 0 whatever lambda). :meth:`OLora.orth_lambda_at` resolves it per step; the
-step's sidecar records the value it trained with (``history[-1].orth_lambda``).
+step's sidecar records the value (``history[-1].orth_lambda``, :meth:`OLora.step_notes`), a taken step 1 too.
 """
 
 from __future__ import annotations
@@ -90,9 +90,11 @@ class OLora(Method):
         late = c.orth_lambda_late_from is not None and k >= c.orth_lambda_late_from
         return c.orth_lambda_late if late else c.orth_lambda
 
+    def step_notes(self, k: int) -> dict:
+        return {"orth_lambda": self.orth_lambda_at(k)}
+
     def extra_loss(self, ctx: StepContext, model):
         weight = self.orth_lambda_at(ctx.k)
-        ctx.notes["orth_lambda"] = weight
         if weight <= 0:
             return None
 

@@ -57,6 +57,9 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
                                    "sha256": (side.get("sha256") or {}).get(layout.STATE_TENSORS)}}
     for k in ("sha256", "tensors", "versions"):  # written anew with this state
         sidecar.pop(k, None)
+    theirs = method_of(side, where).step_notes(1)  # the step's notes as this run's method records them
+    entry = {k: v for k, v in side["history"][-1].items() if k not in theirs and k != "train_log"}
+    sidecar["history"] = [{**entry, **method.step_notes(1), "train_log": side["history"][-1].get("train_log", [])}]
     return tensors, sidecar
 
 

@@ -266,7 +266,7 @@ def _sidecar(args, method, ctx, model, backbone, history, resumed_step, selected
         "history": ctx.prev_side.get("history", []) + [{
             "task": ctx.manifest["task"], "n_train": len(ctx.rows), "n_replayed": n_extra,
             "final_train_loss": losses[-1] if losses else None, "resumed_from_step": resumed_step,
-            "selected": selected, **ctx.notes,
+            "selected": selected, **method.step_notes(k), **ctx.notes,
             "train_log": [{k_: h[k_] for k_ in ("step", "loss", "epoch") if k_ in h} for h in history if "loss" in h]}],
     }
 
