@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from sapt_core.cli import main
 from sapt_core.report.figures import ap_curves
@@ -316,6 +317,7 @@ def test_unconfigured_figure_is_not_scheduled_and_is_an_error_by_name(repo_root,
     assert res.returncode != 0 and "no experiment 'figure10'" in res.stdout + res.stderr
 
 
+@pytest.mark.slow  # ~60 s: a chain trained end to end (the default suite's budget; CI runs it with the slow checks)
 def test_figure12_end_to_end_and_html_report(repo_root, data_root, tmp_path):
     """The tiny .test chain up to Figure 12; its heat map equals the run's files; `--report` embeds it with caption."""
     import shutil
