@@ -20,7 +20,7 @@ FLAGS = {"index-url": ("--index-url", False), "extra-index-url": ("--extra-index
 
 def winning(listing: str) -> dict[str, str]:
     """pip key -> the value of its highest-precedence source, from ``pip config list``'s lines (``source.key='v'``)."""
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, tuple[int, str | None]] = {}
     for line in listing.splitlines():
         name, sep, value = line.partition("=")
         source, _, key = name.rpartition(".")
@@ -31,8 +31,8 @@ def winning(listing: str) -> dict[str, str]:
             try:
                 found[key] = (rank, str(ast.literal_eval(value)))
             except (ValueError, SyntaxError):  # not a quoted value: pip's listing changed; leave the key to uv
-                continue
-    return {k: v for k, (_, v) in found.items()}
+                found[key] = (rank, None)
+    return {k: v for k, (_, v) in found.items() if v is not None}
 
 
 def flags(settings: dict[str, str]) -> list[str]:

@@ -31,3 +31,5 @@ def test_each_key_takes_the_value_pip_would_use_as_uvs_flag():
         "--extra-index-url", "file:///b/simple", "--index-url", "https://mirror/simple",
         "--allow-insecure-host", "mirror", "--allow-insecure-host", "other"]
     assert pip_sources.flags(pip_sources.winning("global.cert=unquoted\n")) == []  # not pip's format: left to uv
+    # an unreadable value of the winning source is left to uv, not replaced by a lower source's
+    assert pip_sources.winning(":env:.cert=unquoted\nglobal.cert='/global.pem'\n") == {}

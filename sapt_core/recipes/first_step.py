@@ -34,6 +34,7 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
     check_backbone(side, provenance, where)
     family = (side.get("backbone") or {}).get("family", "")
     check_sites(side, tensors, args.lora_sites or default_sites(family) or None, where)
+    source = method_of(side, where)
     expected = {
         "step": (side.get("step"), 1),
         "tasks": (side.get("tasks"), [ctx.manifest["task"]]),
@@ -43,7 +44,7 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
         "backbone dtype": ((side.get("dtypes") or {}).get("backbone"), args.dtype),
         "training settings": (_learning(side.get("train") or {}), _learning(ctx.train.to_dict())),
         "first-step key (component and values that act at step 1)": (
-            method_of(side, where).first_step_key(), method.first_step_key()),
+            source.first_step_key(), method.first_step_key()),
     }
     for what, (theirs, mine) in expected.items():
         if mine is None or theirs != mine:
@@ -57,7 +58,7 @@ def adopt(args, method, ctx, provenance: dict) -> tuple[dict, dict]:
                                    "sha256": (side.get("sha256") or {}).get(layout.STATE_TENSORS)}}
     for k in ("sha256", "tensors", "versions"):  # written anew with this state
         sidecar.pop(k, None)
-    theirs = method_of(side, where).step_notes(1)  # the step's notes as this run's method records them
+    theirs = source.step_notes(1)  # the source's step notes, replaced by this run's method's
     entry = {k: v for k, v in side["history"][-1].items() if k not in theirs and k != "train_log"}
     sidecar["history"] = [{**entry, **method.step_notes(1), "train_log": side["history"][-1].get("train_log", [])}]
     return tensors, sidecar
